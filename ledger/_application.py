@@ -1,0 +1,717 @@
+"""CaseLedger: the write side's application service (commands, erasure, sealed reads).
+
+One method per command. Each loads the case, lets the aggregate check its invariants, seals
+any body under the owner's keys, and saves the events (with an idempotency record when the
+caller gave a key) in one transaction. Optimistic concurrency surfaces as
+``ConcurrencyConflictError``. The owner of a fact is always the acting principal's partner.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    Mapper,
+    RecordConflictError,
+    Transcoding,
+)
+
+from ledger import _erasure
+from ledger._case import REGISTRY_OWNER, Case, FactState, case_uuid
+from ledger._errors import (
+    CaseNotFoundError,
+    ConcurrencyConflictError,
+    IdempotencyKeyReusedError,
+    InvalidCommandError,
+    SealedError,
+)
+from ledger._idempotency import IdempotencyRecord, fingerprint, record_id
+from ledger._keys import KeyManager
+from ledger._mapper import SealingMapper
+from policies import Principal
+
+Clock = Callable[[], datetime]
+SHARING_LEVELS = frozenset({"owner", "regie", "participants", "partners"})
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Who acts, for which declared purpose (recorded on every event)."""
+
+    principal: Principal
+    purpose: str
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """The outcome of a command: the case's new version and the id it created, if any."""
+
+    case_id: str
+    version: int
+    created_id: str | None = None
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureReport:
+    """What an erasure destroyed and how its epoch made that final (ids and counts only)."""
+
+    erasure_id: str
+    scope: str
+    target_id: str
+    ground: str
+    erased_at: datetime
+    scope_key_ids: tuple[str, ...]
+    fact_key_ids: tuple[str, ...]
+    fact_ids: tuple[str, ...]
+    epoch: _erasure.EpochReport
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedBody:
+    """A fact body opened for a caller that passed policy, or None when it was erased."""
+
+    fact_id: str
+    body: Any | None
+
+    @property
+    def redacted(self) -> bool:
+        return self.body is None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+class CaseLedger(Application):
+    """The ledger of cases; sealed events on the library's own persistence."""
+
+    name = "CaseLedger"
+
+    def __init__(self, env: dict[str, str], *, clock: Clock = _utcnow) -> None:
+        super().__init__(env)
+        self._clock = clock
+        mapper = self.mapper
+        if not isinstance(mapper, SealingMapper):
+            raise InvalidCommandError("CaseLedger needs the sealing mapper")
+        self.keys: KeyManager = mapper.keys
+        self._cache: dict[UUID, Case] = {}
+        self._case_locks: dict[UUID, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self.factory.mapper(transcoder=self.construct_transcoder())
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(_BytesAsBase64())
+
+    def close(self) -> None:
+        super().close()
+        self.keys.store.close()
+
+    # -- loading --------------------------------------------------------------------------
+
+    def get_case(self, case_id: str) -> Case:
+        """The case as of now (read-only use); raises CaseNotFoundError."""
+        self._sync()
+        uid = case_uuid(case_id)
+        with self._case_lock(uid):
+            return self._load(uid)
+
+    def _load(self, uid: UUID) -> Case:
+        cached = self._cache.get(uid)
+        if cached is not None:
+            new_events = list(self.events.get(uid, gt=cached.version))
+            for event in new_events:
+                event.mutate(cached)
+            return cached
+        try:
+            case = self.repository.get(uid)
+        except AggregateNotFoundError:
+            raise CaseNotFoundError("case not found") from None
+        if not isinstance(case, Case):
+            raise CaseNotFoundError("case not found")
+        self._cache[uid] = case
+        return case
+
+    def _sync(self) -> None:
+        if self.keys.sync():
+            self._cache.clear()
+
+    @contextmanager
+    def _case_lock(self, uid: UUID) -> Iterator[None]:
+        with self._locks_lock:
+            lock = self._case_locks.setdefault(uid, threading.Lock())
+        with lock:
+            yield
+
+    # -- the command pipeline -------------------------------------------------------------
+
+    def _command(
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        name: str,
+        arguments: dict[str, Any],
+        decide: Callable[[Case], str | None],
+        *,
+        expected_version: int | None,
+        idempotency_key: str | None,
+    ) -> WriteResult:
+        self._sync()
+        uid = case_uuid(case_id)
+        partner = ctx.principal.partner
+        record_uid = record_id(partner, case_id, idempotency_key) if idempotency_key else None
+        print_ = fingerprint(name, arguments)
+        if record_uid is not None:
+            replay = self._replay(record_uid, print_)
+            if replay is not None:
+                return replay
+        with self._case_lock(uid):
+            case = self._load(uid)
+            if expected_version is not None and case.version != expected_version:
+                raise ConcurrencyConflictError(case_id, case.version)
+            try:
+                created = decide(case)
+                result = WriteResult(case_id, case.version, created)
+                pending: list[Any] = [case]
+                if record_uid is not None:
+                    pending.append(self._idempotency_record(record_uid, case_id, partner, print_, result))
+                self.save(*pending)
+            except RecordConflictError:
+                self._cache.pop(uid, None)
+                if record_uid is not None:
+                    replay = self._replay(record_uid, print_)
+                    if replay is not None:
+                        return replay
+                current = self._current_version(uid)
+                raise ConcurrencyConflictError(case_id, current) from None
+            except BaseException:
+                # The command may have mutated the cached aggregate before failing.
+                self._cache.pop(uid, None)
+                raise
+        return result
+
+    def _idempotency_record(
+        self, record_uid: UUID, case_id: str, partner: str, print_: str, result: WriteResult
+    ) -> IdempotencyRecord:
+        return IdempotencyRecord._create(
+            IdempotencyRecord.Recorded,
+            id=record_uid,
+            case_id=case_id,
+            partner=partner,
+            fingerprint=print_,
+            result={"case_id": result.case_id, "version": result.version,
+                    "created_id": result.created_id},
+            timestamp=self._clock(),
+        )
+
+    def _replay(self, record_uid: UUID, print_: str) -> WriteResult | None:
+        try:
+            record = self.repository.get(record_uid)
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(record, IdempotencyRecord) or record.redacted:
+            raise CaseNotFoundError("case not found")
+        if record.fingerprint != print_:
+            raise IdempotencyKeyReusedError("idempotency key was used for another request")
+        r = record.result
+        return WriteResult(str(r["case_id"]), int(r["version"]), r["created_id"], replayed=True)
+
+    def _current_version(self, uid: UUID) -> int | None:
+        events = list(self.events.get(uid, desc=True, limit=1))
+        return events[0].originator_version if events else None
+
+    def _trigger(self, case: Case, ctx: RequestContext, event: type[Any], **kwargs: Any) -> None:
+        case.trigger_event(
+            event,
+            actor=ctx.principal.user,
+            partner=ctx.principal.partner,
+            on_behalf_of=ctx.principal.on_behalf_of,
+            purpose_of_use=ctx.purpose,
+            timestamp=self._clock(),
+            **kwargs,
+        )
+
+    # -- commands -------------------------------------------------------------------------
+
+    def open_case(
+        self,
+        ctx: RequestContext,
+        *,
+        purpose: str,
+        legal_basis: str,
+        referred_by: str,
+        phase: int,
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        Case.require_phase(phase)
+        self._sync()
+        partner = ctx.principal.partner
+        arguments = {"purpose": purpose, "legal_basis": legal_basis,
+                     "referred_by": referred_by, "phase": phase}
+        record_uid = record_id(partner, "open", idempotency_key) if idempotency_key else None
+        print_ = fingerprint("open_case", arguments)
+        if record_uid is not None:
+            replay = self._replay(record_uid, print_)
+            if replay is not None:
+                return replay
+        case = Case._create(
+            Case.Opened,
+            id=uuid.uuid4(),
+            actor=ctx.principal.user,
+            partner=partner,
+            on_behalf_of=ctx.principal.on_behalf_of,
+            purpose_of_use=ctx.purpose,
+            timestamp=self._clock(),
+            **arguments,
+        )
+        # Keys first: commit the case-level scope keys before any event sealed with them.
+        self.keys.scope_key(partner, case.case_id)
+        result = WriteResult(case.case_id, case.version, case.case_id)
+        pending: list[Any] = [case]
+        if record_uid is not None:
+            pending.append(self._idempotency_record(record_uid, case.case_id, partner, print_, result))
+        try:
+            self.save(*pending)
+        except (RecordConflictError, IntegrityError):
+            if record_uid is not None:
+                replay = self._replay(record_uid, print_)
+                if replay is not None:
+                    return replay
+            raise
+        return result
+
+    def triage(
+        self, ctx: RequestContext, case_id: str, *, decision: str, reason: str,
+        expected_version: int | None = None, idempotency_key: str | None = None,
+    ) -> WriteResult:
+        if decision not in {"accept", "reject"}:
+            raise InvalidCommandError("decision must be accept or reject")
+
+        def decide(case: Case) -> None:
+            case.require_status("triage")
+            self._trigger(case, ctx, Case.TriageDecided, decision=decision, reason=reason)
+
+        return self._command(ctx, case_id, "triage", {"decision": decision, "reason": reason},
+                             decide, expected_version=expected_version,
+                             idempotency_key=idempotency_key)
+
+    def add_subject(
+        self, ctx: RequestContext, case_id: str, *, case_role: str,
+        expected_version: int | None = None, idempotency_key: str | None = None,
+    ) -> WriteResult:
+        subject_id = uuid.uuid4().hex
+
+        def decide(case: Case) -> str:
+            case.require_participant(ctx.principal.partner)
+            case.require_open_for_facts()
+            # Create the subject's key before the event sealed with it.
+            self.keys.scope_key(ctx.principal.partner, case_id, subject_id)
+            self._trigger(case, ctx, Case.SubjectAdded, subject_id=subject_id,
+                          case_role=case_role)
+            return subject_id
+
+        return self._command(ctx, case_id, "add_subject", {"case_role": case_role}, decide,
+                             expected_version=expected_version,
+                             idempotency_key=idempotency_key)
+
+    def invite_participant(
+        self, ctx: RequestContext, case_id: str, *, org: str,
+        expected_version: int | None = None, idempotency_key: str | None = None,
+    ) -> WriteResult:
+        def decide(case: Case) -> None:
+            case.require_status("triage", "active")
+            if case.is_active_participant(org):
+                raise InvalidCommandError(f"partner {org} already participates")
+            self._trigger(case, ctx, Case.ParticipantInvited, org=org)
+
+        return self._command(ctx, case_id, "invite", {"org": org}, decide,
+                             expected_version=expected_version,
+                             idempotency_key=idempotency_key)
+
+    def remove_participant(
+        self, ctx: RequestContext, case_id: str, *, org: str,
+        expected_version: int | None = None, idempotency_key: str | None = None,
+    ) -> WriteResult:
+        def decide(case: Case) -> None:
+            case.require_participant(org)
+            self._trigger(case, ctx, Case.ParticipantRemoved, org=org)
+
+        return self._command(ctx, case_id, "remove", {"org": org}, decide,
+                             expected_version=expected_version,
+                             idempotency_key=idempotency_key)
+
+    def record_fact(
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        *,
+        kind: str,
+        subjects: Sequence[str],
+        categories: Sequence[str],
+        purpose: str,
+        legal_basis: str,
+        sharing_level: str,
+        sharing_partners: Sequence[str] = (),
+        body: Any,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        if sharing_level not in SHARING_LEVELS:
+            raise InvalidCommandError("unknown sharing level")
+        fact_id = uuid.uuid4().hex
+        owner = ctx.principal.partner
+        subject_list = sorted(set(subjects))
+        plaintext = _encode_body(body)
+
+        def decide(case: Case) -> str:
+            case.require_participant(owner)
+            case.require_open_for_facts()
+            case.require_subjects(subject_list)
+            version = case.version + 1
+            sealed = self.keys.seal_body(
+                owner, case_id, subject_list, plaintext,
+                body_context(case_id, fact_id, version),
+            )
+            self._trigger(
+                case, ctx, Case.FactRecorded,
+                fact_id=fact_id, kind=kind, subjects=subject_list,
+                categories=sorted(set(categories)), purpose=purpose, legal_basis=legal_basis,
+                sharing_level=sharing_level, sharing_partners=sorted(set(sharing_partners)),
+                fact_key_id=sealed.fact_key_id, sealed_body=sealed.blob,
+            )
+            return fact_id
+
+        arguments = {"kind": kind, "subjects": subject_list, "categories": sorted(categories),
+                     "purpose": purpose, "legal_basis": legal_basis,
+                     "sharing": [sharing_level, sorted(sharing_partners)],
+                     "body": plaintext.decode()}
+        return self._command(ctx, case_id, "record_fact", arguments, decide,
+                             expected_version=expected_version,
+                             idempotency_key=idempotency_key)
+
+    def correct_fact(
+        self, ctx: RequestContext, case_id: str, fact_id: str, *, body: Any,
+        expected_version: int | None = None, idempotency_key: str | None = None,
+    ) -> WriteResult:
+        owner = ctx.principal.partner
+        plaintext = _encode_body(body)
+
+        def decide(case: Case) -> None:
+            case.require_open_for_facts()
+            fact = case.require_owned_fact(fact_id, owner)
+            case.require_participant(owner)
+            version = case.version + 1
+            sealed = self.keys.seal_body(
+                owner, case_id, list(fact.subjects), plaintext,
+                body_context(case_id, fact_id, version),
+            )
+            self._trigger(case, ctx, Case.FactCorrected, fact_id=fact_id,
+                          subjects=list(fact.subjects), fact_key_id=sealed.fact_key_id,
+                          sealed_body=sealed.blob)
+
+        return self._command(ctx, case_id, "correct_fact",
+                             {"fact_id": fact_id, "body": plaintext.decode()}, decide,
+                             expected_version=expected_version,
+                             idempotency_key=idempotency_key)
+
+    def retract_fact(
+        self, ctx: RequestContext, case_id: str, fact_id: str, *, reason: str = "",
+        expected_version: int | None = None, idempotency_key: str | None = None,
+    ) -> WriteResult:
+        """Retract a fact and erase its content (crypto-shred its fact keys)."""
+        owner = ctx.principal.partner
+        retracted: list[FactState] = []
+
+        def decide(case: Case) -> None:
+            fact = case.require_owned_fact(fact_id, owner)
+            self._trigger(case, ctx, Case.FactRetracted, fact_id=fact_id, reason=reason)
+            retracted.append(fact)
+
+        result = self._command(ctx, case_id, "retract_fact",
+                               {"fact_id": fact_id, "reason": reason}, decide,
+                               expected_version=expected_version,
+                               idempotency_key=idempotency_key)
+        if retracted and not result.replayed:
+            self.erase_fact(ctx, case_id, fact_id, ground="owner_retraction")
+            return WriteResult(case_id, self.get_case(case_id).version)
+        return result
+
+    def agree_action(
+        self, ctx: RequestContext, case_id: str, *, assignee: str, what: str, due: str,
+        expected_version: int | None = None, idempotency_key: str | None = None,
+    ) -> WriteResult:
+        action_id = uuid.uuid4().hex
+
+        def decide(case: Case) -> str:
+            case.require_status("active")
+            case.require_participant(assignee)
+            self._trigger(case, ctx, Case.ActionAgreed, action_id=action_id,
+                          assignee=assignee, what=what, due=due)
+            return action_id
+
+        return self._command(ctx, case_id, "agree_action",
+                             {"assignee": assignee, "what": what, "due": due}, decide,
+                             expected_version=expected_version,
+                             idempotency_key=idempotency_key)
+
+    def change_action_status(
+        self, ctx: RequestContext, case_id: str, action_id: str, *, status: str,
+        expected_version: int | None = None, idempotency_key: str | None = None,
+    ) -> WriteResult:
+        if status not in {"open", "in_progress", "done", "cancelled"}:
+            raise InvalidCommandError("unknown action status")
+
+        def decide(case: Case) -> None:
+            case.require_status("active")
+            case.require_action(action_id)
+            self._trigger(case, ctx, Case.ActionStatusChanged, action_id=action_id,
+                          status=status)
+
+        return self._command(ctx, case_id, "action_status",
+                             {"action_id": action_id, "status": status}, decide,
+                             expected_version=expected_version,
+                             idempotency_key=idempotency_key)
+
+    def change_phase(
+        self, ctx: RequestContext, case_id: str, *, phase: int, reason: str,
+        expected_version: int | None = None, idempotency_key: str | None = None,
+    ) -> WriteResult:
+        Case.require_phase(phase)
+
+        def decide(case: Case) -> None:
+            case.require_status("triage", "active")
+            self._trigger(case, ctx, Case.PhaseChanged, phase=phase, reason=reason)
+
+        return self._command(ctx, case_id, "phase", {"phase": phase, "reason": reason},
+                             decide, expected_version=expected_version,
+                             idempotency_key=idempotency_key)
+
+    def decide_notification(
+        self, ctx: RequestContext, case_id: str, *, decision: str, reason: str,
+        review_at: str | None = None,
+        expected_version: int | None = None, idempotency_key: str | None = None,
+    ) -> WriteResult:
+        if decision not in {"inform", "defer"}:
+            raise InvalidCommandError("decision must be inform or defer")
+        if decision == "defer" and (not reason or not review_at):
+            raise InvalidCommandError("a deferral needs a reason and a review date")
+
+        def decide(case: Case) -> None:
+            case.require_status("triage", "active")
+            self._trigger(case, ctx, Case.NotificationDecided, decision=decision,
+                          reason=reason, review_at=review_at)
+
+        return self._command(ctx, case_id, "notification",
+                             {"decision": decision, "reason": reason, "review_at": review_at},
+                             decide, expected_version=expected_version,
+                             idempotency_key=idempotency_key)
+
+    def record_consent(
+        self, ctx: RequestContext, case_id: str, *, subject: str, purpose: str,
+        categories: Sequence[str], recipients: Sequence[str],
+        expected_version: int | None = None, idempotency_key: str | None = None,
+    ) -> WriteResult:
+        consent_id = uuid.uuid4().hex
+
+        def decide(case: Case) -> str:
+            case.require_participant(ctx.principal.partner)
+            case.require_open_for_facts()
+            case.require_subjects([subject])
+            self._trigger(case, ctx, Case.ConsentRecorded, consent_id=consent_id,
+                          subject=subject, purpose=purpose,
+                          categories=sorted(set(categories)),
+                          recipients=sorted(set(recipients)))
+            return consent_id
+
+        return self._command(ctx, case_id, "record_consent",
+                             {"subject": subject, "purpose": purpose,
+                              "categories": sorted(categories),
+                              "recipients": sorted(recipients)},
+                             decide, expected_version=expected_version,
+                             idempotency_key=idempotency_key)
+
+    def withdraw_consent(
+        self, ctx: RequestContext, case_id: str, consent_id: str,
+        expected_version: int | None = None, idempotency_key: str | None = None,
+    ) -> WriteResult:
+        def decide(case: Case) -> None:
+            consent = case.require_consent(consent_id)
+            if consent.withdrawn_at is not None:
+                raise InvalidCommandError(f"consent {consent_id} is already withdrawn")
+            self._trigger(case, ctx, Case.ConsentWithdrawn, consent_id=consent_id,
+                          subject=consent.subject)
+
+        return self._command(ctx, case_id, "withdraw_consent", {"consent_id": consent_id},
+                             decide, expected_version=expected_version,
+                             idempotency_key=idempotency_key)
+
+    def close_case(
+        self, ctx: RequestContext, case_id: str, *, reason: str = "",
+        expected_version: int | None = None, idempotency_key: str | None = None,
+    ) -> WriteResult:
+        def decide(case: Case) -> None:
+            case.require_status("active", "triage")
+            self._trigger(case, ctx, Case.Closed, reason=reason)
+
+        return self._command(ctx, case_id, "close", {"reason": reason}, decide,
+                             expected_version=expected_version,
+                             idempotency_key=idempotency_key)
+
+    # -- reading sealed bodies ------------------------------------------------------------
+
+    def open_bodies(self, case: Case, fact_ids: Sequence[str]) -> list[OpenedBody]:
+        """Open the current body of each fact (callers decide policy and log first)."""
+        facts = [case.get_fact(f) for f in fact_ids]
+        items = [
+            (f.current.sealed_body, body_context(case.case_id, f.fact_id, f.current.case_version))
+            for f in facts
+        ]
+        opened = self.keys.open_bodies(items) if items else []
+        return [
+            OpenedBody(f.fact_id, None if raw is None or f.erased else json.loads(raw))
+            for f, raw in zip(facts, opened, strict=True)
+        ]
+
+    # -- erasure --------------------------------------------------------------------------
+
+    def erase_fact(self, ctx: RequestContext, case_id: str, fact_id: str, *, ground: str
+                   ) -> ErasureReport:
+        case = self.get_case(case_id)
+        fact = case.get_fact(fact_id)
+        destroyed = _erasure.destroy_fact_keys(self.keys, [r.fact_key_id for r in fact.revisions])
+        return self._finish_erasure(ctx, [case_id], "fact", fact_id, ground, destroyed,
+                                    {case_id: [fact_id]})
+
+    def erase_subject(self, ctx: RequestContext, case_id: str, subject_id: str, *, ground: str
+                      ) -> ErasureReport:
+        case = self.get_case(case_id)
+        fact_ids = [f.fact_id for f in case.facts.values() if subject_id in f.subjects]
+        destroyed = _erasure.destroy_subject(self.keys, case_id, subject_id)
+        return self._finish_erasure(ctx, [case_id], "subject", subject_id, ground, destroyed,
+                                    {case_id: fact_ids})
+
+    def erase_case(self, ctx: RequestContext, case_id: str, *, ground: str) -> ErasureReport:
+        case = self.get_case(case_id)
+        fact_ids = list(case.facts)
+        destroyed = _erasure.destroy_case(self.keys, case_id)
+        return self._finish_erasure(ctx, [case_id], "case", case_id, ground, destroyed,
+                                    {case_id: fact_ids})
+
+    def erase_owner(self, ctx: RequestContext, owner: str, *, ground: str) -> ErasureReport:
+        case_ids = self._cases_with_keys_of(owner)
+        facts: dict[str, list[str]] = {}
+        for case_id in case_ids:
+            case = self.get_case(case_id)
+            facts[case_id] = [f.fact_id for f in case.facts.values() if f.owner == owner]
+        destroyed = _erasure.destroy_owner(self.keys, owner)
+        return self._finish_erasure(ctx, case_ids, "owner", owner, ground, destroyed, facts)
+
+    def rotate_keys(self, owners: Sequence[str]) -> _erasure.EpochReport:
+        """A KEK rotation epoch for these owners (``caseledger keys rotate``)."""
+        report = _erasure.rotate_all(self.keys, list(owners))
+        self._cache.clear()
+        return report
+
+    def _cases_with_keys_of(self, owner: str) -> list[str]:
+        with self.keys.store.transaction(write=False) as tx:
+            rows = tx.execute(
+                "SELECT DISTINCT case_id FROM scope_keys WHERE owner = ? AND case_id <> ''",
+                (owner,),
+            )
+        return sorted(str(r[0]) for r in rows)
+
+    def _finish_erasure(
+        self,
+        ctx: RequestContext,
+        case_ids: Sequence[str],
+        scope: str,
+        target_id: str,
+        ground: str,
+        destroyed: _erasure.Destroyed,
+        fact_ids: dict[str, list[str]],
+    ) -> ErasureReport:
+        epoch = _erasure.run_epoch(self.keys, destroyed)
+        self._cache.clear()
+        erasure_id = uuid.uuid4().hex
+        erased_at = self._clock()
+        for case_id in case_ids:
+            self._append_erased(ctx, case_id, erasure_id, scope, target_id, ground, destroyed,
+                                fact_ids.get(case_id, []))
+        return ErasureReport(
+            erasure_id=erasure_id, scope=scope, target_id=target_id, ground=ground,
+            erased_at=erased_at, scope_key_ids=tuple(destroyed.scope_key_ids),
+            fact_key_ids=tuple(destroyed.fact_key_ids),
+            fact_ids=tuple(f for ids in fact_ids.values() for f in ids), epoch=epoch,
+        )
+
+    def _append_erased(
+        self, ctx: RequestContext, case_id: str, erasure_id: str, scope: str, target_id: str,
+        ground: str, destroyed: _erasure.Destroyed, fact_ids: list[str],
+    ) -> None:
+        # Erasure must be recorded even against concurrent writers: retry on conflicts.
+        for _ in range(20):
+            uid = case_uuid(case_id)
+            with self._case_lock(uid):
+                case = self._load(uid)
+                case.trigger_event(
+                    Case.Erased,
+                    actor=ctx.principal.user, partner=REGISTRY_OWNER,
+                    on_behalf_of=ctx.principal.on_behalf_of, purpose_of_use=ctx.purpose,
+                    timestamp=self._clock(), erasure_id=erasure_id, scope=scope,
+                    target_id=target_id, ground=ground,
+                    destroyed_scope_keys=len(destroyed.scope_key_ids),
+                    destroyed_fact_keys=len(destroyed.fact_key_ids), fact_ids=fact_ids,
+                )
+                try:
+                    self.save(case)
+                    return
+                except RecordConflictError:
+                    self._cache.pop(uid, None)
+                except BaseException:
+                    self._cache.pop(uid, None)
+                    raise
+        raise ConcurrencyConflictError(case_id, None)
+
+
+class _BytesAsBase64(Transcoding):
+    """Sealed bodies travel inside (sealed) event state as base64."""
+
+    type = bytes
+    name = "bytes_b64"
+
+    def encode(self, obj: bytes) -> str:
+        return base64.b64encode(obj).decode("ascii")
+
+    def decode(self, data: str) -> bytes:
+        return base64.b64decode(data)
+
+
+def body_context(case_id: str, fact_id: str, case_version: int) -> bytes:
+    """Associated data of a fact body: its case, fact and the case version it was sealed at."""
+    return f"body|case={case_id}|fact={fact_id}|version={case_version}".encode()
+
+
+def _encode_body(body: Any) -> bytes:
+    try:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True,
+                          allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError):
+        raise InvalidCommandError("body must be JSON") from None
+
+
+__all__ = ["SealedError"]

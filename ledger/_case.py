@@ -1,0 +1,437 @@
+"""The Case aggregate: a multi-agency case and the facts its partners contribute.
+
+Events are past-tense classes nested on the aggregate and are never renamed (evolve them with
+``class_version`` and upcasting). Every event records who caused it (actor, the actor's
+partner, on-behalf-of), for which purpose and when (non-repudiation, NEN 7513). Command
+methods check the case's invariants before triggering anything, so a refused command leaves
+the aggregate untouched and stores nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from ledger._errors import (
+    ActionNotFoundError,
+    CaseClosedError,
+    CaseNotFoundError,
+    CaseStatusError,
+    ConsentNotFoundError,
+    FactNotFoundError,
+    InvalidCommandError,
+    NotOwnerError,
+    NotParticipantError,
+    SubjectNotFoundError,
+)
+
+REGISTRY_OWNER = "_ledger"
+OPEN_FOR_FACTS = frozenset({"triage", "active"})
+PHASES = frozenset({1, 2, 3, 4})
+
+
+@dataclass(frozen=True, slots=True)
+class SealingScope:
+    """Whose keys seal an event: the owner's case-level key plus its subject keys."""
+
+    owner: str
+    case_id: str
+    subjects: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Participation:
+    invited_at: datetime
+    removed_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class SubjectState:
+    case_role: str
+    added_by: str
+    added_at: datetime
+
+
+@dataclass(slots=True)
+class FactRevision:
+    """One sealed body of a fact: the original or a correction."""
+
+    case_version: int
+    fact_key_id: str
+    sealed_body: bytes
+    recorded_at: datetime
+
+
+@dataclass(slots=True)
+class FactState:
+    fact_id: str
+    owner: str
+    author: str
+    kind: str
+    categories: tuple[str, ...]
+    subjects: tuple[str, ...]
+    purpose: str
+    legal_basis: str
+    sharing_level: str
+    sharing_partners: tuple[str, ...]
+    recorded_at: datetime
+    revisions: list[FactRevision] = field(default_factory=list)
+    retracted_at: datetime | None = None
+    erased: bool = False
+
+    @property
+    def current(self) -> FactRevision:
+        return self.revisions[-1]
+
+
+@dataclass(slots=True)
+class ActionState:
+    assignee: str
+    what: str
+    due: str
+    status: str
+    agreed_by: str
+
+
+@dataclass(slots=True)
+class ConsentState:
+    consent_id: str
+    subject: str
+    purpose: str
+    categories: tuple[str, ...]
+    recipients: tuple[str, ...]
+    recorded_by: str
+    given_at: datetime
+    withdrawn_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class NotificationState:
+    decision: str
+    reason: str
+    review_at: str | None
+    decided_by: str
+    decided_at: datetime
+
+
+class Case(Aggregate):
+    """A case. State holds metadata and sealed bodies only; bodies open in the read path."""
+
+    def __init__(self) -> None:
+        self.status = "triage"
+        self.purpose = ""
+        self.legal_basis = ""
+        self.referred_by = ""
+        self.opened_by = ""
+        self.phase = 0
+        self.opened_at: datetime | None = None
+        self.decided_at: datetime | None = None
+        self.closed_at: datetime | None = None
+        self.participants: dict[str, Participation] = {}
+        self.subjects: dict[str, SubjectState] = {}
+        self.facts: dict[str, FactState] = {}
+        self.actions: dict[str, ActionState] = {}
+        self.consents: dict[str, ConsentState] = {}
+        self.notification: NotificationState | None = None
+        self.redacted_events = 0
+        self.erasures: list[dict[str, Any]] = []
+
+    # -- events ---------------------------------------------------------------------------
+
+    class Event(Aggregate.Event):
+        """Common to every case event: who, for whom, why, when (``timestamp``)."""
+
+        actor: str
+        partner: str
+        on_behalf_of: str | None
+        purpose_of_use: str
+
+        subject_fields: ClassVar[tuple[str, ...]] = ()
+
+        def sealing_scope(self) -> SealingScope:
+            subjects: list[str] = []
+            for name in self.subject_fields:
+                value = getattr(self, name)
+                subjects.extend([value] if isinstance(value, str) else value)
+            return SealingScope(self.partner, str(self.originator_id), tuple(subjects))
+
+    class Opened(Event, Aggregate.Created):
+        purpose: str
+        legal_basis: str
+        referred_by: str
+        phase: int
+
+        def apply(self, case: Case) -> None:
+            case.purpose = self.purpose
+            case.legal_basis = self.legal_basis
+            case.referred_by = self.referred_by
+            case.opened_by = self.partner
+            case.phase = self.phase
+            case.opened_at = self.timestamp
+            for partner in {self.partner, self.referred_by}:
+                case.participants[partner] = Participation(self.timestamp)
+
+    class TriageDecided(Event):
+        decision: str
+        reason: str
+
+        def apply(self, case: Case) -> None:
+            case.status = "active" if self.decision == "accept" else "rejected"
+            case.decided_at = self.timestamp
+
+    class SubjectAdded(Event):
+        subject_id: str
+        case_role: str
+        subject_fields = ("subject_id",)
+
+        def apply(self, case: Case) -> None:
+            case.subjects[self.subject_id] = SubjectState(
+                self.case_role, self.partner, self.timestamp
+            )
+
+    class ParticipantInvited(Event):
+        org: str
+
+        def apply(self, case: Case) -> None:
+            case.participants[self.org] = Participation(self.timestamp)
+
+    class ParticipantRemoved(Event):
+        org: str
+
+        def apply(self, case: Case) -> None:
+            case.participants[self.org].removed_at = self.timestamp
+
+    class FactRecorded(Event):
+        fact_id: str
+        kind: str
+        subjects: list[str]
+        categories: list[str]
+        purpose: str
+        legal_basis: str
+        sharing_level: str
+        sharing_partners: list[str]
+        fact_key_id: str
+        sealed_body: bytes
+        subject_fields = ("subjects",)
+
+        def apply(self, case: Case) -> None:
+            case.facts[self.fact_id] = FactState(
+                fact_id=self.fact_id,
+                owner=self.partner,
+                author=self.actor,
+                kind=self.kind,
+                categories=tuple(self.categories),
+                subjects=tuple(self.subjects),
+                purpose=self.purpose,
+                legal_basis=self.legal_basis,
+                sharing_level=self.sharing_level,
+                sharing_partners=tuple(self.sharing_partners),
+                recorded_at=self.timestamp,
+                revisions=[
+                    FactRevision(
+                        self.originator_version, self.fact_key_id, self.sealed_body,
+                        self.timestamp,
+                    )
+                ],
+            )
+
+    class FactCorrected(Event):
+        fact_id: str
+        subjects: list[str]
+        fact_key_id: str
+        sealed_body: bytes
+        subject_fields = ("subjects",)
+
+        def apply(self, case: Case) -> None:
+            case.facts[self.fact_id].revisions.append(
+                FactRevision(
+                    self.originator_version, self.fact_key_id, self.sealed_body, self.timestamp
+                )
+            )
+
+    class FactRetracted(Event):
+        fact_id: str
+        reason: str
+
+        def apply(self, case: Case) -> None:
+            case.facts[self.fact_id].retracted_at = self.timestamp
+
+    class ActionAgreed(Event):
+        action_id: str
+        assignee: str
+        what: str
+        due: str
+
+        def apply(self, case: Case) -> None:
+            case.actions[self.action_id] = ActionState(
+                self.assignee, self.what, self.due, "open", self.partner
+            )
+
+    class ActionStatusChanged(Event):
+        action_id: str
+        status: str
+
+        def apply(self, case: Case) -> None:
+            case.actions[self.action_id].status = self.status
+
+    class PhaseChanged(Event):
+        phase: int
+        reason: str
+
+        def apply(self, case: Case) -> None:
+            case.phase = self.phase
+
+    class NotificationDecided(Event):
+        decision: str
+        reason: str
+        review_at: str | None
+
+        def apply(self, case: Case) -> None:
+            case.notification = NotificationState(
+                self.decision, self.reason, self.review_at, self.actor, self.timestamp
+            )
+
+    class ConsentRecorded(Event):
+        consent_id: str
+        subject: str
+        purpose: str
+        categories: list[str]
+        recipients: list[str]
+        subject_fields = ("subject",)
+
+        def apply(self, case: Case) -> None:
+            case.consents[self.consent_id] = ConsentState(
+                self.consent_id, self.subject, self.purpose, tuple(self.categories),
+                tuple(self.recipients), self.partner, self.timestamp,
+            )
+
+    class ConsentWithdrawn(Event):
+        consent_id: str
+        subject: str
+        subject_fields = ("subject",)
+
+        def apply(self, case: Case) -> None:
+            case.consents[self.consent_id].withdrawn_at = self.timestamp
+
+    class Closed(Event):
+        reason: str
+
+        def apply(self, case: Case) -> None:
+            case.status = "closed"
+            case.closed_at = self.timestamp
+
+    class Erased(Event):
+        """Metadata only: what scope was erased, on which ground, what was destroyed."""
+
+        erasure_id: str
+        scope: str
+        target_id: str
+        ground: str
+        destroyed_scope_keys: int
+        destroyed_fact_keys: int
+        fact_ids: list[str]
+
+        def sealing_scope(self) -> SealingScope:
+            # Sealed under the ledger's registry key, which survives erasure of the case.
+            return SealingScope(REGISTRY_OWNER, "")
+
+        def apply(self, case: Case) -> None:
+            for fact_id in self.fact_ids:
+                if fact_id in case.facts:
+                    case.facts[fact_id].erased = True
+            if self.scope == "case":
+                case.status = "erased"
+            elif self.scope == "subject":
+                case.subjects.pop(self.target_id, None)
+            case.erasures.append(
+                {"erasure_id": self.erasure_id, "scope": self.scope, "ground": self.ground}
+            )
+
+    class Redacted(Event):
+        """Stands in for an event whose keys were destroyed: it only advances the version."""
+
+        def mutate(self, aggregate: Any) -> Any:
+            if aggregate is None:
+                aggregate = Case.__new__(Case)
+                aggregate.__base_init__(self.originator_id, self.originator_version, _EPOCH)
+                Case.__init__(aggregate)
+                aggregate.status = "erased"
+            else:
+                aggregate.version = self.originator_version
+            aggregate.redacted_events += 1
+            return aggregate
+
+    # -- queries --------------------------------------------------------------------------
+
+    @property
+    def case_id(self) -> str:
+        return str(self.id)
+
+    def is_active_participant(self, partner: str) -> bool:
+        participation = self.participants.get(partner)
+        return participation is not None and participation.removed_at is None
+
+    def get_fact(self, fact_id: str) -> FactState:
+        fact = self.facts.get(fact_id)
+        if fact is None:
+            raise FactNotFoundError(f"fact {fact_id} not in case {self.case_id}")
+        return fact
+
+    # -- invariant checks (raise before any event is triggered) ----------------------------
+
+    def require_participant(self, partner: str) -> None:
+        if not self.is_active_participant(partner):
+            raise NotParticipantError(f"partner {partner} is not a participant of {self.case_id}")
+
+    def require_open_for_facts(self) -> None:
+        if self.status not in OPEN_FOR_FACTS:
+            raise CaseClosedError(f"case {self.case_id} is {self.status}")
+
+    def require_status(self, *statuses: str) -> None:
+        if self.status not in statuses:
+            raise CaseStatusError(f"case {self.case_id} is {self.status}")
+
+    def require_subjects(self, subjects: list[str]) -> None:
+        for subject in subjects:
+            if subject not in self.subjects:
+                raise SubjectNotFoundError(f"subject {subject} not in case {self.case_id}")
+
+    def require_owned_fact(self, fact_id: str, partner: str) -> FactState:
+        fact = self.get_fact(fact_id)
+        if fact.owner != partner:
+            raise NotOwnerError(f"fact {fact_id} belongs to another partner")
+        if fact.retracted_at is not None or fact.erased:
+            raise CaseStatusError(f"fact {fact_id} is retracted or erased")
+        return fact
+
+    def require_action(self, action_id: str) -> ActionState:
+        action = self.actions.get(action_id)
+        if action is None:
+            raise ActionNotFoundError(f"action {action_id} not in case {self.case_id}")
+        return action
+
+    def require_consent(self, consent_id: str) -> ConsentState:
+        consent = self.consents.get(consent_id)
+        if consent is None:
+            raise ConsentNotFoundError(f"consent {consent_id} not in case {self.case_id}")
+        return consent
+
+    @staticmethod
+    def require_phase(phase: int) -> None:
+        if phase not in PHASES:
+            raise InvalidCommandError("AVE phase must be 1, 2, 3 or 4")
+
+
+_EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+
+
+def case_uuid(case_id: str) -> UUID:
+    """Parse a case id; unknown formats are simply not found."""
+    try:
+        return UUID(case_id)
+    except (ValueError, TypeError, AttributeError):
+        raise CaseNotFoundError("case not found") from None

@@ -1,0 +1,226 @@
+"""Erasure by key destruction (crypto-shredding) and the erasure epoch that makes it final.
+
+Deleting a key row is not erasure on its own: database pages, WAL and backups keep copies.
+Every erasure therefore ends with an epoch: the affected (owner, case) wrapping keys are
+re-keyed (surviving fact keys rewrapped), the affected owners' key-encryption keys rotated
+(surviving scope keys rewrapped) and the old KEK versions destroyed outside the database.
+After that, a key-store copy from before the epoch opens nothing with the current keyring,
+and an event-store copy from before opens none of the erased facts. Cost: O(keys touched).
+Reports carry ids and counts only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ledger._keys import KeyManager, ScopeKey, fact_key_context, scope_context
+from ledger._keystore import WRAP, KeyStoreTransaction, ScopeKeyRow
+from ledger._sealing import new_key, unwrap_key, wrap_key
+
+
+@dataclass(slots=True)
+class Destroyed:
+    """What one erasure destroyed (ids and counts only) and what its epoch must redo."""
+
+    scope_key_ids: list[str] = field(default_factory=list)
+    fact_key_ids: list[str] = field(default_factory=list)
+    owners: set[str] = field(default_factory=set)
+    rekey: set[tuple[str, str]] = field(default_factory=set)
+    retired_owner: str | None = None
+    kek_versions_destroyed: dict[str, list[int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EpochReport:
+    """What the erasure epoch did: wrapping keys re-keyed, KEKs rotated and destroyed."""
+
+    rekeyed_scopes: int
+    fact_keys_rewrapped: int
+    scope_keys_rewrapped: int
+    kek_rotations: dict[str, int]
+    kek_versions_destroyed: dict[str, list[int]]
+
+
+def _bump(tx: KeyStoreTransaction) -> None:
+    tx.execute("UPDATE generation SET value = value + 1 WHERE id = 1")
+
+
+def _tombstone(tx: KeyStoreTransaction, owner: str, case_id: str, subject_id: str) -> None:
+    tx.execute(
+        "DELETE FROM erased_scopes WHERE owner = ? AND case_id = ? AND subject_id = ?",
+        (owner, case_id, subject_id),
+    )
+    tx.execute(
+        "INSERT INTO erased_scopes (owner, case_id, subject_id) VALUES (?, ?, ?)",
+        (owner, case_id, subject_id),
+    )
+
+
+def destroy_fact_keys(keys: KeyManager, fact_key_ids: list[str]) -> Destroyed:
+    """Erase one fact (all its revisions): delete its fact keys."""
+    destroyed = Destroyed()
+    with keys.store.transaction(write=True) as tx:
+        for key_id in fact_key_ids:
+            rows = tx.execute("SELECT owner, case_id FROM fact_keys WHERE key_id = ?", (key_id,))
+            if rows:
+                owner, case_id = str(rows[0][0]), str(rows[0][1])
+                tx.execute("DELETE FROM fact_keys WHERE key_id = ?", (key_id,))
+                destroyed.fact_key_ids.append(key_id)
+                destroyed.owners.add(owner)
+                destroyed.rekey.add((owner, case_id))
+        _bump(tx)
+    _settle(keys)
+    return destroyed
+
+
+def destroy_subject(keys: KeyManager, case_id: str, subject_id: str) -> Destroyed:
+    """Erase everything about one subject in a case: every owner's keys for that subject."""
+    destroyed = Destroyed()
+    with keys.store.transaction(write=True) as tx:
+        rows = tx.execute(
+            "SELECT key_id, owner FROM scope_keys WHERE case_id = ? AND subject_id = ?",
+            (case_id, subject_id),
+        )
+        for key_id, owner in rows:
+            destroyed.scope_key_ids.append(str(key_id))
+            destroyed.owners.add(str(owner))
+        tx.execute(
+            "DELETE FROM scope_keys WHERE case_id = ? AND subject_id = ?", (case_id, subject_id)
+        )
+        _tombstone(tx, "*", case_id, subject_id)
+        _bump(tx)
+    _settle(keys)
+    return destroyed
+
+
+def destroy_case(keys: KeyManager, case_id: str) -> Destroyed:
+    """Erase a whole case: all its scope keys and fact keys, of every owner."""
+    destroyed = Destroyed()
+    with keys.store.transaction(write=True) as tx:
+        for key_id, owner in tx.execute(
+            "SELECT key_id, owner FROM scope_keys WHERE case_id = ?", (case_id,)
+        ):
+            destroyed.scope_key_ids.append(str(key_id))
+            destroyed.owners.add(str(owner))
+        destroyed.fact_key_ids = [
+            str(r[0]) for r in tx.execute("SELECT key_id FROM fact_keys WHERE case_id = ?", (case_id,))
+        ]
+        tx.execute("DELETE FROM fact_keys WHERE case_id = ?", (case_id,))
+        tx.execute("DELETE FROM scope_keys WHERE case_id = ?", (case_id,))
+        _tombstone(tx, "*", case_id, "*")
+        _bump(tx)
+    _settle(keys)
+    return destroyed
+
+
+def destroy_owner(keys: KeyManager, owner: str) -> Destroyed:
+    """Erase everything one partner contributed: retire its KEK and drop its key rows."""
+    destroyed = Destroyed(retired_owner=owner)
+    with keys.store.transaction(write=True) as tx:
+        destroyed.scope_key_ids = [
+            str(r[0]) for r in tx.execute("SELECT key_id FROM scope_keys WHERE owner = ?", (owner,))
+        ]
+        destroyed.fact_key_ids = [
+            str(r[0]) for r in tx.execute("SELECT key_id FROM fact_keys WHERE owner = ?", (owner,))
+        ]
+        tx.execute("DELETE FROM fact_keys WHERE owner = ?", (owner,))
+        tx.execute("DELETE FROM scope_keys WHERE owner = ?", (owner,))
+        _tombstone(tx, owner, "*", "*")
+        _bump(tx)
+    destroyed.kek_versions_destroyed[owner] = keys.keyring.retire(owner)
+    _settle(keys)
+    return destroyed
+
+
+def run_epoch(keys: KeyManager, destroyed: Destroyed) -> EpochReport:
+    """Re-key affected wrapping keys, rotate affected owners' KEKs, destroy old versions."""
+    rekeyed, fact_rewrapped = 0, 0
+    for owner, case_id in sorted(destroyed.rekey):
+        if owner == destroyed.retired_owner:
+            continue
+        fact_rewrapped += _rekey_wrapping_key(keys, owner, case_id)
+        rekeyed += 1
+    rotations: dict[str, int] = {}
+    destroyed_versions: dict[str, list[int]] = dict(destroyed.kek_versions_destroyed)
+    scope_rewrapped = 0
+    for owner in sorted(destroyed.owners - {destroyed.retired_owner or ""}):
+        if keys.keyring.is_retired(owner):
+            continue
+        version = keys.keyring.rotate(owner)
+        scope_rewrapped += _rewrap_owner(keys, owner, version)
+        rotations[owner] = version
+        destroyed_versions[owner] = keys.keyring.destroy_versions_except(owner, version)
+    _settle(keys)
+    return EpochReport(rekeyed, fact_rewrapped, scope_rewrapped, rotations, destroyed_versions)
+
+
+def _rekey_wrapping_key(keys: KeyManager, owner: str, case_id: str) -> int:
+    with keys.store.transaction(write=True) as tx:
+        rows = tx.execute(
+            "SELECT key_id, owner, case_id, subject_id, kind, kek_version, wrapped"
+            " FROM scope_keys WHERE owner = ? AND case_id = ? AND subject_id = '' AND kind = ?",
+            (owner, case_id, WRAP),
+        )
+        if not rows:
+            return 0
+        row = _row(rows[0])
+        old = keys.keyring.unwrap(
+            row.owner, row.kek_version, row.wrapped, scope_context(row, row.key_id)
+        )
+        fresh = new_key()
+        updates = []
+        for key_id, wrapped in tx.execute(
+            "SELECT key_id, wrapped FROM fact_keys WHERE wrap_key_id = ?", (row.key_id,)
+        ):
+            context = fact_key_context(str(key_id), row.key_id, owner, case_id)
+            material = unwrap_key(old, bytes(wrapped), context)
+            updates.append((wrap_key(fresh, material, context), str(key_id)))
+        tx.executemany("UPDATE fact_keys SET wrapped = ? WHERE key_id = ?", updates)
+        version, wrapped_new = keys.keyring.wrap(owner, fresh, scope_context(row, row.key_id))
+        tx.execute(
+            "UPDATE scope_keys SET kek_version = ?, wrapped = ? WHERE key_id = ?",
+            (version, wrapped_new, row.key_id),
+        )
+        _bump(tx)
+    return len(updates)
+
+
+def _rewrap_owner(keys: KeyManager, owner: str, version: int) -> int:
+    with keys.store.transaction(write=True) as tx:
+        rows = [
+            _row(r)
+            for r in tx.execute(
+                "SELECT key_id, owner, case_id, subject_id, kind, kek_version, wrapped"
+                " FROM scope_keys WHERE owner = ? AND kek_version <> ?",
+                (owner, version),
+            )
+        ]
+        updates = []
+        for row in rows:
+            context = scope_context(row, row.key_id)
+            material = keys.keyring.unwrap(owner, row.kek_version, row.wrapped, context)
+            new_version, wrapped = keys.keyring.wrap(owner, material, context)
+            updates.append((new_version, wrapped, row.key_id))
+        tx.executemany("UPDATE scope_keys SET kek_version = ?, wrapped = ? WHERE key_id = ?", updates)
+        _bump(tx)
+    return len(updates)
+
+
+def rotate_all(keys: KeyManager, owners: list[str]) -> EpochReport:
+    """`caseledger keys rotate`: a KEK rotation epoch for the given owners (no erasure)."""
+    return run_epoch(keys, Destroyed(owners=set(owners)))
+
+
+def _row(r: tuple[object, ...]) -> ScopeKeyRow:
+    return ScopeKeyRow(
+        str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(str(r[5])), bytes(r[6])  # type: ignore[arg-type]
+    )
+
+
+def _settle(keys: KeyManager) -> None:
+    keys.store.after_erasure()
+    keys.clear_caches()
+    keys.sync()
+
+
+__all__ = ["Destroyed", "EpochReport", "ScopeKey"]

@@ -1,0 +1,100 @@
+"""The ledger's error tree. Messages carry ids only, never personal data or key material.
+
+    LedgerError
+     ├── CaseNotFoundError (LookupError)
+     ├── FactNotFoundError (LookupError)
+     ├── SubjectNotFoundError (LookupError)
+     ├── ActionNotFoundError (LookupError)
+     ├── ConsentNotFoundError (LookupError)
+     ├── InvariantViolationError (ValueError)
+     │    ├── NotParticipantError
+     │    ├── NotOwnerError
+     │    ├── CaseClosedError
+     │    ├── CaseStatusError
+     │    └── InvalidCommandError
+     ├── ConcurrencyConflictError
+     ├── IdempotencyKeyReusedError
+     ├── SealedError
+     │    └── KeyDestroyedError
+     ├── KeyringError
+     └── ScopeErasedError
+"""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Root of every error raised by the ledger package."""
+
+
+class CaseNotFoundError(LedgerError, LookupError):
+    """No case with this id exists (or it is not visible)."""
+
+
+class FactNotFoundError(LedgerError, LookupError):
+    """No fact with this id exists in the case."""
+
+
+class SubjectNotFoundError(LedgerError, LookupError):
+    """No subject with this id exists in the case."""
+
+
+class ActionNotFoundError(LedgerError, LookupError):
+    """No action with this id exists in the case."""
+
+
+class ConsentNotFoundError(LedgerError, LookupError):
+    """No consent with this id exists in the case."""
+
+
+class InvariantViolationError(LedgerError, ValueError):
+    """A command would break a rule of the case; nothing was stored."""
+
+
+class NotParticipantError(InvariantViolationError):
+    """The acting partner is not an active participant of the case."""
+
+
+class NotOwnerError(InvariantViolationError):
+    """Only the partner that contributed a fact may correct or retract it."""
+
+
+class CaseClosedError(InvariantViolationError):
+    """The case is closed (or rejected, or erased) and accepts no more facts."""
+
+
+class CaseStatusError(InvariantViolationError):
+    """The command does not fit the case's current status."""
+
+
+class InvalidCommandError(InvariantViolationError):
+    """The command's arguments are not acceptable."""
+
+
+class ConcurrencyConflictError(LedgerError):
+    """The case changed since the caller read it; reload and retry."""
+
+    def __init__(self, case_id: str, current_version: int | None) -> None:
+        super().__init__(f"case {case_id} changed concurrently (now at {current_version})")
+        self.case_id = case_id
+        self.current_version = current_version
+
+
+class IdempotencyKeyReusedError(LedgerError, ValueError):
+    """An idempotency key was reused for a different command."""
+
+
+class SealedError(LedgerError):
+    """Opaque failure to seal or open data. Carries ids only, never key material."""
+
+
+class KeyDestroyedError(SealedError):
+    """The key needed to open this data was destroyed (erasure)."""
+
+
+class KeyringError(LedgerError):
+    """The key-encryption keyring is missing, unreadable or inconsistent."""
+
+
+class ScopeErasedError(LedgerError):
+    """The key scope was erased; no new keys are created in it."""

@@ -1,0 +1,71 @@
+"""Idempotency records: a retried command stores one event, enforced by the database.
+
+A record's id is derived from (partner, case or "open", client key), and it is saved in the
+same transaction as the command's events. A retry collides on the record's (id, version 1)
+unique constraint in the event store, so the second attempt stores nothing and returns the
+first attempt's result. The record is sealed like any case event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from ledger._case import SealingScope
+
+_NAMESPACE = UUID("6f1c3b52-3d0e-4c61-9d3e-5b0d2b9f6a11")
+
+
+def record_id(partner: str, scope: str, key: str) -> UUID:
+    return uuid5(_NAMESPACE, f"{partner}\x00{scope}\x00{key}")
+
+
+def fingerprint(command: str, arguments: dict[str, Any]) -> str:
+    canonical = json.dumps([command, arguments], sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class IdempotencyRecord(Aggregate):
+    """The outcome of one idempotent command."""
+
+    def __init__(self) -> None:
+        self.case_id = ""
+        self.partner = ""
+        self.fingerprint = ""
+        self.result: dict[str, Any] = {}
+        self.redacted = False
+
+    class Recorded(Aggregate.Created):
+        case_id: str
+        partner: str
+        fingerprint: str
+        result: dict[str, Any]
+
+        def sealing_scope(self) -> SealingScope:
+            return SealingScope(self.partner, self.case_id)
+
+        def apply(self, record: IdempotencyRecord) -> None:
+            record.case_id = self.case_id
+            record.partner = self.partner
+            record.fingerprint = self.fingerprint
+            record.result = dict(self.result)
+
+    class Redacted(Aggregate.Event):
+        """The record's case keys were destroyed."""
+
+        def mutate(self, aggregate: Any) -> Any:
+            record = IdempotencyRecord.__new__(IdempotencyRecord)
+            record.__base_init__(self.originator_id, self.originator_version, _EPOCH)
+            IdempotencyRecord.__init__(record)
+            record.redacted = True
+            return record
+
+
+IdempotencyRecord.Recorded.redacted_class = IdempotencyRecord.Redacted  # type: ignore[attr-defined]
+
+_EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")

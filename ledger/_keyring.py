@@ -1,0 +1,250 @@
+"""Key-encryption keys (KEKs), one versioned key per partner, kept outside every database.
+
+``KeyEncryptionProvider`` is the port; ``LocalKeyring`` keeps the keys in one JSON file (mode
+0600) beside, never inside, the databases. A KMS/HSM adapter would implement the same port.
+Destroying a KEK version (the last step of an erasure epoch) rewrites the file atomically and
+fsyncs it, so a key store copied before the epoch can no longer be unwrapped.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import json
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from ledger._errors import KeyDestroyedError, KeyringError, ScopeErasedError
+from ledger._sealing import new_key, unwrap_key, wrap_key
+
+_FORMAT = 1
+
+
+class KeyEncryptionProvider(Protocol):
+    """Wraps and unwraps scope keys under a partner's current key-encryption key."""
+
+    def wrap(self, partner: str, key: bytes, context: bytes) -> tuple[int, bytes]:
+        """Wrap under the partner's active version; returns (version, wrapped)."""
+        ...
+
+    def unwrap(self, partner: str, version: int, wrapped: bytes, context: bytes) -> bytes:
+        """Unwrap; raises KeyDestroyedError when that version no longer exists."""
+        ...
+
+    def active_version(self, partner: str) -> int:
+        """The version new wraps use (created on first use)."""
+        ...
+
+    def rotate(self, partner: str) -> int:
+        """Create and activate a new version; returns it."""
+        ...
+
+    def destroy_versions_except(self, partner: str, keep: int) -> list[int]:
+        """Destroy every other version of the partner's KEK; returns what was destroyed."""
+        ...
+
+    def retire(self, partner: str) -> list[int]:
+        """Destroy every version and refuse new ones (owner erasure)."""
+        ...
+
+
+@dataclass
+class _PartnerKeys:
+    active: int
+    versions: dict[int, bytes] = field(default_factory=dict)
+
+
+class LocalKeyring:
+    """KEKs in a local JSON file, safe for several processes (flock) and threads."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock_path = path.with_name(path.name + ".lock")
+        self._mutex = threading.RLock()
+        self._partners: dict[str, _PartnerKeys] = {}
+        self._retired: set[str] = set()
+        self._stamp: tuple[int, int, int] | None = None
+
+    @classmethod
+    def create(cls, path: Path) -> LocalKeyring:
+        """Create an empty keyring file if none exists (never overwrites one)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        keyring = cls(path)
+        with keyring._exclusive():
+            if not path.exists():
+                keyring._write()
+        return keyring
+
+    # -- the port -------------------------------------------------------------------------
+
+    def wrap(self, partner: str, key: bytes, context: bytes) -> tuple[int, bytes]:
+        version = self.active_version(partner)
+        with self._mutex:
+            kek = self._partners[partner].versions[version]
+        return version, wrap_key(kek, key, _context(partner, version, context))
+
+    def unwrap(self, partner: str, version: int, wrapped: bytes, context: bytes) -> bytes:
+        kek = self._find(partner, version)
+        if kek is None:
+            self._refresh()
+            kek = self._find(partner, version)
+        if kek is None:
+            raise KeyDestroyedError(f"key-encryption key {partner}/v{version} is destroyed")
+        return unwrap_key(kek, wrapped, _context(partner, version, context))
+
+    def active_version(self, partner: str) -> int:
+        self._refresh()
+        with self._mutex:
+            if partner in self._partners:
+                return self._partners[partner].active
+        with self._exclusive():
+            self._read()
+            if partner in self._retired:
+                raise ScopeErasedError(f"partner {partner} is retired")
+            if partner not in self._partners:
+                self._partners[partner] = _PartnerKeys(1, {1: new_key()})
+                self._write()
+            return self._partners[partner].active
+
+    def rotate(self, partner: str) -> int:
+        with self._exclusive():
+            self._read()
+            if partner in self._retired:
+                raise ScopeErasedError(f"partner {partner} is retired")
+            keys = self._partners.setdefault(partner, _PartnerKeys(0))
+            keys.active = max(keys.versions, default=0) + 1
+            keys.versions[keys.active] = new_key()
+            self._write()
+            return keys.active
+
+    def destroy_versions_except(self, partner: str, keep: int) -> list[int]:
+        with self._exclusive():
+            self._read()
+            keys = self._partners.get(partner)
+            if keys is None:
+                return []
+            destroyed = sorted(v for v in keys.versions if v != keep)
+            for version in destroyed:
+                del keys.versions[version]
+            if destroyed:
+                self._write()
+            return destroyed
+
+    def retire(self, partner: str) -> list[int]:
+        with self._exclusive():
+            self._read()
+            keys = self._partners.pop(partner, None)
+            self._retired.add(partner)
+            self._write()
+            return sorted(keys.versions) if keys else []
+
+    def versions(self, partner: str) -> list[int]:
+        """Versions that still exist (for reports and tests)."""
+        self._refresh()
+        with self._mutex:
+            keys = self._partners.get(partner)
+            return sorted(keys.versions) if keys else []
+
+    def is_retired(self, partner: str) -> bool:
+        self._refresh()
+        with self._mutex:
+            return partner in self._retired
+
+    # -- file handling --------------------------------------------------------------------
+
+    def _find(self, partner: str, version: int) -> bytes | None:
+        with self._mutex:
+            keys = self._partners.get(partner)
+            return keys.versions.get(version) if keys else None
+
+    def _refresh(self) -> None:
+        """Re-read the file when another process (or this one) changed it."""
+        try:
+            st = os.stat(self._path)
+        except FileNotFoundError:
+            raise KeyringError("keyring file is missing") from None
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if stamp != self._stamp:
+            with self._shared():
+                self._read()
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        with self._mutex, _flock(self._lock_path, fcntl.LOCK_EX):
+            yield
+
+    @contextlib.contextmanager
+    def _shared(self) -> Iterator[None]:
+        with self._mutex, _flock(self._lock_path, fcntl.LOCK_SH):
+            yield
+
+    def _read(self) -> None:
+        try:
+            st = os.stat(self._path)
+            raw = json.loads(self._path.read_bytes())
+            if raw.get("format") != _FORMAT:
+                raise KeyringError("keyring file has an unknown format")
+            partners = {
+                name: _PartnerKeys(
+                    int(entry["active"]),
+                    {int(v): base64.b64decode(k) for v, k in entry["versions"].items()},
+                )
+                for name, entry in raw["partners"].items()
+            }
+            retired = set(raw.get("retired", []))
+        except FileNotFoundError:
+            raise KeyringError("keyring file is missing") from None
+        except (ValueError, KeyError, TypeError):
+            raise KeyringError("keyring file is unreadable") from None
+        self._partners, self._retired = partners, retired
+        self._stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _write(self) -> None:
+        document = {
+            "format": _FORMAT,
+            "partners": {
+                name: {
+                    "active": keys.active,
+                    "versions": {
+                        str(v): base64.b64encode(k).decode() for v, k in keys.versions.items()
+                    },
+                }
+                for name, keys in sorted(self._partners.items())
+            },
+            "retired": sorted(self._retired),
+        }
+        tmp = self._path.with_name(self._path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, json.dumps(document, indent=1).encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self._path)
+        dir_fd = os.open(self._path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        st = os.stat(self._path)
+        self._stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _context(partner: str, version: int, context: bytes) -> bytes:
+    return f"kek:{partner}:{version}:".encode() + context
+
+
+@contextlib.contextmanager
+def _flock(path: Path, mode: int) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, mode)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

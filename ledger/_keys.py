@@ -1,0 +1,342 @@
+"""The key hierarchy at work: scope keys, fact keys, caches, and sealing with them.
+
+    KEK(owner, version)            keyring (outside the databases)
+      wraps D(owner, case, subject)  "derive" scope keys; subject "" = case level; never re-keyed
+      wraps W(owner, case)           "wrap" scope key; re-keyed by an erasure epoch
+        wraps FK(fact revision)      one random fact key per recorded body, batch-allocated
+
+An event is sealed under a data key derived (HKDF) from the owner's case-level key and the
+owner's key for every subject the event concerns, so destroying the case's keys or any one
+subject's keys makes it unreadable. A fact body is sealed under a key derived from the same
+scope keys plus its own fact key, so erasing one fact destroys just its fact key.
+
+Fact keys are created in batches per (owner, case) and committed before first use, so the
+write path pays one key-store commit per batch instead of one per fact. Caches are dropped
+whenever the key store's erasure generation moves (checked by :meth:`KeyManager.sync`).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ledger._errors import KeyDestroyedError, ScopeErasedError, SealedError
+from ledger._keyring import KeyEncryptionProvider
+from ledger._keystore import DERIVE, NO_SUBJECT, WRAP, KeyStore, ScopeKeyRow
+from ledger._sealing import (
+    EnvelopeHeader,
+    derive_data_key,
+    new_key,
+    new_key_id,
+    open_sealed,
+    read_header,
+    seal,
+    unwrap_key,
+    wrap_key,
+)
+
+_CACHE_LIMIT = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeKey:
+    """An unwrapped scope key (in memory only)."""
+
+    key_id: bytes
+    owner: str
+    case_id: str
+    subject_id: str
+    kind: str
+    material: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SealedBody:
+    """A fact body sealed under its own fact key; ``fact_key_id`` is a hex id."""
+
+    fact_key_id: str
+    blob: bytes
+
+
+def scope_context(row: ScopeKeyRow | ScopeKey, key_id_hex: str) -> bytes:
+    return f"scope:{key_id_hex}:{row.owner}:{row.case_id}:{row.subject_id}:{row.kind}".encode()
+
+
+def fact_key_context(key_id: str, wrap_key_id: str, owner: str, case_id: str) -> bytes:
+    return f"fact:{key_id}:{wrap_key_id}:{owner}:{case_id}".encode()
+
+
+class KeyManager:
+    """Finds, creates and caches keys; seals and opens events and fact bodies."""
+
+    def __init__(
+        self, store: KeyStore, keyring: KeyEncryptionProvider, *, fact_key_batch: int = 64
+    ) -> None:
+        self.store = store
+        self.keyring = keyring
+        self._batch = fact_key_batch
+        self._lock = threading.RLock()
+        self._by_id: dict[bytes, ScopeKey] = {}
+        self._by_ref: dict[tuple[str, str, str, str], bytes] = {}
+        self._derived: dict[tuple[bytes, ...], bytes] = {}
+        self._pools: dict[tuple[str, str], list[tuple[str, bytes]]] = {}
+        self._generation = store.generation()
+
+    # -- cache coherence ------------------------------------------------------------------
+
+    def sync(self) -> bool:
+        """Drop every cache if an erasure happened anywhere since; True if it did."""
+        generation = self.store.generation()
+        with self._lock:
+            if generation == self._generation:
+                return False
+            self.clear_caches()
+            self._generation = generation
+            return True
+
+    def clear_caches(self) -> None:
+        with self._lock:
+            self._by_id.clear()
+            self._by_ref.clear()
+            self._derived.clear()
+            self._pools.clear()
+
+    # -- scope keys -----------------------------------------------------------------------
+
+    def scope_key(
+        self, owner: str, case_id: str, subject_id: str = NO_SUBJECT, kind: str = DERIVE
+    ) -> ScopeKey:
+        """The scope key for this (owner, case, subject, kind); created on first use."""
+        ref = (owner, case_id, subject_id, kind)
+        with self._lock:
+            key_id = self._by_ref.get(ref)
+            if key_id is not None:
+                return self._by_id[key_id]
+        row = self.store.find_scope_key(*ref)
+        key = self._unwrap_scope(row) if row is not None else self._create_scope_key(*ref)
+        self._remember(key)
+        return key
+
+    def scope_keys_by_id(self, key_ids: Sequence[bytes]) -> dict[bytes, ScopeKey]:
+        """Scope keys that still exist; destroyed ones are simply absent."""
+        found: dict[bytes, ScopeKey] = {}
+        missing: list[str] = []
+        with self._lock:
+            for key_id in key_ids:
+                key = self._by_id.get(key_id)
+                if key is None:
+                    missing.append(key_id.hex())
+                else:
+                    found[key_id] = key
+        if missing:
+            for row in self.store.get_scope_keys(missing).values():
+                try:
+                    key = self._unwrap_scope(row)
+                except KeyDestroyedError:
+                    continue
+                self._remember(key)
+                found[key.key_id] = key
+        return found
+
+    def _unwrap_scope(self, row: ScopeKeyRow) -> ScopeKey:
+        material = self.keyring.unwrap(
+            row.owner, row.kek_version, row.wrapped, scope_context(row, row.key_id)
+        )
+        return ScopeKey(
+            bytes.fromhex(row.key_id), row.owner, row.case_id, row.subject_id, row.kind, material
+        )
+
+    def _create_scope_key(self, owner: str, case_id: str, subject_id: str, kind: str) -> ScopeKey:
+        with self.store.transaction(write=True) as tx:
+            if self.store.is_erased(tx, owner, case_id, subject_id):
+                raise ScopeErasedError(f"scope {case_id}/{subject_id or '-'} was erased")
+            existing = tx.execute(
+                "SELECT key_id, owner, case_id, subject_id, kind, kek_version, wrapped"
+                " FROM scope_keys WHERE owner = ? AND case_id = ? AND subject_id = ?"
+                " AND kind = ?",
+                (owner, case_id, subject_id, kind),
+            )
+            if existing:
+                r = existing[0]
+                row = ScopeKeyRow(r[0], r[1], r[2], r[3], r[4], int(r[5]), bytes(r[6]))
+                return self._unwrap_scope(row)
+            key_id = new_key_id()
+            material = new_key()
+            key = ScopeKey(key_id, owner, case_id, subject_id, kind, material)
+            # The KEK version is read while holding the key store's write lock, so an erasure
+            # epoch (which rewraps under that lock) cannot miss this row.
+            version, wrapped = self.keyring.wrap(owner, material, scope_context(key, key_id.hex()))
+            tx.execute(
+                "INSERT INTO scope_keys (key_id, owner, case_id, subject_id, kind, kek_version,"
+                " wrapped) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key_id.hex(), owner, case_id, subject_id, kind, version, wrapped),
+            )
+        return key
+
+    def _remember(self, key: ScopeKey) -> None:
+        with self._lock:
+            if len(self._by_id) >= _CACHE_LIMIT:
+                self.clear_caches()
+            self._by_id[key.key_id] = key
+            self._by_ref[(key.owner, key.case_id, key.subject_id, key.kind)] = key.key_id
+
+    def event_scope(self, owner: str, case_id: str, subjects: Sequence[str]) -> list[ScopeKey]:
+        """The owner's case-level key followed by its keys for each subject (sorted)."""
+        keys = [self.scope_key(owner, case_id)]
+        keys.extend(self.scope_key(owner, case_id, s) for s in sorted(set(subjects)))
+        return keys
+
+    # -- fact keys ------------------------------------------------------------------------
+
+    def allocate_fact_key(self, owner: str, case_id: str) -> tuple[str, bytes]:
+        """A fresh fact key (hex id, material), committed to the key store already."""
+        pool_ref = (owner, case_id)
+        with self._lock:
+            pool = self._pools.get(pool_ref)
+            if pool:
+                return pool.pop()
+        fresh = self._create_fact_keys(owner, case_id, self._batch)
+        with self._lock:
+            pool = self._pools.setdefault(pool_ref, [])
+            pool.extend(fresh[1:])
+        return fresh[0]
+
+    def _create_fact_keys(self, owner: str, case_id: str, count: int) -> list[tuple[str, bytes]]:
+        wrapper = self.scope_key(owner, case_id, NO_SUBJECT, WRAP)
+        wrapper_id = wrapper.key_id.hex()
+        fresh = [(uuid.uuid4().hex, new_key()) for _ in range(count)]
+        rows = [
+            (
+                key_id,
+                owner,
+                case_id,
+                wrapper_id,
+                wrap_key(
+                    wrapper.material, material,
+                    fact_key_context(key_id, wrapper_id, owner, case_id),
+                ),
+            )
+            for key_id, material in fresh
+        ]
+        with self.store.transaction(write=True) as tx:
+            if self.store.is_erased(tx, owner, case_id, NO_SUBJECT):
+                raise ScopeErasedError(f"scope {case_id} was erased")
+            current = tx.execute("SELECT 1 FROM scope_keys WHERE key_id = ?", (wrapper_id,))
+            if not current:
+                raise ScopeErasedError(f"scope {case_id} was erased")
+            tx.executemany(
+                "INSERT INTO fact_keys (key_id, owner, case_id, wrap_key_id, wrapped)"
+                " VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+        return fresh
+
+    def fact_keys(self, key_ids: Sequence[str]) -> dict[str, bytes]:
+        """Fact keys that still exist, unwrapped; erased ones are absent."""
+        rows = self.store.get_fact_keys(list(key_ids))
+        wrappers = self.scope_keys_by_id([bytes.fromhex(r.wrap_key_id) for r in rows.values()])
+        found: dict[str, bytes] = {}
+        for key_id, row in rows.items():
+            wrapper = wrappers.get(bytes.fromhex(row.wrap_key_id))
+            if wrapper is None:
+                continue
+            try:
+                found[key_id] = unwrap_key(
+                    wrapper.material,
+                    row.wrapped,
+                    fact_key_context(key_id, row.wrap_key_id, row.owner, row.case_id),
+                )
+            except SealedError:
+                # The wrapping key was re-keyed by another process since we cached it.
+                self.clear_caches()
+                return self._fact_keys_uncached(key_ids)
+        return found
+
+    def _fact_keys_uncached(self, key_ids: Sequence[str]) -> dict[str, bytes]:
+        rows = self.store.get_fact_keys(list(key_ids))
+        wrappers = self.scope_keys_by_id([bytes.fromhex(r.wrap_key_id) for r in rows.values()])
+        found: dict[str, bytes] = {}
+        for key_id, row in rows.items():
+            wrapper = wrappers.get(bytes.fromhex(row.wrap_key_id))
+            if wrapper is not None:
+                found[key_id] = unwrap_key(
+                    wrapper.material,
+                    row.wrapped,
+                    fact_key_context(key_id, row.wrap_key_id, row.owner, row.case_id),
+                )
+        return found
+
+    # -- sealing with the hierarchy -------------------------------------------------------
+
+    def seal_event(
+        self, owner: str, case_id: str, subjects: Sequence[str], plaintext: bytes, context: bytes
+    ) -> bytes:
+        keys = self.event_scope(owner, case_id, subjects)
+        header = EnvelopeHeader(tuple(k.key_id for k in keys))
+        return seal(self._event_key(keys), header, plaintext, _bind(keys, context))
+
+    def open_event(self, blob: bytes, context: bytes) -> bytes:
+        """Open a sealed event; KeyDestroyedError when any of its keys was destroyed."""
+        header, _ = read_header(blob)
+        found = self.scope_keys_by_id(header.scope_key_ids)
+        if len(found) != len(header.scope_key_ids):
+            raise KeyDestroyedError("a key of this event was destroyed")
+        keys = [found[k] for k in header.scope_key_ids]
+        return open_sealed(self._event_key(keys), blob, _bind(keys, context))
+
+    def _event_key(self, keys: Sequence[ScopeKey]) -> bytes:
+        ids = tuple(k.key_id for k in keys)
+        with self._lock:
+            cached = self._derived.get(ids)
+        if cached is None:
+            cached = derive_data_key([k.material for k in keys], b"caseledger/event")
+            with self._lock:
+                self._derived[ids] = cached
+        return cached
+
+    def seal_body(
+        self,
+        owner: str,
+        case_id: str,
+        subjects: Sequence[str],
+        plaintext: bytes,
+        context: bytes,
+    ) -> SealedBody:
+        keys = self.event_scope(owner, case_id, subjects)
+        fact_key_id, fact_key = self.allocate_fact_key(owner, case_id)
+        header = EnvelopeHeader(tuple(k.key_id for k in keys), bytes.fromhex(fact_key_id))
+        data_key = derive_data_key([*(k.material for k in keys), fact_key], b"caseledger/body")
+        return SealedBody(fact_key_id, seal(data_key, header, plaintext, _bind(keys, context)))
+
+    def open_bodies(self, items: Sequence[tuple[bytes, bytes]]) -> list[bytes | None]:
+        """Open (blob, context) pairs in one batch; None where a key was destroyed."""
+        headers = [read_header(blob)[0] for blob, _ in items]
+        fact_keys = self.fact_keys(
+            [h.fact_key_id.hex() for h in headers if h.fact_key_id is not None]
+        )
+        scope = self.scope_keys_by_id(list({k for h in headers for k in h.scope_key_ids}))
+        opened: list[bytes | None] = []
+        for (blob, context), header in zip(items, headers, strict=True):
+            if header.fact_key_id is None:
+                raise SealedError("sealed body has no fact key")
+            fact_key = fact_keys.get(header.fact_key_id.hex())
+            keys = [scope.get(k) for k in header.scope_key_ids]
+            if fact_key is None or any(k is None for k in keys):
+                opened.append(None)
+                continue
+            present = [k for k in keys if k is not None]
+            data_key = derive_data_key(
+                [*(k.material for k in present), fact_key], b"caseledger/body"
+            )
+            opened.append(open_sealed(data_key, blob, _bind(present, context)))
+        return opened
+
+
+def _bind(keys: Sequence[ScopeKey], context: bytes) -> bytes:
+    """Associated data: the caller's context plus the owner and case the keys belong to."""
+    owner, case_id = keys[0].owner, keys[0].case_id
+    if any(k.owner != owner or k.case_id != case_id for k in keys):
+        raise SealedError("scope keys of mixed owners or cases")
+    return context + f"|owner={owner}|case={case_id}".encode()

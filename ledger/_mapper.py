@@ -1,0 +1,158 @@
+"""Fitting the key hierarchy onto eventsourcing: a context-aware Mapper and its Cipher.
+
+The stock ``Cipher.encrypt(bytes)`` sees no event context, so ``SealingMapper`` (set with
+``MAPPER_TOPIC``) asks each event for its sealing scope (owner, case, subjects), seals the
+transcoded state under the keys of that scope and binds aggregate id, version and topic as
+associated data. ``SealingCipher`` (set with ``CIPHER_TOPIC``) is built by the library's
+factory from the application's environment and carries the key store and keyring.
+
+An event whose keys were destroyed comes back as a ``Redacted`` placeholder that only
+advances the aggregate's version; a tampered or wrongly keyed event still fails loudly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.persistence import Cipher, Compressor, Mapper, StoredEvent, Transcoder
+from eventsourcing.utils import Environment, get_topic, resolve_topic
+
+from ledger._case import REGISTRY_OWNER, Case, SealingScope
+from ledger._errors import KeyDestroyedError, LedgerError, SealedError
+from ledger._keyring import LocalKeyring
+from ledger._keys import KeyManager
+from ledger._keystore import KeyStore, PostgresKeyStore, SQLiteKeyStore
+
+KEYRING_PATH = "CASELEDGER_KEYRING_PATH"
+KEYSTORE_PATH = "CASELEDGER_KEYSTORE_PATH"
+KEYSTORE_URL = "CASELEDGER_KEYSTORE_URL"
+KEYSTORE_SCHEMA = "CASELEDGER_KEYSTORE_SCHEMA"
+FACT_KEY_BATCH = "CASELEDGER_FACT_KEY_BATCH"
+
+
+class SealingCipher(Cipher):
+    """Carries the key manager; plain ``encrypt``/``decrypt`` use the ledger registry key."""
+
+    def __init__(self, environment: Environment) -> None:
+        keyring_path = environment.get(KEYRING_PATH)
+        if not keyring_path:
+            raise LedgerError(f"{KEYRING_PATH} is not set")
+        store: KeyStore
+        url = environment.get(KEYSTORE_URL)
+        if url:
+            store = PostgresKeyStore(url, environment.get(KEYSTORE_SCHEMA, "caseledger_keys"))
+        else:
+            path = environment.get(KEYSTORE_PATH)
+            if not path:
+                raise LedgerError(f"{KEYSTORE_PATH} or {KEYSTORE_URL} must be set")
+            store = SQLiteKeyStore(Path(path))
+        batch = int(environment.get(FACT_KEY_BATCH, "64"))
+        self.keys = KeyManager(store, LocalKeyring(Path(keyring_path)), fact_key_batch=batch)
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        return self.keys.seal_event(REGISTRY_OWNER, "", (), plaintext, b"registry")
+
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        return self.keys.open_event(ciphertext, b"registry")
+
+    def close(self) -> None:
+        self.keys.store.close()
+
+
+def _event_context(originator_id: UUID | str, version: int, topic: str) -> bytes:
+    return f"event|{originator_id}|{version}|{topic}".encode()
+
+
+class SealingMapper(Mapper[UUID]):
+    """Seals every event's state under the keys of its scope; no event state in the clear."""
+
+    def __init__(
+        self,
+        transcoder: Transcoder,
+        compressor: Compressor | None = None,
+        cipher: Cipher | None = None,
+    ) -> None:
+        if not isinstance(cipher, SealingCipher):
+            raise LedgerError("SealingMapper needs CIPHER_TOPIC set to SealingCipher")
+        if compressor is not None:
+            # Compression leaks content length and costs write throughput.
+            raise LedgerError("compression must stay off for sealed events")
+        # The stock mapper only decodes here; sealing is done with event context below.
+        super().__init__(transcoder=transcoder)
+        self.sealing_cipher = cipher
+        self.keys = cipher.keys
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        topic = get_topic(type(domain_event))
+        state = dict(vars(domain_event))
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        scope = _scope_of(domain_event)
+        plaintext = self.transcoder.encode(state)
+        blob = self.keys.seal_event(
+            scope.owner,
+            scope.case_id,
+            scope.subjects,
+            plaintext,
+            _event_context(originator_id, originator_version, topic),
+        )
+        return StoredEvent(
+            originator_id=originator_id,
+            originator_version=originator_version,
+            topic=topic,
+            state=blob,
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        context = _event_context(
+            stored_event.originator_id, stored_event.originator_version, stored_event.topic
+        )
+        try:
+            plaintext = self.keys.open_event(stored_event.state, context)
+        except KeyDestroyedError:
+            return _redacted(stored_event)
+        except SealedError:
+            raise SealedError(
+                f"event {stored_event.originator_id}/{stored_event.originator_version}"
+                " failed to open"
+            ) from None
+        # Decryption happened first; decoding and upcasting are the stock mapper's.
+        return super().to_domain_event(
+            StoredEvent(
+                originator_id=stored_event.originator_id,
+                originator_version=stored_event.originator_version,
+                topic=stored_event.topic,
+                state=plaintext,
+            )
+        )
+
+
+def _scope_of(domain_event: Any) -> SealingScope:
+    scope_method = getattr(domain_event, "sealing_scope", None)
+    if scope_method is None:
+        return SealingScope(REGISTRY_OWNER, "")
+    return cast(SealingScope, scope_method())
+
+
+def _redacted(stored_event: StoredEvent) -> Any:
+    event_cls = resolve_topic(stored_event.topic)
+    redacted_cls = getattr(event_cls, "redacted_class", None) or Case.Redacted
+    placeholder = object.__new__(redacted_cls)
+    object.__setattr__(
+        placeholder,
+        "__dict__",
+        {
+            "originator_id": _as_uuid(stored_event.originator_id),
+            "originator_version": stored_event.originator_version,
+        },
+    )
+    return placeholder
+
+
+def _as_uuid(value: UUID | str) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))

@@ -1,0 +1,150 @@
+"""Sealing: the one module that touches cipher primitives (AES-256-GCM, HKDF-SHA256).
+
+Threat model: an attacker who obtains copies of the event store, the projections or the key
+store (backups, stolen disks, a curious database administrator) but not the keyring of
+key-encryption keys learns no fact content, no fact metadata and no subject data. An attacker
+who can write to those stores cannot move a sealed value to another event, fact, case, owner or
+version, nor flip a bit, without opening failing. Every failure is the same opaque
+``SealedError`` carrying ids only.
+
+Envelope layout (format version 1), all integers big-endian::
+
+    offset  size  field
+    0       1     format version (0x01)
+    1       1     flags (bit 0: a fact key id follows the scope key ids)
+    2       1     n = number of scope key ids (1..255)
+    3       16*n  scope key ids (random UUID bytes, never derived from personal data)
+    ...     16    fact key id (only when flag bit 0 is set)
+    ...     12    nonce (random)
+    ...     rest  AES-256-GCM ciphertext with its 16-byte tag
+
+The header (everything before the nonce) is part of the associated data, followed by the
+caller's context (aggregate id, version, topic, owner, case, fact id, ...), so key ids cannot
+be swapped either. The data key is derived with HKDF-SHA256 from the scope keys (and the fact
+key, when present): destroying any one of them makes the value unreadable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from ledger._errors import SealedError
+
+FORMAT_VERSION = 1
+KEY_BYTES = 32
+KEY_ID_BYTES = 16
+NONCE_BYTES = 12
+_FLAG_FACT_KEY = 0x01
+_AD_PREFIX = b"caseledger/v1\x00"
+
+
+def new_key() -> bytes:
+    """A fresh random 256-bit key."""
+    return os.urandom(KEY_BYTES)
+
+
+def new_key_id() -> bytes:
+    """A fresh random key id (16 bytes)."""
+    return os.urandom(KEY_ID_BYTES)
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeHeader:
+    """Key ids needed to open a sealed value; stored in the clear in front of it."""
+
+    scope_key_ids: tuple[bytes, ...]
+    fact_key_id: bytes | None = None
+
+    def encode(self) -> bytes:
+        n = len(self.scope_key_ids)
+        if not 1 <= n <= 255 or any(len(k) != KEY_ID_BYTES for k in self.scope_key_ids):
+            raise SealedError("invalid envelope header")
+        flags = _FLAG_FACT_KEY if self.fact_key_id is not None else 0
+        parts = [bytes((FORMAT_VERSION, flags, n)), *self.scope_key_ids]
+        if self.fact_key_id is not None:
+            if len(self.fact_key_id) != KEY_ID_BYTES:
+                raise SealedError("invalid envelope header")
+            parts.append(self.fact_key_id)
+        return b"".join(parts)
+
+
+def read_header(blob: bytes) -> tuple[EnvelopeHeader, int]:
+    """Parse the header of a sealed value; returns it and the offset of the nonce."""
+    if len(blob) < 3 or blob[0] != FORMAT_VERSION:
+        raise SealedError("unknown envelope format")
+    flags, n = blob[1], blob[2]
+    if n == 0 or flags & ~_FLAG_FACT_KEY:
+        raise SealedError("malformed envelope")
+    offset = 3 + KEY_ID_BYTES * n
+    scope_ids = tuple(blob[3 + KEY_ID_BYTES * i : 3 + KEY_ID_BYTES * (i + 1)] for i in range(n))
+    fact_key_id = None
+    if flags & _FLAG_FACT_KEY:
+        fact_key_id = blob[offset : offset + KEY_ID_BYTES]
+        offset += KEY_ID_BYTES
+    if len(blob) < offset + NONCE_BYTES + 16:
+        raise SealedError("malformed envelope")
+    return EnvelopeHeader(scope_ids, fact_key_id), offset
+
+
+def derive_data_key(secrets: Sequence[bytes], info: bytes) -> bytes:
+    """HKDF-SHA256 over the concatenated secrets: losing any one of them loses the key."""
+    if not secrets:
+        raise SealedError("no key material")
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=info)
+    return hkdf.derive(b"".join(secrets))
+
+
+def seal(
+    key: bytes,
+    header: EnvelopeHeader,
+    plaintext: bytes,
+    context: bytes,
+    *,
+    nonce: bytes | None = None,
+) -> bytes:
+    """Seal ``plaintext`` under ``key``; ``context`` is bound as associated data.
+
+    ``nonce`` exists for known-answer tests only; production code lets it be random.
+    """
+    header_bytes = header.encode()
+    nonce = nonce if nonce is not None else os.urandom(NONCE_BYTES)
+    if len(nonce) != NONCE_BYTES:
+        raise SealedError("invalid nonce")
+    ciphertext = AESGCM(key).encrypt(nonce, plaintext, _AD_PREFIX + header_bytes + context)
+    return header_bytes + nonce + ciphertext
+
+
+def open_sealed(key: bytes, blob: bytes, context: bytes) -> bytes:
+    """Open a value sealed by :func:`seal` with the same key and context, or raise."""
+    _, offset = read_header(blob)
+    header_bytes = blob[:offset]
+    nonce = blob[offset : offset + NONCE_BYTES]
+    try:
+        return AESGCM(key).decrypt(
+            nonce, blob[offset + NONCE_BYTES :], _AD_PREFIX + header_bytes + context
+        )
+    except (InvalidTag, ValueError):
+        raise SealedError("sealed value failed to open") from None
+
+
+def wrap_key(wrapping_key: bytes, key: bytes, context: bytes) -> bytes:
+    """Wrap a key under another (AES-256-GCM, random nonce), bound to ``context``."""
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(wrapping_key).encrypt(nonce, key, b"caseledger/wrap\x00" + context)
+
+
+def unwrap_key(wrapping_key: bytes, wrapped: bytes, context: bytes) -> bytes:
+    """Unwrap a key wrapped by :func:`wrap_key`, or raise the opaque error."""
+    try:
+        return AESGCM(wrapping_key).decrypt(
+            wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], b"caseledger/wrap\x00" + context
+        )
+    except (InvalidTag, ValueError):
+        raise SealedError("wrapped key failed to open") from None

@@ -1,0 +1,118 @@
+"""Where the ledger keeps things: the environment mapping for eventsourcing and the key store.
+
+Embedded default: SQLite files in a data directory (events, key store) plus the keyring file.
+PostgreSQL when a database URL is given (the library's postgres module for events, its own
+schema for the key store). The core never reads ``os.environ``: settings build a
+``StoreConfig`` and this module turns it into the explicit mapping the library takes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
+
+EVENTS_FILE = "events.sqlite3"
+KEYSTORE_FILE = "keys.sqlite3"
+KEYRING_FILE = "keyring.json"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """Locations of the stores. ``database_url`` switches events to PostgreSQL."""
+
+    data_dir: Path
+    database_url: str | None = None
+    keystore_url: str | None = None
+    events_schema: str | None = None
+    keystore_schema: str = "caseledger_keys"
+    fact_key_batch: int = 64
+
+    @property
+    def keyring_path(self) -> Path:
+        return self.data_dir / KEYRING_FILE
+
+    @property
+    def events_path(self) -> Path:
+        return self.data_dir / EVENTS_FILE
+
+    @property
+    def keystore_path(self) -> Path:
+        return self.data_dir / KEYSTORE_FILE
+
+    def application_env(self) -> dict[str, str]:
+        """The explicit environment for a ledger application (no os.environ lookups)."""
+        env = {
+            "MAPPER_TOPIC": "ledger._mapper:SealingMapper",
+            "CIPHER_TOPIC": "ledger._mapper:SealingCipher",
+            "CASELEDGER_KEYRING_PATH": str(self.keyring_path),
+            "CASELEDGER_FACT_KEY_BATCH": str(self.fact_key_batch),
+            "IS_SNAPSHOTTING_ENABLED": "no",  # a snapshot would outlive shredding
+        }
+        keystore_url = self.keystore_url or self.database_url
+        if keystore_url:
+            env["CASELEDGER_KEYSTORE_URL"] = keystore_url
+            env["CASELEDGER_KEYSTORE_SCHEMA"] = self.keystore_schema
+        else:
+            env["CASELEDGER_KEYSTORE_PATH"] = str(self.keystore_path)
+        if self.database_url:
+            env.update(postgres_env(self.database_url, self.events_schema))
+        else:
+            env.update(
+                {
+                    "PERSISTENCE_MODULE": "ledger._stores:DurableSQLiteFactory",
+                    "SQLITE_DBNAME": str(self.events_path),
+                    "SQLITE_LOCK_TIMEOUT": "30",
+                }
+            )
+        return env
+
+
+def postgres_env(url: str, schema: str | None) -> dict[str, str]:
+    """Translate a postgresql:// URL into the library's POSTGRES_* settings."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgresql", "postgres"}:
+        raise ValueError("database URL must start with postgresql://")
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+        "POSTGRES_LOCK_TIMEOUT": "10",
+        "POSTGRES_POOL_SIZE": "10",
+        "POSTGRES_MAX_OVERFLOW": "20",
+    }
+    if schema:
+        env["POSTGRES_SCHEMA"] = schema
+    return env
+
+
+class _DurableConnectionPool(SQLiteConnectionPool):
+    """Every connection commits with synchronous=FULL: an acknowledged fact survives power loss."""
+
+    def _create_connection(self) -> SQLiteConnection:
+        connection = super()._create_connection()
+        connection._sqlite_conn.execute("PRAGMA synchronous=FULL")  # noqa: SLF001
+        return connection
+
+
+class DurableSQLiteFactory(SQLiteFactory):
+    """The library's SQLite persistence with durability pinned (WAL + synchronous=FULL)."""
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        # The library builds its pool internally; narrow its class to the durable variant.
+        self.datastore.pool.__class__ = _DurableConnectionPool
+
+
+def sqlite_pragma(path: Path, name: str) -> Any:
+    """Read a PRAGMA of a database file (durability checks)."""
+    with sqlite3.connect(str(path)) as conn:
+        return conn.execute(f"PRAGMA {name}").fetchone()[0]  # noqa: S608 - names are ours
