@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -95,7 +95,7 @@ def _utcnow() -> datetime:
     return datetime.now(tz=UTC)
 
 
-class CaseLedger(Application):
+class CaseLedger(Application[UUID]):
     """The ledger of cases; sealed events on the library's own persistence."""
 
     name = "CaseLedger"
@@ -134,12 +134,11 @@ class CaseLedger(Application):
     def _load(self, uid: UUID) -> Case:
         cached = self._cache.get(uid)
         if cached is not None:
-            new_events = list(self.events.get(uid, gt=cached.version))
-            for event in new_events:
-                event.mutate(cached)
+            for event in self.events.get(uid, gt=cached.version):
+                cast(Case.Event, event).mutate(cached)
             return cached
         try:
-            case = self.repository.get(uid)
+            case: object = self.repository.get(uid)
         except AggregateNotFoundError:
             raise CaseNotFoundError("case not found") from None
         if not isinstance(case, Case):
@@ -189,7 +188,9 @@ class CaseLedger(Application):
                 result = WriteResult(case_id, case.version, created)
                 pending: list[Any] = [case]
                 if record_uid is not None:
-                    pending.append(self._idempotency_record(record_uid, case_id, partner, print_, result))
+                    pending.append(
+                        self._idempotency_record(record_uid, case_id, partner, print_, result)
+                    )
                 self.save(*pending)
             except RecordConflictError:
                 self._cache.pop(uid, None)
@@ -214,14 +215,17 @@ class CaseLedger(Application):
             case_id=case_id,
             partner=partner,
             fingerprint=print_,
-            result={"case_id": result.case_id, "version": result.version,
-                    "created_id": result.created_id},
+            result={
+                "case_id": result.case_id,
+                "version": result.version,
+                "created_id": result.created_id,
+            },
             timestamp=self._clock(),
         )
 
     def _replay(self, record_uid: UUID, print_: str) -> WriteResult | None:
         try:
-            record = self.repository.get(record_uid)
+            record: object = self.repository.get(record_uid)
         except AggregateNotFoundError:
             return None
         if not isinstance(record, IdempotencyRecord) or record.redacted:
@@ -261,8 +265,12 @@ class CaseLedger(Application):
         Case.require_phase(phase)
         self._sync()
         partner = ctx.principal.partner
-        arguments = {"purpose": purpose, "legal_basis": legal_basis,
-                     "referred_by": referred_by, "phase": phase}
+        arguments = {
+            "purpose": purpose,
+            "legal_basis": legal_basis,
+            "referred_by": referred_by,
+            "phase": phase,
+        }
         record_uid = record_id(partner, "open", idempotency_key) if idempotency_key else None
         print_ = fingerprint("open_case", arguments)
         if record_uid is not None:
@@ -284,7 +292,9 @@ class CaseLedger(Application):
         result = WriteResult(case.case_id, case.version, case.case_id)
         pending: list[Any] = [case]
         if record_uid is not None:
-            pending.append(self._idempotency_record(record_uid, case.case_id, partner, print_, result))
+            pending.append(
+                self._idempotency_record(record_uid, case.case_id, partner, print_, result)
+            )
         try:
             self.save(*pending)
         except (RecordConflictError, IntegrityError):
@@ -296,8 +306,14 @@ class CaseLedger(Application):
         return result
 
     def triage(
-        self, ctx: RequestContext, case_id: str, *, decision: str, reason: str,
-        expected_version: int | None = None, idempotency_key: str | None = None,
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        *,
+        decision: str,
+        reason: str,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> WriteResult:
         if decision not in {"accept", "reject"}:
             raise InvalidCommandError("decision must be accept or reject")
@@ -306,13 +322,24 @@ class CaseLedger(Application):
             case.require_status("triage")
             self._trigger(case, ctx, Case.TriageDecided, decision=decision, reason=reason)
 
-        return self._command(ctx, case_id, "triage", {"decision": decision, "reason": reason},
-                             decide, expected_version=expected_version,
-                             idempotency_key=idempotency_key)
+        return self._command(
+            ctx,
+            case_id,
+            "triage",
+            {"decision": decision, "reason": reason},
+            decide,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
 
     def add_subject(
-        self, ctx: RequestContext, case_id: str, *, case_role: str,
-        expected_version: int | None = None, idempotency_key: str | None = None,
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        *,
+        case_role: str,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> WriteResult:
         subject_id = uuid.uuid4().hex
 
@@ -321,17 +348,27 @@ class CaseLedger(Application):
             case.require_open_for_facts()
             # Create the subject's key before the event sealed with it.
             self.keys.scope_key(ctx.principal.partner, case_id, subject_id)
-            self._trigger(case, ctx, Case.SubjectAdded, subject_id=subject_id,
-                          case_role=case_role)
+            self._trigger(case, ctx, Case.SubjectAdded, subject_id=subject_id, case_role=case_role)
             return subject_id
 
-        return self._command(ctx, case_id, "add_subject", {"case_role": case_role}, decide,
-                             expected_version=expected_version,
-                             idempotency_key=idempotency_key)
+        return self._command(
+            ctx,
+            case_id,
+            "add_subject",
+            {"case_role": case_role},
+            decide,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
 
     def invite_participant(
-        self, ctx: RequestContext, case_id: str, *, org: str,
-        expected_version: int | None = None, idempotency_key: str | None = None,
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        *,
+        org: str,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> WriteResult:
         def decide(case: Case) -> None:
             case.require_status("triage", "active")
@@ -339,21 +376,38 @@ class CaseLedger(Application):
                 raise InvalidCommandError(f"partner {org} already participates")
             self._trigger(case, ctx, Case.ParticipantInvited, org=org)
 
-        return self._command(ctx, case_id, "invite", {"org": org}, decide,
-                             expected_version=expected_version,
-                             idempotency_key=idempotency_key)
+        return self._command(
+            ctx,
+            case_id,
+            "invite",
+            {"org": org},
+            decide,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
 
     def remove_participant(
-        self, ctx: RequestContext, case_id: str, *, org: str,
-        expected_version: int | None = None, idempotency_key: str | None = None,
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        *,
+        org: str,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> WriteResult:
         def decide(case: Case) -> None:
             case.require_participant(org)
             self._trigger(case, ctx, Case.ParticipantRemoved, org=org)
 
-        return self._command(ctx, case_id, "remove", {"org": org}, decide,
-                             expected_version=expected_version,
-                             idempotency_key=idempotency_key)
+        return self._command(
+            ctx,
+            case_id,
+            "remove",
+            {"org": org},
+            decide,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
 
     def record_fact(
         self,
@@ -384,29 +438,57 @@ class CaseLedger(Application):
             case.require_subjects(subject_list)
             version = case.version + 1
             sealed = self.keys.seal_body(
-                owner, case_id, subject_list, plaintext,
+                owner,
+                case_id,
+                subject_list,
+                plaintext,
                 body_context(case_id, fact_id, version),
             )
             self._trigger(
-                case, ctx, Case.FactRecorded,
-                fact_id=fact_id, kind=kind, subjects=subject_list,
-                categories=sorted(set(categories)), purpose=purpose, legal_basis=legal_basis,
-                sharing_level=sharing_level, sharing_partners=sorted(set(sharing_partners)),
-                fact_key_id=sealed.fact_key_id, sealed_body=sealed.blob,
+                case,
+                ctx,
+                Case.FactRecorded,
+                fact_id=fact_id,
+                kind=kind,
+                subjects=subject_list,
+                categories=sorted(set(categories)),
+                purpose=purpose,
+                legal_basis=legal_basis,
+                sharing_level=sharing_level,
+                sharing_partners=sorted(set(sharing_partners)),
+                fact_key_id=sealed.fact_key_id,
+                sealed_body=sealed.blob,
             )
             return fact_id
 
-        arguments = {"kind": kind, "subjects": subject_list, "categories": sorted(categories),
-                     "purpose": purpose, "legal_basis": legal_basis,
-                     "sharing": [sharing_level, sorted(sharing_partners)],
-                     "body": plaintext.decode()}
-        return self._command(ctx, case_id, "record_fact", arguments, decide,
-                             expected_version=expected_version,
-                             idempotency_key=idempotency_key)
+        arguments = {
+            "kind": kind,
+            "subjects": subject_list,
+            "categories": sorted(categories),
+            "purpose": purpose,
+            "legal_basis": legal_basis,
+            "sharing": [sharing_level, sorted(sharing_partners)],
+            "body": plaintext.decode(),
+        }
+        return self._command(
+            ctx,
+            case_id,
+            "record_fact",
+            arguments,
+            decide,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
 
     def correct_fact(
-        self, ctx: RequestContext, case_id: str, fact_id: str, *, body: Any,
-        expected_version: int | None = None, idempotency_key: str | None = None,
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        fact_id: str,
+        *,
+        body: Any,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> WriteResult:
         owner = ctx.principal.partner
         plaintext = _encode_body(body)
@@ -417,21 +499,41 @@ class CaseLedger(Application):
             case.require_participant(owner)
             version = case.version + 1
             sealed = self.keys.seal_body(
-                owner, case_id, list(fact.subjects), plaintext,
+                owner,
+                case_id,
+                list(fact.subjects),
+                plaintext,
                 body_context(case_id, fact_id, version),
             )
-            self._trigger(case, ctx, Case.FactCorrected, fact_id=fact_id,
-                          subjects=list(fact.subjects), fact_key_id=sealed.fact_key_id,
-                          sealed_body=sealed.blob)
+            self._trigger(
+                case,
+                ctx,
+                Case.FactCorrected,
+                fact_id=fact_id,
+                subjects=list(fact.subjects),
+                fact_key_id=sealed.fact_key_id,
+                sealed_body=sealed.blob,
+            )
 
-        return self._command(ctx, case_id, "correct_fact",
-                             {"fact_id": fact_id, "body": plaintext.decode()}, decide,
-                             expected_version=expected_version,
-                             idempotency_key=idempotency_key)
+        return self._command(
+            ctx,
+            case_id,
+            "correct_fact",
+            {"fact_id": fact_id, "body": plaintext.decode()},
+            decide,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
 
     def retract_fact(
-        self, ctx: RequestContext, case_id: str, fact_id: str, *, reason: str = "",
-        expected_version: int | None = None, idempotency_key: str | None = None,
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        fact_id: str,
+        *,
+        reason: str = "",
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> WriteResult:
         """Retract a fact and erase its content (crypto-shred its fact keys)."""
         owner = ctx.principal.partner
@@ -442,36 +544,66 @@ class CaseLedger(Application):
             self._trigger(case, ctx, Case.FactRetracted, fact_id=fact_id, reason=reason)
             retracted.append(fact)
 
-        result = self._command(ctx, case_id, "retract_fact",
-                               {"fact_id": fact_id, "reason": reason}, decide,
-                               expected_version=expected_version,
-                               idempotency_key=idempotency_key)
+        result = self._command(
+            ctx,
+            case_id,
+            "retract_fact",
+            {"fact_id": fact_id, "reason": reason},
+            decide,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
         if retracted and not result.replayed:
             self.erase_fact(ctx, case_id, fact_id, ground="owner_retraction")
             return WriteResult(case_id, self.get_case(case_id).version)
         return result
 
     def agree_action(
-        self, ctx: RequestContext, case_id: str, *, assignee: str, what: str, due: str,
-        expected_version: int | None = None, idempotency_key: str | None = None,
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        *,
+        assignee: str,
+        what: str,
+        due: str,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> WriteResult:
         action_id = uuid.uuid4().hex
 
         def decide(case: Case) -> str:
             case.require_status("active")
             case.require_participant(assignee)
-            self._trigger(case, ctx, Case.ActionAgreed, action_id=action_id,
-                          assignee=assignee, what=what, due=due)
+            self._trigger(
+                case,
+                ctx,
+                Case.ActionAgreed,
+                action_id=action_id,
+                assignee=assignee,
+                what=what,
+                due=due,
+            )
             return action_id
 
-        return self._command(ctx, case_id, "agree_action",
-                             {"assignee": assignee, "what": what, "due": due}, decide,
-                             expected_version=expected_version,
-                             idempotency_key=idempotency_key)
+        return self._command(
+            ctx,
+            case_id,
+            "agree_action",
+            {"assignee": assignee, "what": what, "due": due},
+            decide,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
 
     def change_action_status(
-        self, ctx: RequestContext, case_id: str, action_id: str, *, status: str,
-        expected_version: int | None = None, idempotency_key: str | None = None,
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        action_id: str,
+        *,
+        status: str,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> WriteResult:
         if status not in {"open", "in_progress", "done", "cancelled"}:
             raise InvalidCommandError("unknown action status")
@@ -479,17 +611,27 @@ class CaseLedger(Application):
         def decide(case: Case) -> None:
             case.require_status("active")
             case.require_action(action_id)
-            self._trigger(case, ctx, Case.ActionStatusChanged, action_id=action_id,
-                          status=status)
+            self._trigger(case, ctx, Case.ActionStatusChanged, action_id=action_id, status=status)
 
-        return self._command(ctx, case_id, "action_status",
-                             {"action_id": action_id, "status": status}, decide,
-                             expected_version=expected_version,
-                             idempotency_key=idempotency_key)
+        return self._command(
+            ctx,
+            case_id,
+            "action_status",
+            {"action_id": action_id, "status": status},
+            decide,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
 
     def change_phase(
-        self, ctx: RequestContext, case_id: str, *, phase: int, reason: str,
-        expected_version: int | None = None, idempotency_key: str | None = None,
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        *,
+        phase: int,
+        reason: str,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> WriteResult:
         Case.require_phase(phase)
 
@@ -497,14 +639,26 @@ class CaseLedger(Application):
             case.require_status("triage", "active")
             self._trigger(case, ctx, Case.PhaseChanged, phase=phase, reason=reason)
 
-        return self._command(ctx, case_id, "phase", {"phase": phase, "reason": reason},
-                             decide, expected_version=expected_version,
-                             idempotency_key=idempotency_key)
+        return self._command(
+            ctx,
+            case_id,
+            "phase",
+            {"phase": phase, "reason": reason},
+            decide,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
 
     def decide_notification(
-        self, ctx: RequestContext, case_id: str, *, decision: str, reason: str,
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        *,
+        decision: str,
+        reason: str,
         review_at: str | None = None,
-        expected_version: int | None = None, idempotency_key: str | None = None,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> WriteResult:
         if decision not in {"inform", "defer"}:
             raise InvalidCommandError("decision must be inform or defer")
@@ -513,18 +667,36 @@ class CaseLedger(Application):
 
         def decide(case: Case) -> None:
             case.require_status("triage", "active")
-            self._trigger(case, ctx, Case.NotificationDecided, decision=decision,
-                          reason=reason, review_at=review_at)
+            self._trigger(
+                case,
+                ctx,
+                Case.NotificationDecided,
+                decision=decision,
+                reason=reason,
+                review_at=review_at,
+            )
 
-        return self._command(ctx, case_id, "notification",
-                             {"decision": decision, "reason": reason, "review_at": review_at},
-                             decide, expected_version=expected_version,
-                             idempotency_key=idempotency_key)
+        return self._command(
+            ctx,
+            case_id,
+            "notification",
+            {"decision": decision, "reason": reason, "review_at": review_at},
+            decide,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
 
     def record_consent(
-        self, ctx: RequestContext, case_id: str, *, subject: str, purpose: str,
-        categories: Sequence[str], recipients: Sequence[str],
-        expected_version: int | None = None, idempotency_key: str | None = None,
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        *,
+        subject: str,
+        purpose: str,
+        categories: Sequence[str],
+        recipients: Sequence[str],
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> WriteResult:
         consent_id = uuid.uuid4().hex
 
@@ -532,45 +704,81 @@ class CaseLedger(Application):
             case.require_participant(ctx.principal.partner)
             case.require_open_for_facts()
             case.require_subjects([subject])
-            self._trigger(case, ctx, Case.ConsentRecorded, consent_id=consent_id,
-                          subject=subject, purpose=purpose,
-                          categories=sorted(set(categories)),
-                          recipients=sorted(set(recipients)))
+            self._trigger(
+                case,
+                ctx,
+                Case.ConsentRecorded,
+                consent_id=consent_id,
+                subject=subject,
+                purpose=purpose,
+                categories=sorted(set(categories)),
+                recipients=sorted(set(recipients)),
+            )
             return consent_id
 
-        return self._command(ctx, case_id, "record_consent",
-                             {"subject": subject, "purpose": purpose,
-                              "categories": sorted(categories),
-                              "recipients": sorted(recipients)},
-                             decide, expected_version=expected_version,
-                             idempotency_key=idempotency_key)
+        return self._command(
+            ctx,
+            case_id,
+            "record_consent",
+            {
+                "subject": subject,
+                "purpose": purpose,
+                "categories": sorted(categories),
+                "recipients": sorted(recipients),
+            },
+            decide,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
 
     def withdraw_consent(
-        self, ctx: RequestContext, case_id: str, consent_id: str,
-        expected_version: int | None = None, idempotency_key: str | None = None,
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        consent_id: str,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> WriteResult:
         def decide(case: Case) -> None:
             consent = case.require_consent(consent_id)
             if consent.withdrawn_at is not None:
                 raise InvalidCommandError(f"consent {consent_id} is already withdrawn")
-            self._trigger(case, ctx, Case.ConsentWithdrawn, consent_id=consent_id,
-                          subject=consent.subject)
+            self._trigger(
+                case, ctx, Case.ConsentWithdrawn, consent_id=consent_id, subject=consent.subject
+            )
 
-        return self._command(ctx, case_id, "withdraw_consent", {"consent_id": consent_id},
-                             decide, expected_version=expected_version,
-                             idempotency_key=idempotency_key)
+        return self._command(
+            ctx,
+            case_id,
+            "withdraw_consent",
+            {"consent_id": consent_id},
+            decide,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
 
     def close_case(
-        self, ctx: RequestContext, case_id: str, *, reason: str = "",
-        expected_version: int | None = None, idempotency_key: str | None = None,
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        *,
+        reason: str = "",
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> WriteResult:
         def decide(case: Case) -> None:
             case.require_status("active", "triage")
             self._trigger(case, ctx, Case.Closed, reason=reason)
 
-        return self._command(ctx, case_id, "close", {"reason": reason}, decide,
-                             expected_version=expected_version,
-                             idempotency_key=idempotency_key)
+        return self._command(
+            ctx,
+            case_id,
+            "close",
+            {"reason": reason},
+            decide,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
 
     # -- reading sealed bodies ------------------------------------------------------------
 
@@ -589,28 +797,33 @@ class CaseLedger(Application):
 
     # -- erasure --------------------------------------------------------------------------
 
-    def erase_fact(self, ctx: RequestContext, case_id: str, fact_id: str, *, ground: str
-                   ) -> ErasureReport:
+    def erase_fact(
+        self, ctx: RequestContext, case_id: str, fact_id: str, *, ground: str
+    ) -> ErasureReport:
         case = self.get_case(case_id)
         fact = case.get_fact(fact_id)
         destroyed = _erasure.destroy_fact_keys(self.keys, [r.fact_key_id for r in fact.revisions])
-        return self._finish_erasure(ctx, [case_id], "fact", fact_id, ground, destroyed,
-                                    {case_id: [fact_id]})
+        return self._finish_erasure(
+            ctx, [case_id], "fact", fact_id, ground, destroyed, {case_id: [fact_id]}
+        )
 
-    def erase_subject(self, ctx: RequestContext, case_id: str, subject_id: str, *, ground: str
-                      ) -> ErasureReport:
+    def erase_subject(
+        self, ctx: RequestContext, case_id: str, subject_id: str, *, ground: str
+    ) -> ErasureReport:
         case = self.get_case(case_id)
         fact_ids = [f.fact_id for f in case.facts.values() if subject_id in f.subjects]
         destroyed = _erasure.destroy_subject(self.keys, case_id, subject_id)
-        return self._finish_erasure(ctx, [case_id], "subject", subject_id, ground, destroyed,
-                                    {case_id: fact_ids})
+        return self._finish_erasure(
+            ctx, [case_id], "subject", subject_id, ground, destroyed, {case_id: fact_ids}
+        )
 
     def erase_case(self, ctx: RequestContext, case_id: str, *, ground: str) -> ErasureReport:
         case = self.get_case(case_id)
         fact_ids = list(case.facts)
         destroyed = _erasure.destroy_case(self.keys, case_id)
-        return self._finish_erasure(ctx, [case_id], "case", case_id, ground, destroyed,
-                                    {case_id: fact_ids})
+        return self._finish_erasure(
+            ctx, [case_id], "case", case_id, ground, destroyed, {case_id: fact_ids}
+        )
 
     def erase_owner(self, ctx: RequestContext, owner: str, *, ground: str) -> ErasureReport:
         case_ids = self._cases_with_keys_of(owner)
@@ -650,18 +863,38 @@ class CaseLedger(Application):
         erasure_id = uuid.uuid4().hex
         erased_at = self._clock()
         for case_id in case_ids:
-            self._append_erased(ctx, case_id, erasure_id, scope, target_id, ground, destroyed,
-                                fact_ids.get(case_id, []))
+            self._append_erased(
+                ctx,
+                case_id,
+                erasure_id,
+                scope,
+                target_id,
+                ground,
+                destroyed,
+                fact_ids.get(case_id, []),
+            )
         return ErasureReport(
-            erasure_id=erasure_id, scope=scope, target_id=target_id, ground=ground,
-            erased_at=erased_at, scope_key_ids=tuple(destroyed.scope_key_ids),
+            erasure_id=erasure_id,
+            scope=scope,
+            target_id=target_id,
+            ground=ground,
+            erased_at=erased_at,
+            scope_key_ids=tuple(destroyed.scope_key_ids),
             fact_key_ids=tuple(destroyed.fact_key_ids),
-            fact_ids=tuple(f for ids in fact_ids.values() for f in ids), epoch=epoch,
+            fact_ids=tuple(f for ids in fact_ids.values() for f in ids),
+            epoch=epoch,
         )
 
     def _append_erased(
-        self, ctx: RequestContext, case_id: str, erasure_id: str, scope: str, target_id: str,
-        ground: str, destroyed: _erasure.Destroyed, fact_ids: list[str],
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        erasure_id: str,
+        scope: str,
+        target_id: str,
+        ground: str,
+        destroyed: _erasure.Destroyed,
+        fact_ids: list[str],
     ) -> None:
         # Erasure must be recorded even against concurrent writers: retry on conflicts.
         for _ in range(20):
@@ -670,12 +903,18 @@ class CaseLedger(Application):
                 case = self._load(uid)
                 case.trigger_event(
                     Case.Erased,
-                    actor=ctx.principal.user, partner=REGISTRY_OWNER,
-                    on_behalf_of=ctx.principal.on_behalf_of, purpose_of_use=ctx.purpose,
-                    timestamp=self._clock(), erasure_id=erasure_id, scope=scope,
-                    target_id=target_id, ground=ground,
+                    actor=ctx.principal.user,
+                    partner=REGISTRY_OWNER,
+                    on_behalf_of=ctx.principal.on_behalf_of,
+                    purpose_of_use=ctx.purpose,
+                    timestamp=self._clock(),
+                    erasure_id=erasure_id,
+                    scope=scope,
+                    target_id=target_id,
+                    ground=ground,
                     destroyed_scope_keys=len(destroyed.scope_key_ids),
-                    destroyed_fact_keys=len(destroyed.fact_key_ids), fact_ids=fact_ids,
+                    destroyed_fact_keys=len(destroyed.fact_key_ids),
+                    fact_ids=fact_ids,
                 )
                 try:
                     self.save(case)
@@ -708,8 +947,9 @@ def body_context(case_id: str, fact_id: str, case_version: int) -> bytes:
 
 def _encode_body(body: Any) -> bytes:
     try:
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True,
-                          allow_nan=False).encode("utf-8")
+        return json.dumps(
+            body, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+        ).encode("utf-8")
     except (TypeError, ValueError):
         raise InvalidCommandError("body must be JSON") from None
 

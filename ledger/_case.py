@@ -233,7 +233,9 @@ class Case(Aggregate):
                 recorded_at=self.timestamp,
                 revisions=[
                     FactRevision(
-                        self.originator_version, self.fact_key_id, self.sealed_body,
+                        self.originator_version,
+                        self.fact_key_id,
+                        self.sealed_body,
                         self.timestamp,
                     )
                 ],
@@ -305,8 +307,13 @@ class Case(Aggregate):
 
         def apply(self, case: Case) -> None:
             case.consents[self.consent_id] = ConsentState(
-                self.consent_id, self.subject, self.purpose, tuple(self.categories),
-                tuple(self.recipients), self.partner, self.timestamp,
+                self.consent_id,
+                self.subject,
+                self.purpose,
+                tuple(self.categories),
+                tuple(self.recipients),
+                self.partner,
+                self.timestamp,
             )
 
     class ConsentWithdrawn(Event):

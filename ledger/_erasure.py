@@ -12,6 +12,7 @@ Reports carry ids and counts only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ledger._keys import KeyManager, ScopeKey, fact_key_context, scope_context
 from ledger._keystore import WRAP, KeyStoreTransaction, ScopeKeyRow
@@ -103,7 +104,8 @@ def destroy_case(keys: KeyManager, case_id: str) -> Destroyed:
             destroyed.scope_key_ids.append(str(key_id))
             destroyed.owners.add(str(owner))
         destroyed.fact_key_ids = [
-            str(r[0]) for r in tx.execute("SELECT key_id FROM fact_keys WHERE case_id = ?", (case_id,))
+            str(r[0])
+            for r in tx.execute("SELECT key_id FROM fact_keys WHERE case_id = ?", (case_id,))
         ]
         tx.execute("DELETE FROM fact_keys WHERE case_id = ?", (case_id,))
         tx.execute("DELETE FROM scope_keys WHERE case_id = ?", (case_id,))
@@ -201,7 +203,9 @@ def _rewrap_owner(keys: KeyManager, owner: str, version: int) -> int:
             material = keys.keyring.unwrap(owner, row.kek_version, row.wrapped, context)
             new_version, wrapped = keys.keyring.wrap(owner, material, context)
             updates.append((new_version, wrapped, row.key_id))
-        tx.executemany("UPDATE scope_keys SET kek_version = ?, wrapped = ? WHERE key_id = ?", updates)
+        tx.executemany(
+            "UPDATE scope_keys SET kek_version = ?, wrapped = ? WHERE key_id = ?", updates
+        )
         _bump(tx)
     return len(updates)
 
@@ -211,9 +215,9 @@ def rotate_all(keys: KeyManager, owners: list[str]) -> EpochReport:
     return run_epoch(keys, Destroyed(owners=set(owners)))
 
 
-def _row(r: tuple[object, ...]) -> ScopeKeyRow:
+def _row(r: tuple[Any, ...]) -> ScopeKeyRow:
     return ScopeKeyRow(
-        str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(str(r[5])), bytes(r[6])  # type: ignore[arg-type]
+        str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), bytes(r[6])
     )
 
 

@@ -1,23 +1,23 @@
 """The ledger's error tree. Messages carry ids only, never personal data or key material.
 
-    LedgerError
-     ├── CaseNotFoundError (LookupError)
-     ├── FactNotFoundError (LookupError)
-     ├── SubjectNotFoundError (LookupError)
-     ├── ActionNotFoundError (LookupError)
-     ├── ConsentNotFoundError (LookupError)
-     ├── InvariantViolationError (ValueError)
-     │    ├── NotParticipantError
-     │    ├── NotOwnerError
-     │    ├── CaseClosedError
-     │    ├── CaseStatusError
-     │    └── InvalidCommandError
-     ├── ConcurrencyConflictError
-     ├── IdempotencyKeyReusedError
-     ├── SealedError
-     │    └── KeyDestroyedError
-     ├── KeyringError
-     └── ScopeErasedError
+LedgerError
+ ├── CaseNotFoundError (LookupError)
+ ├── FactNotFoundError (LookupError)
+ ├── SubjectNotFoundError (LookupError)
+ ├── ActionNotFoundError (LookupError)
+ ├── ConsentNotFoundError (LookupError)
+ ├── InvariantViolationError (ValueError)
+ │    ├── NotParticipantError
+ │    ├── NotOwnerError
+ │    ├── CaseClosedError
+ │    ├── CaseStatusError
+ │    └── InvalidCommandError
+ ├── ConcurrencyConflictError
+ ├── IdempotencyKeyReusedError
+ ├── SealedError
+ │    └── KeyDestroyedError
+ ├── KeyringError
+ └── ScopeErasedError
 """
 
 from __future__ import annotations

@@ -52,6 +52,10 @@ class KeyEncryptionProvider(Protocol):
         """Destroy every version and refuse new ones (owner erasure)."""
         ...
 
+    def is_retired(self, partner: str) -> bool:
+        """True once the partner's keys were retired."""
+        ...
+
 
 @dataclass
 class _PartnerKeys:

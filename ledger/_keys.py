@@ -214,7 +214,8 @@ class KeyManager:
                 case_id,
                 wrapper_id,
                 wrap_key(
-                    wrapper.material, material,
+                    wrapper.material,
+                    material,
                     fact_key_context(key_id, wrapper_id, owner, case_id),
                 ),
             )

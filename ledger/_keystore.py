@@ -175,7 +175,12 @@ _FACT_COLS = "key_id, owner, case_id, wrap_key_id, wrapped"
 
 def _scope(row: Sequence[Any]) -> ScopeKeyRow:
     return ScopeKeyRow(
-        str(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]), int(row[5]),
+        str(row[0]),
+        str(row[1]),
+        str(row[2]),
+        str(row[3]),
+        str(row[4]),
+        int(row[5]),
         bytes(row[6]),
     )
 
@@ -263,7 +268,7 @@ class PostgresKeyStore(KeyStore):
     _LOCK_ID = 0x4B455953  # "KEYS"
 
     def __init__(self, conninfo: str, schema: str = "caseledger_keys") -> None:
-        import psycopg  # noqa: PLC0415 - only needed for this backend
+        import psycopg
 
         super().__init__()
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):

@@ -99,7 +99,7 @@ class _DurableConnectionPool(SQLiteConnectionPool):
 
     def _create_connection(self) -> SQLiteConnection:
         connection = super()._create_connection()
-        connection._sqlite_conn.execute("PRAGMA synchronous=FULL")  # noqa: SLF001
+        connection._sqlite_conn.execute("PRAGMA synchronous=FULL")
         return connection
 
 
@@ -115,4 +115,4 @@ class DurableSQLiteFactory(SQLiteFactory):
 def sqlite_pragma(path: Path, name: str) -> Any:
     """Read a PRAGMA of a database file (durability checks)."""
     with sqlite3.connect(str(path)) as conn:
-        return conn.execute(f"PRAGMA {name}").fetchone()[0]  # noqa: S608 - names are ours
+        return conn.execute(f"PRAGMA {name}").fetchone()[0]

@@ -1,0 +1,230 @@
+"""The covenant: what a partnership agreed, as a frozen, validated pydantic model.
+
+Partners, purposes and their compatibility, which partner may hold which role, legal bases,
+data categories, fact kinds, retention periods, emergency access and access-log settings. The
+model checks the shape of each field; the cross-field rules live in ``_covenant_rules`` and run
+as part of validation, so no ``Covenant`` exists that breaks them. The lookups below are what
+the decision functions ask; an id the covenant does not declare is never compatible, never
+permitted and (for categories) treated as special: default deny.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from policies._covenant_rules import CovenantProblems, cross_field_problems
+from policies._identity import PartnerId, PurposeId
+from policies._inputs import Role
+
+#: Covenant ids: lowercase words joined by underscores (they appear in logs and tokens).
+Id = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z_]+$")]
+Text = Annotated[str, StringConstraints(strict=True, min_length=1)]
+Positive = Annotated[StrictInt, Field(gt=0)]
+
+#: NEN 7513 keeps access logs at least five years.
+MIN_ACCESS_LOG_YEARS = 5
+
+
+class Domain(StrEnum):
+    """The life domain a partner works in (DOMAIN.md "Partner organisation")."""
+
+    care = "care"
+    safety = "safety"
+    justice = "justice"
+    social = "social"
+    housing = "housing"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Partner(_Model):
+    id: Id
+    name: Text
+    domain: Domain
+
+
+class Purpose(_Model):
+    """A processing purpose (art. 30 register entry) and who may reuse its facts."""
+
+    id: Id
+    description: Text
+    # Reader purposes allowed to reuse facts collected for this one (AVG art. 6(4)).
+    compatible_with: tuple[Id, ...] = ()
+    # Declared only to be refused: facts are never read for it, nor is it read for.
+    incompatible_with_all: StrictBool = False
+    # "metadata": the privacy officer's purpose; sees who/what/when of every fact, no content.
+    disclosure: Literal["content", "metadata"] = "content"
+
+
+class RoleGrant(_Model):
+    """A role and the partners whose users may hold it (empty: nobody yet)."""
+
+    id: Role
+    description: str = ""
+    partners: tuple[Id, ...] = ()
+
+
+class LegalBasis(_Model):
+    id: Id
+    description: Text
+    # Facts on this basis are readable only while a matching consent is in force (art. 7(3)).
+    consent: StrictBool = False
+
+
+class Category(_Model):
+    id: Id
+    description: Text
+    special: Literal["art9", "art10", "none"] = "none"
+
+
+class Kind(_Model):
+    id: Id
+    description: Text
+
+
+class Retention(_Model):
+    """Storage limitation (AVG art. 5(1)(e)): the covenant sets the periods, not the AVG."""
+
+    rejected_signal_weeks: Positive
+    closed_case_years: Positive
+    consent_withdrawn: Literal["next_run"]
+    access_log_years_after_case: Positive
+
+    @field_validator("access_log_years_after_case")
+    @classmethod
+    def _nen_7513_minimum(cls, years: int) -> int:
+        if years < MIN_ACCESS_LOG_YEARS:
+            raise ValueError(f"must be at least {MIN_ACCESS_LOG_YEARS} (NEN 7513 minimum)")
+        return years
+
+
+class Emergency(_Model):
+    """Break the glass: which roles, and for how long one request stays open."""
+
+    roles: tuple[Role, ...]
+    max_window_minutes: Annotated[StrictInt, Field(gt=0, le=24 * 60)]
+
+
+class AccessLog(_Model):
+    checkpoint_every: Positive
+
+
+class Covenant(_Model):
+    """A validated covenant. Build it with ``parse_covenant`` or ``load_covenant``."""
+
+    version: Annotated[StrictInt, Field(ge=1)]
+    name: Text
+    partners: Annotated[tuple[Partner, ...], Field(min_length=1)]
+    purposes: Annotated[tuple[Purpose, ...], Field(min_length=1)]
+    roles: tuple[RoleGrant, ...]
+    legal_bases: Annotated[tuple[LegalBasis, ...], Field(min_length=1)]
+    categories: Annotated[tuple[Category, ...], Field(min_length=1)]
+    kinds: Annotated[tuple[Kind, ...], Field(min_length=1)]
+    retention: Retention
+    emergency: Emergency
+    access_log: AccessLog
+
+    _partners: dict[str, Partner] = PrivateAttr(default_factory=dict)
+    _purposes: dict[str, Purpose] = PrivateAttr(default_factory=dict)
+    _holders: dict[str, frozenset[str]] = PrivateAttr(default_factory=dict)
+    _bases: dict[str, LegalBasis] = PrivateAttr(default_factory=dict)
+    _categories: dict[str, Category] = PrivateAttr(default_factory=dict)
+    _kinds: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> Covenant:
+        problems = cross_field_problems(self)
+        if problems:
+            raise CovenantProblems(problems)
+        self._partners = {p.id: p for p in self.partners}
+        self._purposes = {p.id: p for p in self.purposes}
+        self._holders = {r.id: frozenset(r.partners) for r in self.roles}
+        self._bases = {b.id: b for b in self.legal_bases}
+        self._categories = {c.id: c for c in self.categories}
+        self._kinds = frozenset(k.id for k in self.kinds)
+        return self
+
+    # -- lookups asked by the decision functions ------------------------------------------
+
+    def is_partner(self, partner: str) -> bool:
+        return partner in self._partners
+
+    def partner_ids(self) -> tuple[PartnerId, ...]:
+        return tuple(PartnerId(p.id) for p in self.partners)
+
+    def purpose_ids(self) -> tuple[PurposeId, ...]:
+        return tuple(PurposeId(p.id) for p in self.purposes)
+
+    def find_purpose(self, purpose: str) -> Purpose | None:
+        return self._purposes.get(purpose)
+
+    def may_hold_role(self, partner: str, role: str) -> bool:
+        return partner in self._holders.get(role, frozenset())
+
+    def role_ids(self) -> tuple[str, ...]:
+        return tuple(str(r.id) for r in self.roles)
+
+    def is_compatible(self, fact_purpose: str, reader_purpose: str) -> bool:
+        """May facts collected for ``fact_purpose`` be read for ``reader_purpose``?
+
+        AVG art. 5(1)(b): only the same purpose or one the covenant declares compatible.
+        Purposes flagged ``incompatible_with_all`` and metadata-only purposes match nothing,
+        not even themselves: no content is ever read for them.
+        """
+        fact = self._purposes.get(fact_purpose)
+        reader = self._purposes.get(reader_purpose)
+        if fact is None or reader is None:
+            return False
+        if _closed(fact) or _closed(reader):
+            return False
+        return fact.id == reader.id or reader.id in fact.compatible_with
+
+    def discloses_metadata_only(self, purpose: str) -> bool:
+        found = self._purposes.get(purpose)
+        return found is not None and found.disclosure == "metadata"
+
+    def is_kind(self, kind: str) -> bool:
+        return kind in self._kinds
+
+    def is_category(self, category: str) -> bool:
+        return category in self._categories
+
+    def is_legal_basis(self, legal_basis: str) -> bool:
+        return legal_basis in self._bases
+
+    def is_consent_basis(self, legal_basis: str) -> bool:
+        found = self._bases.get(legal_basis)
+        return found is not None and found.consent
+
+    def is_special(self, category: str) -> bool:
+        """AVG art. 9 / art. 10 category; an undeclared category counts as special."""
+        found = self._categories.get(category)
+        return found is None or found.special != "none"
+
+    def category_ids(self) -> tuple[str, ...]:
+        return tuple(c.id for c in self.categories)
+
+    def kind_ids(self) -> tuple[str, ...]:
+        return tuple(k.id for k in self.kinds)
+
+    def legal_basis_ids(self) -> tuple[str, ...]:
+        return tuple(b.id for b in self.legal_bases)
+
+
+def _closed(purpose: Purpose) -> bool:
+    return purpose.incompatible_with_all or purpose.disclosure == "metadata"

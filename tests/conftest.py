@@ -1,0 +1,52 @@
+"""Shared fixtures: store configurations on SQLite and PostgreSQL, invented principals."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ledger import RequestContext, StoreConfig
+from policies import PartnerId, Principal, RoleId, UserId
+from tests.pg import PG_URL, create_schemas, drop_schemas
+
+
+def ctx(
+    partner: str,
+    role: str = "deelnemer",
+    purpose: str = "zvh_joint_approach",
+    user: str | None = None,
+) -> RequestContext:
+    """An invented principal of ``partner`` with one role, declaring ``purpose``."""
+    principal = Principal(
+        UserId(user or f"{partner}-user"), PartnerId(partner), frozenset({RoleId(role)})
+    )
+    return RequestContext(principal, purpose)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreConfig]:
+    """A fresh, empty set of stores: SQLite files in tmp_path, or PostgreSQL schemas."""
+    if request.param == "sqlite":
+        yield StoreConfig(data_dir=tmp_path / "data")
+        return
+    suffix = uuid.uuid4().hex[:10]
+    events_schema, keys_schema = f"t_{suffix}_events", f"t_{suffix}_keys"
+    create_schemas(events_schema, keys_schema)
+    try:
+        yield StoreConfig(
+            data_dir=tmp_path / "data",
+            database_url=PG_URL,
+            events_schema=events_schema,
+            keystore_schema=keys_schema,
+        )
+    finally:
+        drop_schemas(events_schema, keys_schema)
+
+
+@pytest.fixture
+def fixed_now() -> datetime:
+    return datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
