@@ -3,6 +3,7 @@
 from ledger._application import (
     CaseLedger,
     ErasureReport,
+    NewFact,
     OpenedBody,
     RequestContext,
     WriteResult,
@@ -55,6 +56,7 @@ __all__ = [
     "KeyringError",
     "LedgerError",
     "LocalKeyring",
+    "NewFact",
     "NotOwnerError",
     "NotParticipantError",
     "OpenedBody",

@@ -55,6 +55,37 @@ class RequestContext:
 
 
 @dataclass(frozen=True, slots=True)
+class NewFact:
+    """A fact to record: metadata plus a JSON body (the owner is always the caller)."""
+
+    kind: str
+    subjects: tuple[str, ...]
+    categories: tuple[str, ...]
+    purpose: str
+    legal_basis: str
+    sharing_level: str
+    sharing_partners: tuple[str, ...]
+    body: Any
+
+    def validated(self) -> NewFact:
+        """Normalised copy (sorted, de-duplicated) or InvalidCommandError."""
+        if self.sharing_level not in SHARING_LEVELS:
+            raise InvalidCommandError("unknown sharing level")
+        if self.sharing_level == "partners" and not self.sharing_partners:
+            raise InvalidCommandError("sharing level partners needs at least one partner")
+        return NewFact(
+            self.kind,
+            tuple(sorted(set(self.subjects))),
+            tuple(sorted(set(self.categories))),
+            self.purpose,
+            self.legal_basis,
+            self.sharing_level,
+            tuple(sorted(set(self.sharing_partners))),
+            self.body,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class WriteResult:
     """The outcome of a command: the case's new version and the id it created, if any."""
 
@@ -107,6 +138,9 @@ class CaseLedger(Application[UUID]):
         if not isinstance(mapper, SealingMapper):
             raise InvalidCommandError("CaseLedger needs the sealing mapper")
         self.keys: KeyManager = mapper.keys
+        self._init_caches()
+
+    def _init_caches(self) -> None:
         self._cache: dict[UUID, Case] = {}
         self._case_locks: dict[UUID, threading.Lock] = {}
         self._locks_lock = threading.Lock()
@@ -120,7 +154,7 @@ class CaseLedger(Application[UUID]):
 
     def close(self) -> None:
         super().close()
-        self.keys.store.close()
+        self.keys.close()
 
     # -- loading --------------------------------------------------------------------------
 
@@ -425,55 +459,91 @@ class CaseLedger(Application[UUID]):
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> WriteResult:
-        if sharing_level not in SHARING_LEVELS:
-            raise InvalidCommandError("unknown sharing level")
-        fact_id = uuid.uuid4().hex
+        """Record one fact owned by the caller's partner; returns its id as ``created_id``."""
+        fact = NewFact(
+            kind,
+            tuple(subjects),
+            tuple(categories),
+            purpose,
+            legal_basis,
+            sharing_level,
+            tuple(sharing_partners),
+            body,
+        )
+        return self.record_facts(
+            ctx,
+            case_id,
+            [fact],
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
+
+    def record_facts(
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        facts: Sequence[NewFact],
+        *,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        """Record several facts in one transaction (bulk import); ids joined by commas."""
         owner = ctx.principal.partner
-        subject_list = sorted(set(subjects))
-        plaintext = _encode_body(body)
+        prepared = [(uuid.uuid4().hex, fact.validated(), _encode_body(fact.body)) for fact in facts]
+        if not prepared:
+            raise InvalidCommandError("no facts to record")
 
         def decide(case: Case) -> str:
             case.require_participant(owner)
             case.require_open_for_facts()
-            case.require_subjects(subject_list)
-            version = case.version + 1
-            sealed = self.keys.seal_body(
+            for _, fact, _ in prepared:
+                case.require_subjects(list(fact.subjects))
+            version = case.version
+            sealed_bodies = self.keys.seal_bodies(
                 owner,
                 case_id,
-                subject_list,
-                plaintext,
-                body_context(case_id, fact_id, version),
+                [
+                    (fact.subjects, plaintext, body_context(case_id, fact_id, version + n))
+                    for n, (fact_id, fact, plaintext) in enumerate(prepared, start=1)
+                ],
             )
-            self._trigger(
-                case,
-                ctx,
-                Case.FactRecorded,
-                fact_id=fact_id,
-                kind=kind,
-                subjects=subject_list,
-                categories=sorted(set(categories)),
-                purpose=purpose,
-                legal_basis=legal_basis,
-                sharing_level=sharing_level,
-                sharing_partners=sorted(set(sharing_partners)),
-                fact_key_id=sealed.fact_key_id,
-                sealed_body=sealed.blob,
-            )
-            return fact_id
+            for (fact_id, fact, _), sealed in zip(prepared, sealed_bodies, strict=True):
+                self._trigger(
+                    case,
+                    ctx,
+                    Case.FactRecorded,
+                    fact_id=fact_id,
+                    kind=fact.kind,
+                    subjects=list(fact.subjects),
+                    categories=list(fact.categories),
+                    purpose=fact.purpose,
+                    legal_basis=fact.legal_basis,
+                    sharing_level=fact.sharing_level,
+                    sharing_partners=list(fact.sharing_partners),
+                    fact_key_id=sealed.fact_key_id,
+                    sealed_body=sealed.blob,
+                )
+            return ",".join(fact_id for fact_id, _, _ in prepared)
 
         arguments = {
-            "kind": kind,
-            "subjects": subject_list,
-            "categories": sorted(categories),
-            "purpose": purpose,
-            "legal_basis": legal_basis,
-            "sharing": [sharing_level, sorted(sharing_partners)],
-            "body": plaintext.decode(),
+            "facts": [
+                [
+                    f.kind,
+                    f.subjects,
+                    f.categories,
+                    f.purpose,
+                    f.legal_basis,
+                    f.sharing_level,
+                    f.sharing_partners,
+                    plaintext.decode(),
+                ]
+                for _, f, plaintext in prepared
+            ]
         }
         return self._command(
             ctx,
             case_id,
-            "record_fact",
+            "record_facts",
             arguments,
             decide,
             expected_version=expected_version,

@@ -217,6 +217,7 @@ class Case(Aggregate):
         fact_key_id: str
         sealed_body: bytes
         subject_fields = ("subjects",)
+        presealed_field: ClassVar[str] = "sealed_body"
 
         def apply(self, case: Case) -> None:
             case.facts[self.fact_id] = FactState(
@@ -247,6 +248,7 @@ class Case(Aggregate):
         fact_key_id: str
         sealed_body: bytes
         subject_fields = ("subjects",)
+        presealed_field: ClassVar[str] = "sealed_body"
 
         def apply(self, case: Case) -> None:
             case.facts[self.fact_id].revisions.append(

@@ -18,7 +18,6 @@ whenever the key store's erasure generation moves (checked by :meth:`KeyManager.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +26,8 @@ from ledger._keyring import KeyEncryptionProvider
 from ledger._keystore import DERIVE, NO_SUBJECT, WRAP, KeyStore, ScopeKeyRow
 from ledger._sealing import (
     EnvelopeHeader,
+    SealingKey,
+    body_key,
     derive_data_key,
     new_key,
     new_key_id,
@@ -34,7 +35,7 @@ from ledger._sealing import (
     read_header,
     seal,
     unwrap_key,
-    wrap_key,
+    wrap_keys,
 )
 
 _CACHE_LIMIT = 200_000
@@ -50,6 +51,23 @@ class ScopeKey:
     subject_id: str
     kind: str
     material: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedScope:
+    """Keys of one (owner, case, subjects) scope, with the event key ready to use."""
+
+    keys: tuple[ScopeKey, ...]
+    secret: bytes
+    event_key: SealingKey
+    bind_suffix: bytes
+
+    @property
+    def key_ids(self) -> tuple[bytes, ...]:
+        return tuple(k.key_id for k in self.keys)
+
+    def bind(self, context: bytes) -> bytes:
+        return context + self.bind_suffix
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +98,14 @@ class KeyManager:
         self._lock = threading.RLock()
         self._by_id: dict[bytes, ScopeKey] = {}
         self._by_ref: dict[tuple[str, str, str, str], bytes] = {}
-        self._derived: dict[tuple[bytes, ...], bytes] = {}
+        self._prepared: dict[tuple[str, str, tuple[str, ...]], PreparedScope] = {}
+        self._by_key_ids: dict[tuple[bytes, ...], PreparedScope] = {}
         self._pools: dict[tuple[str, str], list[tuple[str, bytes]]] = {}
+        self._batch_sizes: dict[tuple[str, str], int] = {}
         self._generation = store.generation()
+
+    def close(self) -> None:
+        self.store.close()
 
     # -- cache coherence ------------------------------------------------------------------
 
@@ -100,8 +123,10 @@ class KeyManager:
         with self._lock:
             self._by_id.clear()
             self._by_ref.clear()
-            self._derived.clear()
+            self._prepared.clear()
+            self._by_key_ids.clear()
             self._pools.clear()
+            self._batch_sizes.clear()
 
     # -- scope keys -----------------------------------------------------------------------
 
@@ -182,44 +207,61 @@ class KeyManager:
             self._by_id[key.key_id] = key
             self._by_ref[(key.owner, key.case_id, key.subject_id, key.kind)] = key.key_id
 
-    def event_scope(self, owner: str, case_id: str, subjects: Sequence[str]) -> list[ScopeKey]:
+    def event_scope(self, owner: str, case_id: str, subjects: Sequence[str]) -> PreparedScope:
         """The owner's case-level key followed by its keys for each subject (sorted)."""
-        keys = [self.scope_key(owner, case_id)]
-        keys.extend(self.scope_key(owner, case_id, s) for s in sorted(set(subjects)))
-        return keys
+        ref = (owner, case_id, tuple(sorted(set(subjects))))
+        with self._lock:
+            prepared = self._prepared.get(ref)
+        if prepared is None:
+            keys = [self.scope_key(owner, case_id)]
+            keys.extend(self.scope_key(owner, case_id, s) for s in ref[2])
+            prepared = self._prepare(keys)
+            with self._lock:
+                self._prepared[ref] = prepared
+        return prepared
+
+    def _prepare(self, keys: Sequence[ScopeKey]) -> PreparedScope:
+        secret = derive_data_key([k.material for k in keys], b"caseledger/event")
+        header = EnvelopeHeader(tuple(k.key_id for k in keys))
+        return PreparedScope(tuple(keys), secret, SealingKey(secret, header), _bind_suffix(keys))
 
     # -- fact keys ------------------------------------------------------------------------
 
     def allocate_fact_key(self, owner: str, case_id: str) -> tuple[str, bytes]:
         """A fresh fact key (hex id, material), committed to the key store already."""
+        return self.allocate_fact_keys(owner, case_id, 1)[0]
+
+    def allocate_fact_keys(self, owner: str, case_id: str, count: int) -> list[tuple[str, bytes]]:
+        """``count`` fresh fact keys, all committed before use.
+
+        Keys come from a per-(owner, case) pool refilled in batches that double up to
+        1,024, so a busy case costs one key-store commit per many facts.
+        """
         pool_ref = (owner, case_id)
         with self._lock:
-            pool = self._pools.get(pool_ref)
-            if pool:
-                return pool.pop()
-        fresh = self._create_fact_keys(owner, case_id, self._batch)
-        with self._lock:
             pool = self._pools.setdefault(pool_ref, [])
-            pool.extend(fresh[1:])
-        return fresh[0]
+            taken = [pool.pop() for _ in range(min(count, len(pool)))]
+            batch = self._batch_sizes.get(pool_ref, self._batch)
+        if len(taken) < count:
+            needed = count - len(taken)
+            fresh = self._create_fact_keys(owner, case_id, max(batch, needed))
+            taken.extend(fresh[:needed])
+            with self._lock:
+                self._pools.setdefault(pool_ref, []).extend(fresh[needed:])
+                self._batch_sizes[pool_ref] = min(batch * 2, 1024)
+        return taken
 
     def _create_fact_keys(self, owner: str, case_id: str, count: int) -> list[tuple[str, bytes]]:
         wrapper = self.scope_key(owner, case_id, NO_SUBJECT, WRAP)
         wrapper_id = wrapper.key_id.hex()
-        fresh = [(uuid.uuid4().hex, new_key()) for _ in range(count)]
+        fresh = [(new_key_id().hex(), new_key()) for _ in range(count)]
+        wrapped = wrap_keys(
+            wrapper.material,
+            [(m, fact_key_context(k, wrapper_id, owner, case_id)) for k, m in fresh],
+        )
         rows = [
-            (
-                key_id,
-                owner,
-                case_id,
-                wrapper_id,
-                wrap_key(
-                    wrapper.material,
-                    material,
-                    fact_key_context(key_id, wrapper_id, owner, case_id),
-                ),
-            )
-            for key_id, material in fresh
+            (key_id, owner, case_id, wrapper_id, w)
+            for (key_id, _), w in zip(fresh, wrapped, strict=True)
         ]
         with self.store.transaction(write=True) as tx:
             if self.store.is_erased(tx, owner, case_id, NO_SUBJECT):
@@ -274,28 +316,25 @@ class KeyManager:
     def seal_event(
         self, owner: str, case_id: str, subjects: Sequence[str], plaintext: bytes, context: bytes
     ) -> bytes:
-        keys = self.event_scope(owner, case_id, subjects)
-        header = EnvelopeHeader(tuple(k.key_id for k in keys))
-        return seal(self._event_key(keys), header, plaintext, _bind(keys, context))
+        scope = self.event_scope(owner, case_id, subjects)
+        return scope.event_key.seal(plaintext, scope.bind(context))
 
     def open_event(self, blob: bytes, context: bytes) -> bytes:
         """Open a sealed event; KeyDestroyedError when any of its keys was destroyed."""
         header, _ = read_header(blob)
-        found = self.scope_keys_by_id(header.scope_key_ids)
-        if len(found) != len(header.scope_key_ids):
-            raise KeyDestroyedError("a key of this event was destroyed")
-        keys = [found[k] for k in header.scope_key_ids]
-        return open_sealed(self._event_key(keys), blob, _bind(keys, context))
-
-    def _event_key(self, keys: Sequence[ScopeKey]) -> bytes:
-        ids = tuple(k.key_id for k in keys)
+        if header.fact_key_id is not None:
+            raise SealedError("not an event envelope")
+        ids = header.scope_key_ids
         with self._lock:
-            cached = self._derived.get(ids)
-        if cached is None:
-            cached = derive_data_key([k.material for k in keys], b"caseledger/event")
+            scope = self._by_key_ids.get(ids)
+        if scope is None:
+            found = self.scope_keys_by_id(ids)
+            if len(found) != len(ids):
+                raise KeyDestroyedError("a key of this event was destroyed")
+            scope = self._prepare([found[k] for k in ids])
             with self._lock:
-                self._derived[ids] = cached
-        return cached
+                self._by_key_ids[ids] = scope
+        return scope.event_key.open(blob, scope.bind(context))
 
     def seal_body(
         self,
@@ -305,11 +344,22 @@ class KeyManager:
         plaintext: bytes,
         context: bytes,
     ) -> SealedBody:
-        keys = self.event_scope(owner, case_id, subjects)
-        fact_key_id, fact_key = self.allocate_fact_key(owner, case_id)
-        header = EnvelopeHeader(tuple(k.key_id for k in keys), bytes.fromhex(fact_key_id))
-        data_key = derive_data_key([*(k.material for k in keys), fact_key], b"caseledger/body")
-        return SealedBody(fact_key_id, seal(data_key, header, plaintext, _bind(keys, context)))
+        return self.seal_bodies(owner, case_id, [(subjects, plaintext, context)])[0]
+
+    def seal_bodies(
+        self, owner: str, case_id: str, items: Sequence[tuple[Sequence[str], bytes, bytes]]
+    ) -> list[SealedBody]:
+        """Seal several (subjects, plaintext, context) bodies; fact keys fetched in one go."""
+        fact_keys = self.allocate_fact_keys(owner, case_id, len(items))
+        sealed = []
+        for (subjects, plaintext, context), (fact_key_id, fact_key) in zip(
+            items, fact_keys, strict=True
+        ):
+            scope = self.event_scope(owner, case_id, subjects)
+            header = EnvelopeHeader(scope.key_ids, bytes.fromhex(fact_key_id))
+            blob = seal(body_key(scope.secret, fact_key), header, plaintext, scope.bind(context))
+            sealed.append(SealedBody(fact_key_id, blob))
+        return sealed
 
     def open_bodies(self, items: Sequence[tuple[bytes, bytes]]) -> list[bytes | None]:
         """Open (blob, context) pairs in one batch; None where a key was destroyed."""
@@ -327,17 +377,16 @@ class KeyManager:
             if fact_key is None or any(k is None for k in keys):
                 opened.append(None)
                 continue
-            present = [k for k in keys if k is not None]
-            data_key = derive_data_key(
-                [*(k.material for k in present), fact_key], b"caseledger/body"
+            prepared = self._prepare([k for k in keys if k is not None])
+            opened.append(
+                open_sealed(body_key(prepared.secret, fact_key), blob, prepared.bind(context))
             )
-            opened.append(open_sealed(data_key, blob, _bind(present, context)))
         return opened
 
 
-def _bind(keys: Sequence[ScopeKey], context: bytes) -> bytes:
-    """Associated data: the caller's context plus the owner and case the keys belong to."""
+def _bind_suffix(keys: Sequence[ScopeKey]) -> bytes:
+    """Associated data suffix: the owner and case the keys belong to."""
     owner, case_id = keys[0].owner, keys[0].case_id
     if any(k.owner != owner or k.case_id != case_id for k in keys):
         raise SealedError("scope keys of mixed owners or cases")
-    return context + f"|owner={owner}|case={case_id}".encode()
+    return f"|owner={owner}|case={case_id}".encode()

@@ -223,7 +223,12 @@ class SQLiteKeyStore(KeyStore):
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[KeyStoreTransaction]:
         with self._mutex:
-            self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            if not write:
+                # Reads run in autocommit: each statement sees a consistent snapshot and no
+                # BEGIN/COMMIT round trip is paid on the hot path.
+                yield _SQLiteTx(self._conn)
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield _SQLiteTx(self._conn)
             except BaseException:

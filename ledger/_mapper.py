@@ -12,6 +12,7 @@ advances the aggregate's version; a tampered or wrongly keyed event still fails 
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
@@ -93,6 +94,13 @@ class SealingMapper(Mapper[UUID]):
         if class_version > 1:
             state["class_version"] = class_version
         scope = _scope_of(domain_event)
+        presealed = _presealed_field(type(domain_event))
+        appended = b""
+        if presealed is not None:
+            # Already sealed under its own fact key (bound to case, fact and version): append
+            # it as is instead of transcoding and encrypting it a second time.
+            appended = state.pop(presealed)
+            appended = appended + struct.pack(">I", len(appended))
         plaintext = self.transcoder.encode(state)
         blob = self.keys.seal_event(
             scope.owner,
@@ -105,15 +113,16 @@ class SealingMapper(Mapper[UUID]):
             originator_id=originator_id,
             originator_version=originator_version,
             topic=topic,
-            state=blob,
+            state=blob + appended,
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         context = _event_context(
             stored_event.originator_id, stored_event.originator_version, stored_event.topic
         )
+        state, appended = _split_presealed(stored_event)
         try:
-            plaintext = self.keys.open_event(stored_event.state, context)
+            plaintext = self.keys.open_event(state, context)
         except KeyDestroyedError:
             return _redacted(stored_event)
         except SealedError:
@@ -122,7 +131,7 @@ class SealingMapper(Mapper[UUID]):
                 " failed to open"
             ) from None
         # Decryption happened first; decoding and upcasting are the stock mapper's.
-        return super().to_domain_event(
+        event = super().to_domain_event(
             StoredEvent(
                 originator_id=stored_event.originator_id,
                 originator_version=stored_event.originator_version,
@@ -130,6 +139,28 @@ class SealingMapper(Mapper[UUID]):
                 state=plaintext,
             )
         )
+        if appended is not None:
+            object.__getattribute__(event, "__dict__")[appended[0]] = appended[1]
+        return event
+
+
+def _presealed_field(event_cls: type[Any]) -> str | None:
+    return cast(str | None, getattr(event_cls, "presealed_field", None))
+
+
+def _split_presealed(stored_event: StoredEvent) -> tuple[bytes, tuple[str, bytes] | None]:
+    """Separate the event envelope from an appended, already sealed body."""
+    field = _presealed_field(resolve_topic(stored_event.topic))
+    state = stored_event.state
+    if field is None:
+        return state, None
+    if len(state) < 4:
+        raise SealedError("malformed event state")
+    (length,) = struct.unpack(">I", state[-4:])
+    if length > len(state) - 4:
+        raise SealedError("malformed event state")
+    body_start = len(state) - 4 - length
+    return state[:body_start], (field, state[body_start:-4])
 
 
 def _scope_of(domain_event: Any) -> SealingScope:

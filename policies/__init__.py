@@ -1,5 +1,16 @@
-"""Pure policy: the covenant and the decisions derived from it (no I/O, no clock)."""
+"""Pure policy: the covenant and the decisions derived from it (no I/O, no clock).
 
+The covenant file is loaded once (``load_covenant``); every decision is a pure function of
+(covenant, principal, purpose, fact metadata, case state, now) returning an
+``AccessDecision`` with a ``ReasonCode`` the access log keeps.
+"""
+
+from policies._case_reads import decide_case_read, decide_subject_report
+from policies._covenant import Covenant, Domain
+from policies._covenant_load import load_covenant, parse_covenant, sample_covenant_path
+from policies._diff import DecisionChange, diff_covenants
+from policies._errors import CovenantError, CovenantProblem, PolicyError
+from policies._fact_read import decide_fact_read
 from policies._identity import (
     ActionId,
     CaseId,
@@ -12,16 +23,71 @@ from policies._identity import (
     SubjectId,
     UserId,
 )
+from policies._inputs import (
+    CaseState,
+    CaseStatus,
+    ConsentState,
+    EmergencyRequest,
+    FactMetadata,
+    LegalHold,
+    Participation,
+    Role,
+    Sharing,
+    SharingLevel,
+)
+from policies._reasons import AccessDecision, Disclosure, ReasonCode, explain
+from policies._retention import (
+    access_log_retention_until,
+    case_retention_deadline,
+    fact_retention_deadline,
+    is_expired,
+    is_on_hold,
+)
+from policies._writes import WriteAction, decide_write
 
 __all__ = [
+    "AccessDecision",
     "ActionId",
     "CaseId",
+    "CaseState",
+    "CaseStatus",
     "ConsentId",
+    "ConsentState",
+    "Covenant",
+    "CovenantError",
+    "CovenantProblem",
+    "DecisionChange",
+    "Disclosure",
+    "Domain",
+    "EmergencyRequest",
     "FactId",
+    "FactMetadata",
+    "LegalHold",
+    "Participation",
     "PartnerId",
+    "PolicyError",
     "Principal",
     "PurposeId",
+    "ReasonCode",
+    "Role",
     "RoleId",
+    "Sharing",
+    "SharingLevel",
     "SubjectId",
     "UserId",
+    "WriteAction",
+    "access_log_retention_until",
+    "case_retention_deadline",
+    "decide_case_read",
+    "decide_fact_read",
+    "decide_subject_report",
+    "decide_write",
+    "diff_covenants",
+    "explain",
+    "fact_retention_deadline",
+    "is_expired",
+    "is_on_hold",
+    "load_covenant",
+    "parse_covenant",
+    "sample_covenant_path",
 ]

@@ -10,14 +10,15 @@ permitted and (for categories) treated as special: default deny.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     StrictBool,
     StrictInt,
     StringConstraints,
@@ -25,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from policies._covenant_rules import CovenantProblems, cross_field_problems
+from policies._covenant_rules import CovenantProblemsError, cross_field_problems
 from policies._identity import PartnerId, PurposeId
 from policies._inputs import Role
 
@@ -124,6 +125,16 @@ class AccessLog(_Model):
     checkpoint_every: Positive
 
 
+@dataclass(frozen=True, slots=True)
+class _Index:
+    partners: dict[str, Partner]
+    purposes: dict[str, Purpose]
+    holders: dict[str, frozenset[str]]
+    bases: dict[str, LegalBasis]
+    categories: dict[str, Category]
+    kinds: frozenset[str]
+
+
 class Covenant(_Model):
     """A validated covenant. Build it with ``parse_covenant`` or ``load_covenant``."""
 
@@ -139,30 +150,30 @@ class Covenant(_Model):
     emergency: Emergency
     access_log: AccessLog
 
-    _partners: dict[str, Partner] = PrivateAttr(default_factory=dict)
-    _purposes: dict[str, Purpose] = PrivateAttr(default_factory=dict)
-    _holders: dict[str, frozenset[str]] = PrivateAttr(default_factory=dict)
-    _bases: dict[str, LegalBasis] = PrivateAttr(default_factory=dict)
-    _categories: dict[str, Category] = PrivateAttr(default_factory=dict)
-    _kinds: frozenset[str] = PrivateAttr(default_factory=frozenset)
-
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Covenant:
         problems = cross_field_problems(self)
         if problems:
-            raise CovenantProblems(problems)
-        self._partners = {p.id: p for p in self.partners}
-        self._purposes = {p.id: p for p in self.purposes}
-        self._holders = {r.id: frozenset(r.partners) for r in self.roles}
-        self._bases = {b.id: b for b in self.legal_bases}
-        self._categories = {c.id: c for c in self.categories}
-        self._kinds = frozenset(k.id for k in self.kinds)
+            raise CovenantProblemsError(problems)
         return self
+
+    @cached_property
+    def _index(self) -> _Index:
+        # Built once per covenant, on first use; kept out of the fields (not compared, not
+        # dumped). Decisions run per fact, so lookups must be plain dictionary hits.
+        return _Index(
+            partners={p.id: p for p in self.partners},
+            purposes={p.id: p for p in self.purposes},
+            holders={r.id: frozenset(r.partners) for r in self.roles},
+            bases={b.id: b for b in self.legal_bases},
+            categories={c.id: c for c in self.categories},
+            kinds=frozenset(k.id for k in self.kinds),
+        )
 
     # -- lookups asked by the decision functions ------------------------------------------
 
     def is_partner(self, partner: str) -> bool:
-        return partner in self._partners
+        return partner in self._index.partners
 
     def partner_ids(self) -> tuple[PartnerId, ...]:
         return tuple(PartnerId(p.id) for p in self.partners)
@@ -171,10 +182,10 @@ class Covenant(_Model):
         return tuple(PurposeId(p.id) for p in self.purposes)
 
     def find_purpose(self, purpose: str) -> Purpose | None:
-        return self._purposes.get(purpose)
+        return self._index.purposes.get(purpose)
 
     def may_hold_role(self, partner: str, role: str) -> bool:
-        return partner in self._holders.get(role, frozenset())
+        return partner in self._index.holders.get(role, frozenset())
 
     def role_ids(self) -> tuple[str, ...]:
         return tuple(str(r.id) for r in self.roles)
@@ -186,8 +197,8 @@ class Covenant(_Model):
         Purposes flagged ``incompatible_with_all`` and metadata-only purposes match nothing,
         not even themselves: no content is ever read for them.
         """
-        fact = self._purposes.get(fact_purpose)
-        reader = self._purposes.get(reader_purpose)
+        fact = self._index.purposes.get(fact_purpose)
+        reader = self._index.purposes.get(reader_purpose)
         if fact is None or reader is None:
             return False
         if _closed(fact) or _closed(reader):
@@ -195,25 +206,25 @@ class Covenant(_Model):
         return fact.id == reader.id or reader.id in fact.compatible_with
 
     def discloses_metadata_only(self, purpose: str) -> bool:
-        found = self._purposes.get(purpose)
+        found = self._index.purposes.get(purpose)
         return found is not None and found.disclosure == "metadata"
 
     def is_kind(self, kind: str) -> bool:
-        return kind in self._kinds
+        return kind in self._index.kinds
 
     def is_category(self, category: str) -> bool:
-        return category in self._categories
+        return category in self._index.categories
 
     def is_legal_basis(self, legal_basis: str) -> bool:
-        return legal_basis in self._bases
+        return legal_basis in self._index.bases
 
     def is_consent_basis(self, legal_basis: str) -> bool:
-        found = self._bases.get(legal_basis)
+        found = self._index.bases.get(legal_basis)
         return found is not None and found.consent
 
     def is_special(self, category: str) -> bool:
         """AVG art. 9 / art. 10 category; an undeclared category counts as special."""
-        found = self._categories.get(category)
+        found = self._index.categories.get(category)
         return found is None or found.special != "none"
 
     def category_ids(self) -> tuple[str, ...]:

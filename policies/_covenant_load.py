@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from policies._covenant import Covenant
-from policies._covenant_rules import CovenantProblems
+from policies._covenant_rules import CovenantProblemsError
 from policies._errors import CovenantError, CovenantProblem
 
 _SCALARS = (str, int, float, bool)
@@ -61,7 +61,7 @@ def parse_covenant(text: str, source: str) -> Covenant:
 
 def _problems(detail: ErrorDetails) -> Iterator[CovenantProblem]:
     carried = detail.get("ctx", {}).get("error")
-    if isinstance(carried, CovenantProblems):
+    if isinstance(carried, CovenantProblemsError):
         yield from carried.problems
         return
     yield CovenantProblem(_dotted(detail["loc"]), _message(detail))

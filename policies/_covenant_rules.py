@@ -25,7 +25,7 @@ OFFICE_ONLY_ROLES = (Role.procesregisseur, Role.administratief_medewerker, Role.
 SPECIAL_BY_LAW = {"health": "art9", "criminal": "art10"}
 
 
-class CovenantProblems(ValueError):
+class CovenantProblemsError(ValueError):
     """Raised inside validation; carries the problems out through pydantic's error list."""
 
     def __init__(self, problems: Sequence[CovenantProblem]) -> None:

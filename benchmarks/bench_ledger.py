@@ -1,0 +1,217 @@
+"""Facts recorded per second: sealed CaseLedger vs the same application unsealed.
+
+The baseline is the same eventsourcing application (same aggregate, same commands, same
+stores) with the stock mapper and no body sealing. Runs at 1 and 100 events per save, on
+SQLite and (with --postgres) PostgreSQL, median of 3 runs, sealed and plain interleaved.
+
+    python -m benchmarks.bench_ledger [--facts 2000] [--batches 20] [--postgres] [--json F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Mapper
+
+from ledger import CaseLedger, NewFact, RequestContext, StoreConfig, open_ledger
+from ledger._application import _utcnow
+from ledger._keys import SealedBody
+from policies import PartnerId, Principal, RoleId, UserId
+
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+class _NoKeys:
+    """Stands in for the key manager: bodies stay plaintext, no key store traffic."""
+
+    def sync(self) -> bool:
+        return False
+
+    def scope_key(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def seal_bodies(
+        self, owner: str, case_id: str, items: Sequence[tuple[Sequence[str], bytes, bytes]]
+    ) -> list[SealedBody]:
+        return [SealedBody("", plaintext) for _, plaintext, _ in items]
+
+
+class PlainCaseLedger(CaseLedger):
+    """The baseline: identical application, stock mapper, nothing sealed."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        Application.__init__(self, env)
+        self._clock = _utcnow
+        self.keys = _NoKeys()  # type: ignore[assignment]
+        self._init_caches()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return Mapper(transcoder=self.construct_transcoder())
+
+
+def _actor(partner: str, role: str) -> RequestContext:
+    return RequestContext(
+        Principal(UserId(f"{partner}-bench"), PartnerId(partner), frozenset({RoleId(role)})),
+        "zvh_joint_approach",
+    )
+
+
+REGIE = _actor("zvh", "procesregisseur")
+POLICE = _actor("politie", "deelnemer")
+
+
+def _fact(i: int, subject: str) -> NewFact:
+    return NewFact(
+        "observation",
+        (subject,),
+        ("safety_risk",),
+        "zvh_joint_approach",
+        "wgs",
+        "participants",
+        (),
+        {"text": f"invented observation number {i} " + "x" * 200},
+    )
+
+
+def _prepare(ledger: CaseLedger) -> tuple[str, str]:
+    case_id = ledger.open_case(
+        REGIE, purpose="zvh_joint_approach", legal_basis="wgs", referred_by="politie", phase=3
+    ).case_id
+    ledger.triage(REGIE, case_id, decision="accept", reason="bench")
+    subject = ledger.add_subject(REGIE, case_id, case_role="client").created_id
+    assert subject is not None
+    return case_id, subject
+
+
+def one_run(make: Callable[[], CaseLedger], events: int, per_save: int) -> float:
+    ledger = make()
+    try:
+        case_id, subject = _prepare(ledger)
+        ledger.record_fact(
+            POLICE,
+            case_id,
+            kind="observation",
+            subjects=[subject],
+            categories=[],
+            purpose="zvh_joint_approach",
+            legal_basis="wgs",
+            sharing_level="participants",
+            body={"warm": "up"},
+        )
+        saves = events // per_save
+        started = time.perf_counter()
+        for s in range(saves):
+            batch = [_fact(s * per_save + i, subject) for i in range(per_save)]
+            ledger.record_facts(POLICE, case_id, batch)
+        elapsed = time.perf_counter() - started
+        return saves * per_save / elapsed
+    finally:
+        ledger.close()
+
+
+def _factories(backend: str, root: Path) -> dict[str, Callable[[], CaseLedger]]:
+    def config() -> StoreConfig:
+        data_dir = root / uuid.uuid4().hex
+        if backend == "sqlite":
+            return StoreConfig(data_dir=data_dir)
+        from tests.pg import create_schemas  # noqa: PLC0415 - only for the PostgreSQL run
+
+        suffix = uuid.uuid4().hex[:10]
+        create_schemas(f"b_{suffix}_e", f"b_{suffix}_k")
+        return StoreConfig(
+            data_dir=data_dir,
+            database_url=PG_URL,
+            events_schema=f"b_{suffix}_e",
+            keystore_schema=f"b_{suffix}_k",
+        )
+
+    def sealed() -> CaseLedger:
+        return open_ledger(config())
+
+    def plain() -> CaseLedger:
+        cfg = config()
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {
+            k: v
+            for k, v in cfg.application_env().items()
+            if k not in {"MAPPER_TOPIC", "CIPHER_TOPIC"}
+        }
+        return PlainCaseLedger(env)
+
+    return {"sealed": sealed, "plain": plain}
+
+
+def _drop_bench_schemas() -> None:
+    import psycopg  # noqa: PLC0415
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'b\\_%'"
+        ).fetchall()
+        for (name,) in rows:
+            conn.execute(f"DROP SCHEMA {name} CASCADE")  # type: ignore[arg-type]
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--facts", type=int, default=2000, help="events per run, 1 per save")
+    parser.add_argument(
+        "--batched-facts", type=int, default=20000, help="events per run at 100 per save"
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
+    parser.add_argument("--json", type=Path, help="write results as JSON here")
+    args = parser.parse_args(argv)
+    backends = ["sqlite", "postgres"] if args.postgres else ["sqlite"]
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="caseledger-bench-") as tmp:
+        for backend in backends:
+            makers = _factories(backend, Path(tmp))
+            for per_save, events in ((1, args.facts), (100, args.batched_facts)):
+                rates: dict[str, list[float]] = {"sealed": [], "plain": []}
+                for _ in range(args.runs):
+                    for name in ("plain", "sealed"):
+                        rates[name].append(one_run(makers[name], events, per_save))
+                sealed = statistics.median(rates["sealed"])
+                plain = statistics.median(rates["plain"])
+                results.append(
+                    {
+                        "backend": backend,
+                        "events_per_save": per_save,
+                        "sealed_events_per_s": round(sealed),
+                        "plain_events_per_s": round(plain),
+                        "ratio": round(sealed / plain, 3),
+                        "events": events,
+                        "runs": args.runs,
+                    }
+                )
+            if backend == "postgres":
+                _drop_bench_schemas()
+    print("| store | events/save | sealed events/s | unsealed events/s | ratio |")
+    print("|---|---:|---:|---:|---:|")
+    for r in results:
+        print(
+            f"| {r['backend']} | {r['events_per_save']} | {r['sealed_events_per_s']:,} | "
+            f"{r['plain_events_per_s']:,} | {r['ratio']:.2f} |"
+        )
+    report = {"benchmark": "ledger_append", "results": results}
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Read decisions above the single fact: the case's process data and the art. 15 report.
+
+``decide_case_read`` guards the case overview, the action list, participants and meeting
+data ("nothing about the case is sent around, only the action list is shared"):
+
+====  ==============================================  ===========================================
+step  check                                           denial
+====  ==============================================  ===========================================
+ 1-3  partner, roles, purpose (as for facts)          partner_unknown, role_not_permitted,
+                                                      purpose_unknown
+ 4    metadata purpose                                privacy officer: **allowed**
+                                                      privacy_officer_metadata; else
+                                                      role_not_permitted
+ 5    no privacy officer / client role                role_excludes_facts (the clerk may read)
+ 6    declared purpose compatible with case purpose   purpose_incompatible
+ 7    case status active; triage: procesregisseur     erased, case_closed, case_not_active
+      and melder only
+ 8    reader's partner an active participant          not_participant, participant_removed
+ 9    **allowed**: allowed_participant
+====  ==============================================  ===========================================
+
+``decide_subject_report`` guards one fact in an access report (AVG art. 15): only the privacy
+officer, for a metadata purpose; then erased / retracted / retention_expired as for facts; a
+fact must concern the subject and nobody else (art. 15(4): the rights of others), else
+concerns_other_subjects; then **allowed** allowed_access_report with content.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from policies._checks import (
+    check_compatible,
+    check_fact_alive,
+    check_participant,
+    check_principal,
+    check_purpose,
+    check_status,
+)
+from policies._covenant import Covenant
+from policies._fact_read import metadata_view
+from policies._identity import Principal, SubjectId
+from policies._inputs import CaseState, CaseStatus, FactMetadata, Role, require_aware
+from policies._reasons import AccessDecision, ReasonCode, allow, deny
+
+R = ReasonCode
+#: Roles that never see case process data: the FG supervises via metadata, the client is
+#: not yet served by the ledger. The clerk does see it: the clerk keeps the minutes.
+_NO_CASE_DATA = (Role.privacy_officer, Role.client)
+#: Bouwschema step 1: while in triage, the melder and the procesregisseur discuss the case.
+_TRIAGE_ROLES = (Role.procesregisseur, Role.melder)
+
+
+def decide_case_read(
+    covenant: Covenant, principal: Principal, purpose: str, case: CaseState, now: datetime
+) -> AccessDecision:
+    """May ``principal`` see the case's process data (overview, actions, meetings)?"""
+    require_aware("now", now)
+    early = check_principal(covenant, principal) or check_purpose(covenant, purpose)
+    if early is not None:
+        return early
+    if covenant.discloses_metadata_only(purpose):
+        return metadata_view(principal, purpose, f"case status={case.status}")
+    excluded = [role for role in _NO_CASE_DATA if principal.has_role(role)]
+    if excluded:
+        return deny(R.role_excludes_facts, f"role={excluded[0]} never sees case content")
+    denial = check_compatible(covenant, case.purpose, purpose) or check_status(
+        case, (CaseStatus.triage, CaseStatus.active)
+    )
+    if denial is not None:
+        return denial
+    triage_role = any(principal.has_role(role) for role in _TRIAGE_ROLES)
+    if case.status is CaseStatus.triage and not triage_role:
+        return deny(R.case_not_active, "case in triage: procesregisseur and melder only")
+    denial = check_participant(case, principal.partner, now)
+    if denial is not None:
+        return denial
+    return allow(R.allowed_participant, f"{principal.partner} participates; case {case.status}")
+
+
+def decide_subject_report(
+    covenant: Covenant,
+    principal: Principal,
+    purpose: str,
+    fact: FactMetadata,
+    subject: SubjectId,
+    case: CaseState,
+    now: datetime,
+) -> AccessDecision:
+    """May ``fact`` appear, with its content, in ``subject``'s access report (AVG art. 15)?"""
+    require_aware("now", now)
+    early = check_principal(covenant, principal) or check_purpose(covenant, purpose)
+    if early is not None:
+        return early
+    # Under the WGS one request at the partnership's contact point covers every partner; the
+    # privacy officer compiles the answer, for the accountability (metadata) purpose.
+    if not (principal.has_role(Role.privacy_officer) and covenant.discloses_metadata_only(purpose)):
+        return deny(R.role_not_permitted, "access reports: privacy officer, metadata purpose")
+    denial = check_fact_alive(covenant, fact, case, now)
+    if denial is not None:
+        return denial
+    if subject not in fact.subjects:
+        return deny(R.concerns_other_subjects, "fact does not concern the subject")
+    others = len(fact.subjects) - 1
+    if others:
+        return deny(R.concerns_other_subjects, f"fact also concerns {others} other subject(s)")
+    return allow(R.allowed_access_report, f"owner={fact.owner}; kind={fact.kind}")

@@ -1,0 +1,209 @@
+"""The read decision for one fact: need to know, default deny (DOMAIN.md "Need to know").
+
+``decide_fact_read`` checks, in this order, and the first failing check decides:
+
+====  ===========================================  =============================================
+step  check                                        denial
+====  ===========================================  =============================================
+ 1    reader's partner declared                    partner_unknown
+ 2    every claimed role held at that partner      role_not_permitted
+ 3    declared purpose in the covenant             purpose_unknown
+ 4    metadata purpose (accountability)            privacy officer: **allowed**
+                                                   privacy_officer_metadata (metadata, any fact,
+                                                   any status); anyone else: role_not_permitted
+ 5    no clerk / privacy officer / client role     role_excludes_facts
+ 6    kind, categories, legal basis declared       undeclared_term
+ 7    fact purpose equal or compatible             purpose_incompatible
+ 8    fact and case not erased                     erased
+ 9    fact not retracted                           retracted
+10    within retention (unless on legal hold)      retention_expired
+11    case not closed                              case_closed
+12    consent basis: matching consent in force     consent_absent_or_withdrawn
+13    reader's partner owns the fact               **allowed** allowed_owner
+14    case active (procesregisseur: also triage)   case_not_active
+15    reader's partner an active participant       not_participant (*), participant_removed
+16    sharing level admits the reader              sharing_excludes_reader (*),
+                                                   special_category_requires_named_partner (*)
+17    **allowed**: allowed_consent on a consent basis, else allowed_regie / allowed_sharing /
+      allowed_named_partner
+====  ===========================================  =============================================
+
+(*) Emergency access may override these denials, and only these: with a non-empty reason,
+for a covenant emergency role, within the window from ``started_at``; else the denial is
+emergency_reason_missing / emergency_role_not_permitted / emergency_window_expired (in that
+order). A granted override is ``emergency_granted`` with ``emergency=True``. Steps 1-12 and
+participant removal can never be overridden. An emergency request on a read that is allowed
+anyway does not count as emergency access.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from policies._checks import (
+    check_compatible,
+    check_fact_alive,
+    check_participant,
+    check_principal,
+    check_purpose,
+    check_status,
+    check_terms,
+)
+from policies._covenant import Covenant
+from policies._identity import Principal
+from policies._inputs import (
+    NO_CONTENT_ROLES,
+    REGIE_ROLES,
+    CaseState,
+    CaseStatus,
+    ConsentState,
+    EmergencyRequest,
+    FactMetadata,
+    Role,
+    SharingLevel,
+    require_aware,
+)
+from policies._reasons import AccessDecision, Disclosure, ReasonCode, allow, deny
+
+R = ReasonCode
+_OPEN = (CaseStatus.triage, CaseStatus.rejected, CaseStatus.active)
+
+
+def decide_fact_read(
+    covenant: Covenant,
+    principal: Principal,
+    purpose: str,
+    emergency: EmergencyRequest | None,
+    fact: FactMetadata,
+    case: CaseState,
+    now: datetime,
+) -> AccessDecision:
+    """May ``principal`` read ``fact`` for ``purpose`` at ``now``? See the module table."""
+    require_aware("now", now)
+    early = check_principal(covenant, principal) or check_purpose(covenant, purpose)
+    if early is not None:
+        return early
+    if covenant.discloses_metadata_only(purpose):
+        return metadata_view(principal, purpose, f"owner={fact.owner}; kind={fact.kind}")
+    denial = (
+        check_reads_content(principal)
+        or check_terms(covenant, fact)
+        or check_compatible(covenant, fact.purpose, purpose)
+        or check_fact_alive(covenant, fact, case, now)
+        or check_status(case, _OPEN)
+    )
+    if denial is not None:
+        return denial
+    basis = f"sharing={fact.sharing.describe()}; legal_basis={fact.legal_basis}"
+    owner = fact.owner == principal.partner
+    consent: ConsentState | None = None
+    if covenant.is_consent_basis(fact.legal_basis):
+        consent = matching_consent(principal, purpose, fact, case, now, owner=owner)
+        if consent is None:
+            return deny(R.consent_absent_or_withdrawn, f"{basis}; no matching consent in force")
+        basis = f"{basis}; consent={consent.consent_id}"
+    if owner:
+        return allow(R.allowed_owner, basis)
+    # Bouwschema step 1: during triage only the procesregisseur reads the referral.
+    in_triage = case.status is CaseStatus.triage and principal.has_role(Role.procesregisseur)
+    if case.status is not CaseStatus.active and not in_triage:
+        return deny(R.case_not_active, f"case status={case.status}")
+    participation = check_participant(case, principal.partner, now)
+    if participation is not None and participation.reason is R.participant_removed:
+        return participation
+    sharing = _sharing(covenant, principal, fact, basis, consent=consent is not None)
+    if participation is None and sharing.allowed:
+        return sharing
+    blocked = participation or sharing
+    if emergency is None:
+        return blocked
+    return _break_glass(covenant, principal, emergency, now, blocked, basis)
+
+
+def metadata_view(principal: Principal, purpose: str, basis: str) -> AccessDecision:
+    """The privacy officer's view for a metadata purpose (AVG art. 5(2), 39: supervision)."""
+    if not principal.has_role(Role.privacy_officer):
+        return deny(R.role_not_permitted, f"purpose {purpose} is for the privacy officer")
+    return allow(R.privacy_officer_metadata, f"metadata only; {basis}", Disclosure.metadata)
+
+
+def check_reads_content(principal: Principal) -> AccessDecision | None:
+    excluded = sorted(principal.roles & NO_CONTENT_ROLES)
+    if excluded:
+        return deny(R.role_excludes_facts, f"role={excluded[0]} never sees fact content")
+    return None
+
+
+def matching_consent(
+    principal: Principal,
+    purpose: str,
+    fact: FactMetadata,
+    case: CaseState,
+    now: datetime,
+    *,
+    owner: bool,
+) -> ConsentState | None:
+    """The first consent (by id) that covers this read at ``now``, if any.
+
+    Same subject among the fact's subjects; given for exactly the declared purpose (AVG
+    art. 6(4): consent-based data is not reused for "compatible" purposes); every fact
+    category consented to; the reader's partner a named recipient (the owner needs none);
+    given and not withdrawn at ``now`` (art. 7(3)).
+    """
+    candidates = sorted(case.consents, key=lambda c: c.consent_id)
+    for consent in candidates:
+        if (
+            consent.subject in fact.subjects
+            and consent.purpose == purpose
+            and fact.categories <= consent.categories
+            and (owner or principal.partner in consent.recipients)
+            and consent.is_in_force(now)
+        ):
+            return consent
+    return None
+
+
+def _sharing(
+    covenant: Covenant, principal: Principal, fact: FactMetadata, basis: str, *, consent: bool
+) -> AccessDecision:
+    level = fact.sharing.level
+    if level is SharingLevel.owner:
+        return deny(R.sharing_excludes_reader, basis)
+    # AVG art. 9 and 10: special categories never reach a partner by a wildcard share.
+    if level is not SharingLevel.partners and any(map(covenant.is_special, fact.categories)):
+        return deny(R.special_category_requires_named_partner, basis)
+    if level is SharingLevel.regie:
+        admitted, granted = bool(principal.roles & REGIE_ROLES), R.allowed_regie
+    elif level is SharingLevel.participants:
+        admitted, granted = True, R.allowed_sharing
+    else:
+        admitted, granted = principal.partner in fact.sharing.partners, R.allowed_named_partner
+    if not admitted:
+        return deny(R.sharing_excludes_reader, basis)
+    return allow(R.allowed_consent if consent else granted, basis)
+
+
+def _break_glass(
+    covenant: Covenant,
+    principal: Principal,
+    emergency: EmergencyRequest,
+    now: datetime,
+    blocked: AccessDecision,
+    basis: str,
+) -> AccessDecision:
+    # The reason text is logged by the ledger; it is free text, so never part of the basis.
+    overrides = f"{basis}; would override {blocked.reason}"
+    if not emergency.reason.strip():
+        return deny(R.emergency_reason_missing, overrides)
+    if not principal.roles & set(covenant.emergency.roles):
+        return deny(R.emergency_role_not_permitted, overrides)
+    window = timedelta(minutes=covenant.emergency.max_window_minutes)
+    if not emergency.started_at <= now < emergency.started_at + window:
+        return deny(R.emergency_window_expired, f"{overrides}; window {window}")
+    return AccessDecision(
+        True,
+        R.emergency_granted,
+        f"{basis}; overrides {blocked.reason}; window {window}",
+        emergency=True,
+        disclosure=Disclosure.content,
+    )
