@@ -8,14 +8,12 @@ touches it: scope keys are wrapped under the owner's key-encryption key, fact ke
 
 from __future__ import annotations
 
-import re
-import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
+
+from ledger._sql import Database, PostgresDatabase, SQLiteDatabase, Transaction
 
 NO_SUBJECT = ""
 REGISTRY_CASE = ""
@@ -47,12 +45,7 @@ class FactKeyRow:
     wrapped: bytes
 
 
-class KeyStoreTransaction(Protocol):
-    """Operations inside one serialised key-store transaction."""
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+KeyStoreTransaction = Transaction
 
 
 _SCHEMA = [
@@ -86,24 +79,28 @@ _SCHEMA = [
 
 
 class KeyStore:
-    """Dialect-neutral key store; subclasses supply connections and locking."""
+    """The key store on a SQLite file (secure_delete) or a PostgreSQL schema."""
 
-    blob_type = "BLOB"
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.blob_type = database.blob_type
+        self.create_schema()
 
-    def __init__(self) -> None:
-        self._mutex = threading.RLock()
-
-    # -- lifecycle (subclasses) ------------------------------------------------------------
-
-    @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[KeyStoreTransaction]:
-        raise NotImplementedError  # pragma: no cover
+    def transaction(self, *, write: bool) -> Any:
+        return self.database.transaction(write=write)
 
     def close(self) -> None:
-        raise NotImplementedError  # pragma: no cover
+        self.database.close()
 
     def after_erasure(self) -> None:
-        """Hook to make deletions physical where the backend allows (SQLite: checkpoint)."""
+        """Make deletions physical where the backend allows (SQLite: truncate the WAL)."""
+        self.database.checkpoint()
+
+    def pragma(self, name: str) -> Any:
+        """Read a SQLite PRAGMA of the key store (durability tests)."""
+        if not isinstance(self.database, SQLiteDatabase):
+            raise TypeError("not a SQLite key store")
+        return self.database.pragma(name)
 
     def create_schema(self) -> None:
         with self.transaction(write=True) as tx:
@@ -194,104 +191,11 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
         yield list(items[start : start + size])
 
 
-class _SQLiteTx:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._conn.execute(sql, tuple(params)).fetchall()
-
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self._conn.executemany(sql, [tuple(r) for r in rows])
+def SQLiteKeyStore(path: Path) -> KeyStore:  # noqa: N802 - a factory named like the store
+    """The key store in its own SQLite file (WAL, synchronous=FULL, secure_delete=ON)."""
+    return KeyStore(SQLiteDatabase(path, secure_delete=True))
 
 
-class SQLiteKeyStore(KeyStore):
-    """Key store in its own SQLite file: WAL, synchronous=FULL, secure_delete=ON."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = path
-        self._conn = sqlite3.connect(
-            str(path), isolation_level=None, check_same_thread=False, timeout=30
-        )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA secure_delete=ON")
-        self._conn.execute("PRAGMA busy_timeout=30000")
-        self.create_schema()
-
-    @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[KeyStoreTransaction]:
-        with self._mutex:
-            if not write:
-                # Reads run in autocommit: each statement sees a consistent snapshot and no
-                # BEGIN/COMMIT round trip is paid on the hot path.
-                yield _SQLiteTx(self._conn)
-                return
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield _SQLiteTx(self._conn)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def after_erasure(self) -> None:
-        with self._mutex:
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-    def pragma(self, name: str) -> Any:
-        """Read one PRAGMA (for durability tests)."""
-        if not re.fullmatch(r"[a-z_]+", name):
-            raise ValueError("invalid pragma name")
-        with self._mutex:
-            return self._conn.execute(f"PRAGMA {name}").fetchone()[0]
-
-    def close(self) -> None:
-        with self._mutex:
-            self._conn.close()
-
-
-class _PostgresTx:
-    def __init__(self, cursor: Any) -> None:
-        self._cursor = cursor
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        self._cursor.execute(sql.replace("?", "%s"), tuple(params))
-        if self._cursor.description is None:
-            return []
-        return list(self._cursor.fetchall())
-
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self._cursor.executemany(sql.replace("?", "%s"), [tuple(r) for r in rows])
-
-
-class PostgresKeyStore(KeyStore):
-    """Key store in its own PostgreSQL schema; writers serialise on an advisory lock."""
-
-    blob_type = "BYTEA"
-    _LOCK_ID = 0x4B455953  # "KEYS"
-
-    def __init__(self, conninfo: str, schema: str = "caseledger_keys") -> None:
-        import psycopg
-
-        super().__init__()
-        if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
-            raise ValueError("invalid schema name")
-        self.schema = schema
-        self._conn = psycopg.connect(conninfo, autocommit=True)
-        self._conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        self._conn.execute(f"SET search_path TO {schema}")
-        self._conn.execute("SET lock_timeout = '10s'")
-        self.create_schema()
-
-    @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[KeyStoreTransaction]:
-        with self._mutex, self._conn.transaction(), self._conn.cursor() as cursor:
-            if write:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", (self._LOCK_ID,))
-            yield _PostgresTx(cursor)
-
-    def close(self) -> None:
-        with self._mutex:
-            self._conn.close()
+def PostgresKeyStore(conninfo: str, schema: str = "caseledger_keys") -> KeyStore:  # noqa: N802
+    """The key store in its own PostgreSQL schema."""
+    return KeyStore(PostgresDatabase(conninfo, schema, lock_id=0x4B455953))

@@ -30,6 +30,8 @@ class StoreConfig:
     keystore_url: str | None = None
     events_schema: str | None = None
     keystore_schema: str = "caseledger_keys"
+    views_schema: str = "caseledger_views"
+    audit_schema: str = "caseledger_audit"
     fact_key_batch: int = 64
 
     @property
@@ -70,6 +72,20 @@ class StoreConfig:
                 }
             )
         return env
+
+
+def ensure_schema(url: str, schema: str) -> None:
+    """Create a PostgreSQL schema if it does not exist (the library expects it)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_identifier(schema)}")
+
+
+def _identifier(name: str) -> str:
+    if not name.replace("_", "a").isalnum() or not name[0].isalpha():
+        raise ValueError("invalid schema name")
+    return name
 
 
 def postgres_env(url: str, schema: str | None) -> dict[str, str]:

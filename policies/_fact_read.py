@@ -197,13 +197,13 @@ def _break_glass(
         return deny(R.emergency_reason_missing, overrides)
     if not principal.roles & set(covenant.emergency.roles):
         return deny(R.emergency_role_not_permitted, overrides)
-    window = timedelta(minutes=covenant.emergency.max_window_minutes)
-    if not emergency.started_at <= now < emergency.started_at + window:
-        return deny(R.emergency_window_expired, f"{overrides}; window {window}")
+    minutes = covenant.emergency.max_window_minutes
+    if not emergency.started_at <= now < emergency.started_at + timedelta(minutes=minutes):
+        return deny(R.emergency_window_expired, f"{overrides}; window {minutes}min")
     return AccessDecision(
         True,
         R.emergency_granted,
-        f"{basis}; overrides {blocked.reason}; window {window}",
+        f"{basis}; overrides {blocked.reason}; window {minutes}min",
         emergency=True,
         disclosure=Disclosure.content,
     )

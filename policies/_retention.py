@@ -47,11 +47,12 @@ def case_retention_deadline(covenant: Covenant, case: CaseState) -> datetime | N
     return None
 
 
-def covers(covenant: Covenant, consent: ConsentState, fact: FactMetadata) -> bool:
-    """Is ``consent`` one the fact could rest on (its subject, purpose and categories)?"""
+def covers(consent: ConsentState, fact: FactMetadata) -> bool:
+    """Is ``consent`` one the fact could rest on: its subject, its purpose (AVG art. 6(4):
+    consent covers exactly the purposes consented to) and all its categories?"""
     return (
         consent.subject in fact.subjects
-        and covenant.is_compatible(consent.purpose, fact.purpose)
+        and consent.purpose == fact.purpose
         and fact.categories <= consent.categories
     )
 
@@ -60,7 +61,7 @@ def _consent_deadline(covenant: Covenant, fact: FactMetadata, case: CaseState) -
     # AVG art. 7(3), 17(1)(b): once no consent is left, the fact has no basis left.
     if not covenant.is_consent_basis(fact.legal_basis):
         return None
-    covering = [c for c in case.consents if covers(covenant, c, fact)]
+    covering = [c for c in case.consents if covers(c, fact)]
     withdrawals = [c.withdrawn_at for c in covering if c.withdrawn_at is not None]
     if not covering or len(withdrawals) < len(covering):
         return None

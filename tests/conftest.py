@@ -35,16 +35,19 @@ def store_config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sto
         return
     suffix = uuid.uuid4().hex[:10]
     events_schema, keys_schema = f"t_{suffix}_events", f"t_{suffix}_keys"
-    create_schemas(events_schema, keys_schema)
+    views_schema, audit_schema = f"t_{suffix}_views", f"t_{suffix}_audit"
+    create_schemas(events_schema, keys_schema, views_schema, audit_schema)
     try:
         yield StoreConfig(
             data_dir=tmp_path / "data",
             database_url=PG_URL,
             events_schema=events_schema,
             keystore_schema=keys_schema,
+            views_schema=views_schema,
+            audit_schema=audit_schema,
         )
     finally:
-        drop_schemas(events_schema, keys_schema)
+        drop_schemas(events_schema, keys_schema, views_schema, audit_schema)
 
 
 @pytest.fixture

@@ -1,0 +1,196 @@
+"""CLI for the covenant and the policy engine, mounted as ``caseledger covenant`` / ``policy``.
+
+``covenant check FILE`` validates a covenant; ``policy explain`` answers "may this reader see
+this fact, and why (not)?" for one invented fact; ``policy diff OLD NEW`` lists the read
+decisions a covenant change flips. Errors are printed as the covenant error lines, exit 1,
+never a traceback. This module reads the clock (``explain`` decides "now"); policies do not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from policies import (
+    CaseId,
+    CaseState,
+    CaseStatus,
+    ConsentId,
+    ConsentState,
+    Covenant,
+    CovenantError,
+    EmergencyRequest,
+    FactId,
+    FactMetadata,
+    Participation,
+    PartnerId,
+    PolicyError,
+    Principal,
+    PurposeId,
+    RoleId,
+    Sharing,
+    SharingLevel,
+    SubjectId,
+    UserId,
+    decide_fact_read,
+    diff_covenants,
+    explain,
+    load_covenant,
+)
+
+covenant_app = typer.Typer(no_args_is_help=True, add_completion=False)
+policy_app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+_OFFICE = PartnerId("zvh")
+_SUBJECT = SubjectId("cli_subject")
+
+
+@covenant_app.callback()
+def _covenant() -> None:
+    """Validate the partnership's covenant file."""
+
+
+@policy_app.callback()
+def _policy() -> None:
+    """Explain and compare policy decisions."""
+
+
+def _load(path: Path) -> Covenant:
+    try:
+        return load_covenant(path)
+    except CovenantError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+
+
+@covenant_app.command("check")
+def check(file: Annotated[Path, typer.Argument(help="Covenant TOML file.")]) -> None:
+    """Validate FILE: print a summary, or every problem (exit 1)."""
+    covenant = _load(file)
+    typer.echo(
+        f"ok: {covenant.name} v{covenant.version}, "
+        f"{len(covenant.partners)} partners, {len(covenant.purposes)} purposes"
+    )
+
+
+@policy_app.command("explain")
+def explain_command(
+    covenant_file: Annotated[Path, typer.Option("--covenant", help="Covenant TOML file.")],
+    roles: Annotated[list[str], typer.Option("--role", help="Reader's role (repeatable).")],
+    partner: Annotated[str, typer.Option(help="Reader's partner id.")],
+    purpose: Annotated[str, typer.Option(help="Declared purpose of the read.")],
+    owner: Annotated[str | None, typer.Option(help="Owner partner (default: another).")] = None,
+    kind: Annotated[str, typer.Option(help="Fact kind.")] = "observation",
+    categories: Annotated[
+        list[str] | None, typer.Option("--category", help="Data category (repeatable).")
+    ] = None,
+    sharing: Annotated[SharingLevel, typer.Option(help="Sharing level.")] = (
+        SharingLevel.participants
+    ),
+    share_with: Annotated[
+        list[str] | None, typer.Option(help="Named partner for sharing=partners (repeatable).")
+    ] = None,
+    legal_basis: Annotated[str | None, typer.Option(help="Legal basis (default: wgs).")] = None,
+    fact_purpose: Annotated[
+        str | None, typer.Option(help="Purpose the fact was recorded for (default: --purpose).")
+    ] = None,
+    participant: Annotated[
+        bool, typer.Option(help="Is the reader's partner an active participant?")
+    ] = True,
+    case_status: Annotated[CaseStatus, typer.Option(help="Case status.")] = CaseStatus.active,
+    consent: Annotated[
+        bool, typer.Option(help="Is a consent covering this read in force?")
+    ] = False,
+    emergency_reason: Annotated[
+        str | None, typer.Option(help="Break the glass with this reason.")
+    ] = None,
+) -> None:
+    """Decide one invented fact read now, and print the decision with its reason."""
+    covenant = _load(covenant_file)
+    now = datetime.now(UTC)
+    reader = PartnerId(partner)
+    fact_owner = PartnerId(owner) if owner else _other_partner(covenant, reader)
+    try:
+        fact = FactMetadata(
+            fact_id=FactId("cli_fact"),
+            case_id=CaseId("cli_case"),
+            owner=fact_owner,
+            kind=kind,
+            categories=frozenset(categories or ()),
+            subjects=frozenset({_SUBJECT}),
+            purpose=PurposeId(fact_purpose or purpose),
+            legal_basis=legal_basis or _default_basis(covenant),
+            sharing=Sharing(sharing, frozenset(PartnerId(p) for p in share_with or ())),
+            recorded_at=now - timedelta(days=7),
+        )
+    except PolicyError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    members = {_OFFICE, fact_owner} | ({reader} if participant else set())
+    case = _case(case_status, fact.purpose, members, now)
+    if consent:
+        case = _with_consent(case, fact, purpose, reader, now)
+    emergency = EmergencyRequest(emergency_reason, now) if emergency_reason is not None else None
+    principal = Principal(UserId("cli_user"), reader, frozenset(RoleId(r) for r in roles))
+    decision = decide_fact_read(covenant, principal, purpose, emergency, fact, case, now)
+    typer.echo(explain(decision))
+    typer.echo(f"basis: {decision.basis}")
+
+
+@policy_app.command("diff")
+def diff(
+    old: Annotated[Path, typer.Argument(help="Covenant in force.")],
+    new: Annotated[Path, typer.Argument(help="Proposed covenant.")],
+) -> None:
+    """List the fact-read decisions that change between OLD and NEW."""
+    changes = diff_covenants(_load(old), _load(new))
+    if not changes:
+        typer.echo("no changes")
+        return
+    for change in changes:
+        typer.echo(change.describe())
+    typer.echo(f"{len(changes)} combination(s) changed")
+
+
+def _other_partner(covenant: Covenant, reader: PartnerId) -> PartnerId:
+    others = [p for p in covenant.partner_ids() if p not in (reader, _OFFICE)]
+    return others[0] if others else _OFFICE
+
+
+def _default_basis(covenant: Covenant) -> str:
+    bases = covenant.legal_basis_ids()
+    return "wgs" if "wgs" in bases else bases[0]
+
+
+def _case(
+    status: CaseStatus, purpose: PurposeId, members: set[PartnerId], now: datetime
+) -> CaseState:
+    decided = None if status is CaseStatus.triage else now - timedelta(days=29)
+    return CaseState(
+        case_id=CaseId("cli_case"),
+        status=status,
+        purpose=purpose,
+        opened_at=now - timedelta(days=30),
+        decided_at=decided,
+        closed_at=now - timedelta(days=1) if status is CaseStatus.closed else None,
+        participants={p: Participation(p, now - timedelta(days=28)) for p in members},
+        erased_at=now - timedelta(hours=1) if status is CaseStatus.erased else None,
+    )
+
+
+def _with_consent(
+    case: CaseState, fact: FactMetadata, purpose: str, reader: PartnerId, now: datetime
+) -> CaseState:
+    consent = ConsentState(
+        consent_id=ConsentId("cli_consent"),
+        subject=_SUBJECT,
+        purpose=PurposeId(purpose),
+        categories=fact.categories,
+        recipients=frozenset({reader}),
+        given_at=now - timedelta(days=10),
+    )
+    return replace(case, consents=(consent,))

@@ -1,0 +1,253 @@
+"""How each case event changes the projection tables (one function per event type).
+
+Events are applied in notification order; each case row remembers the last case version it
+absorbed, so a redelivered event is skipped (idempotent) and a missing one is an error (a
+gap must never be papered over).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from ledger import Case, LedgerError
+
+
+class ProjectionGapError(LedgerError):
+    """An event arrived before one it depends on: the projection refuses to skip it."""
+
+
+class Executor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+
+def _t(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _j(values: Sequence[str]) -> str:
+    return json.dumps(sorted(values), separators=(",", ":"))
+
+
+CaseHistory = Callable[[str, int], Sequence[Any]]
+"""(case id, up to version) -> the case's events as they decode now (after erasures)."""
+
+
+def apply_event(ex: Executor, event: Any, history: CaseHistory | None) -> bool:
+    """Apply one event; False when it was already applied (redelivery) or not a case event.
+
+    An ``Erased`` event first re-derives the case's rows from its history as it decodes now
+    (events whose keys were destroyed come back redacted), so the live projection after an
+    erasure is exactly what a rebuild from zero produces.
+    """
+    if not isinstance(event, Case.Event):
+        return False
+    case_id = str(event.originator_id)
+    version = event.originator_version
+    rows = ex.fetch("SELECT version FROM cl_cases WHERE case_id = ?", (case_id,))
+    current = int(rows[0][0]) if rows else 0
+    if version <= current:
+        return False
+    if version != current + 1:
+        raise ProjectionGapError(f"case {case_id}: got version {version} after {current}")
+    if isinstance(event, Case.Erased) and current > 0 and history is not None:
+        _replay_case(ex, case_id, history(case_id, current))
+    handler = _HANDLERS.get(type(event))
+    if handler is not None:
+        handler(ex, case_id, event)
+    elif isinstance(event, Case.Redacted):
+        _redacted(ex, case_id, event, created=current == 0)
+    ex.execute("UPDATE cl_cases SET version = ? WHERE case_id = ?", (version, case_id))
+    return True
+
+
+def _replay_case(ex: Executor, case_id: str, events: Sequence[Any]) -> None:
+    for table in ("cl_cases", "cl_participants", "cl_subjects", "cl_facts", "cl_fact_subjects",
+                  "cl_actions", "cl_consents", "cl_erasures"):  # fmt: skip
+        ex.execute(f"DELETE FROM {table} WHERE case_id = ?", (case_id,))  # noqa: S608
+    for event in events:
+        apply_event(ex, event, None)
+
+
+def _opened(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute(
+        "INSERT INTO cl_cases (case_id, status, phase, purpose, legal_basis, referred_by,"
+        " opened_by, opened_at, version, redacted_events) VALUES (?, 'triage', ?, ?, ?, ?, ?, ?,"
+        " 0, 0)",
+        (case_id, e.phase, e.purpose, e.legal_basis, e.referred_by, e.partner, _t(e.timestamp)),
+    )
+    for org in sorted({e.partner, e.referred_by}):
+        ex.execute(
+            "INSERT INTO cl_participants (case_id, org, invited_at) VALUES (?, ?, ?)",
+            (case_id, org, _t(e.timestamp)),
+        )
+
+
+def _redacted(ex: Executor, case_id: str, e: Any, *, created: bool) -> None:
+    if created:
+        ex.execute(
+            "INSERT INTO cl_cases (case_id, status, phase, purpose, legal_basis, referred_by,"
+            " opened_by, version, redacted_events) VALUES (?, 'erased', 0, '', '', '', '', 0, 0)",
+            (case_id,),
+        )
+    ex.execute(
+        "UPDATE cl_cases SET redacted_events = redacted_events + 1 WHERE case_id = ?", (case_id,)
+    )
+
+
+def _triage(ex: Executor, case_id: str, e: Any) -> None:
+    status = "active" if e.decision == "accept" else "rejected"
+    ex.execute(
+        "UPDATE cl_cases SET status = ?, decided_at = ? WHERE case_id = ?",
+        (status, _t(e.timestamp), case_id),
+    )
+
+
+def _subject(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute(
+        "INSERT INTO cl_subjects (case_id, subject_id, case_role, added_by, added_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (case_id, e.subject_id, e.case_role, e.partner, _t(e.timestamp)),
+    )
+
+
+def _invited(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute("DELETE FROM cl_participants WHERE case_id = ? AND org = ?", (case_id, e.org))
+    ex.execute(
+        "INSERT INTO cl_participants (case_id, org, invited_at) VALUES (?, ?, ?)",
+        (case_id, e.org, _t(e.timestamp)),
+    )
+
+
+def _removed(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute(
+        "UPDATE cl_participants SET removed_at = ? WHERE case_id = ? AND org = ?",
+        (_t(e.timestamp), case_id, e.org),
+    )
+
+
+def _fact(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute(
+        "INSERT INTO cl_facts (fact_id, case_id, owner, author, kind, categories, subjects,"
+        " purpose, legal_basis, sharing_level, sharing_partners, recorded_at, body_version,"
+        " revisions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+        (
+            e.fact_id, case_id, e.partner, e.actor, e.kind, _j(e.categories), _j(e.subjects),
+            e.purpose, e.legal_basis, e.sharing_level, _j(e.sharing_partners),
+            _t(e.timestamp), e.originator_version,
+        ),
+    )  # fmt: skip
+    for subject in e.subjects:
+        ex.execute(
+            "INSERT INTO cl_fact_subjects (case_id, subject_id, fact_id) VALUES (?, ?, ?)",
+            (case_id, subject, e.fact_id),
+        )
+
+
+def _corrected(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute(
+        "UPDATE cl_facts SET body_version = ?, revisions = revisions + 1, corrected_at = ?"
+        " WHERE fact_id = ?",
+        (e.originator_version, _t(e.timestamp), e.fact_id),
+    )
+
+
+def _retracted(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute(
+        "UPDATE cl_facts SET retracted_at = ? WHERE fact_id = ?", (_t(e.timestamp), e.fact_id)
+    )
+
+
+def _action(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute(
+        "INSERT INTO cl_actions (action_id, case_id, assignee, due, status, agreed_by,"
+        " agreed_at, updated_at) VALUES (?, ?, ?, ?, 'open', ?, ?, ?)",
+        (e.action_id, case_id, e.assignee, e.due, e.partner, _t(e.timestamp), _t(e.timestamp)),
+    )
+
+
+def _action_status(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute(
+        "UPDATE cl_actions SET status = ?, updated_at = ? WHERE action_id = ?",
+        (e.status, _t(e.timestamp), e.action_id),
+    )
+
+
+def _phase(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute("UPDATE cl_cases SET phase = ? WHERE case_id = ?", (e.phase, case_id))
+
+
+def _notification(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute(
+        "UPDATE cl_cases SET notification = ?, notification_review_at = ?,"
+        " notification_decided_by = ?, notification_decided_at = ? WHERE case_id = ?",
+        (e.decision, e.review_at, e.actor, _t(e.timestamp), case_id),
+    )
+
+
+def _consent(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute(
+        "INSERT INTO cl_consents (consent_id, case_id, subject_id, purpose, categories,"
+        " recipients, recorded_by, given_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (e.consent_id, case_id, e.subject, e.purpose, _j(e.categories), _j(e.recipients),
+         e.partner, _t(e.timestamp)),
+    )  # fmt: skip
+
+
+def _consent_withdrawn(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute(
+        "UPDATE cl_consents SET withdrawn_at = ? WHERE consent_id = ?",
+        (_t(e.timestamp), e.consent_id),
+    )
+
+
+def _closed(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute(
+        "UPDATE cl_cases SET status = 'closed', closed_at = ? WHERE case_id = ?",
+        (_t(e.timestamp), case_id),
+    )
+
+
+def _erased(ex: Executor, case_id: str, e: Any) -> None:
+    at = _t(e.timestamp)
+    ex.execute(
+        "INSERT INTO cl_erasures (erasure_id, case_id, scope, target_id, ground, erased_at,"
+        " actor, fact_ids, destroyed_scope_keys, destroyed_fact_keys)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (e.erasure_id, case_id, e.scope, e.target_id, e.ground, at, e.actor, _j(e.fact_ids),
+         e.destroyed_scope_keys, e.destroyed_fact_keys),
+    )  # fmt: skip
+    for fact_id in e.fact_ids:
+        ex.execute(
+            "UPDATE cl_facts SET erased_at = ? WHERE fact_id = ? AND erased_at IS NULL",
+            (at, fact_id),
+        )
+    if e.scope == "case":
+        ex.execute(
+            "UPDATE cl_cases SET status = 'erased', erased_at = ? WHERE case_id = ?",
+            (at, case_id),
+        )
+
+
+_HANDLERS: dict[type[Any], Callable[[Executor, str, Any], None]] = {
+    Case.Opened: _opened,
+    Case.TriageDecided: _triage,
+    Case.SubjectAdded: _subject,
+    Case.ParticipantInvited: _invited,
+    Case.ParticipantRemoved: _removed,
+    Case.FactRecorded: _fact,
+    Case.FactCorrected: _corrected,
+    Case.FactRetracted: _retracted,
+    Case.ActionAgreed: _action,
+    Case.ActionStatusChanged: _action_status,
+    Case.PhaseChanged: _phase,
+    Case.NotificationDecided: _notification,
+    Case.ConsentRecorded: _consent,
+    Case.ConsentWithdrawn: _consent_withdrawn,
+    Case.Closed: _closed,
+    Case.Erased: _erased,
+}

@@ -1,0 +1,131 @@
+"""Following the ledger's notification log into the projections, in batches.
+
+Catch-up reads notifications in pages (``select_notifications``) and applies each page in one
+transaction with its tracking position, about an order of magnitude faster than one
+transaction per event. Live following polls on SQLite (its recorder has no subscription) and
+waits on LISTEN/NOTIFY on PostgreSQL. A restarted runner resumes after its tracked position:
+nothing is skipped, nothing applied twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+
+from ledger import CaseLedger
+from projections._store import CaseViews
+
+Progress = Callable[[int, int], None]
+
+
+class ProjectionRunner:
+    """Applies the ledger's events to the case projections."""
+
+    def __init__(
+        self,
+        ledger: CaseLedger,
+        views: CaseViews,
+        *,
+        batch_size: int = 1000,
+        listen_url: str | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.listen_url = listen_url
+        self.views = views
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.error: BaseException | None = None
+
+    @property
+    def position(self) -> int:
+        return self.views.max_tracking_id(self.ledger.name) or 0
+
+    def history(self, case_id: str, version: int) -> Sequence[Any]:
+        """A case's events up to ``version`` as they decode now (erasures applied)."""
+        return list(self.ledger.events.get(UUID(case_id), lte=version))
+
+    def catch_up(self, progress: Progress | None = None) -> int:
+        """Apply everything recorded so far; returns the number of events applied."""
+        with self._lock:
+            applied = 0
+            start = self.position + 1
+            total = self.ledger.recorder.max_notification_id() or 0
+            while True:
+                notifications = self.ledger.recorder.select_notifications(
+                    start=start, limit=self.batch_size
+                )
+                if not notifications:
+                    return applied
+                events = [self.ledger.mapper.to_domain_event(n) for n in notifications]
+                last = notifications[-1].id
+                applied += self.views.apply_batch(
+                    events, Tracking(self.ledger.name, last), self.history
+                )
+                start = last + 1
+                if progress is not None:
+                    progress(last, max(total, last))
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Drop the projections and replay the whole notification log."""
+        with self._lock:
+            self.views.clear()
+        return self.catch_up(progress)
+
+    # -- live following -------------------------------------------------------------------
+
+    def start(self, poll_interval: float = 0.1) -> None:
+        """Follow the log in a background thread until :meth:`stop`."""
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._follow, args=(poll_interval,), name="projection-runner", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _follow(self, poll_interval: float) -> None:
+        wait = self._waiter(poll_interval)
+        try:
+            while not self._stop.is_set():
+                self.catch_up()
+                wait()
+        except BaseException as error:
+            self.error = error
+
+    def _sleep(self, seconds: float) -> None:
+        self._stop.wait(seconds)
+
+    def _waiter(self, poll_interval: float) -> Callable[[], None]:
+        channel = getattr(self.ledger.recorder, "channel_name", None)
+        if channel is None or self.listen_url is None:
+            return lambda: self._sleep(poll_interval)
+        return _ListenWaiter(self.listen_url, channel, poll_interval, self._stop)
+
+
+class _ListenWaiter:
+    """Blocks until PostgreSQL NOTIFYs a new event (or a timeout, as a safety net)."""
+
+    def __init__(self, url: str, channel: str, timeout: float, stop: threading.Event) -> None:
+        import psycopg
+
+        self._conn = psycopg.connect(url, autocommit=True)
+        self._conn.execute(f'LISTEN "{channel}"')
+        self._timeout = max(timeout, 1.0)
+        self._stop = stop
+
+    def __call__(self) -> None:
+        if self._stop.is_set():
+            self._conn.close()
+            return
+        for _ in self._conn.notifies(timeout=self._timeout, stop_after=1):
+            break

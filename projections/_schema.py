@@ -1,0 +1,64 @@
+"""Tables of the case projections: metadata and references only, never plaintext.
+
+Free text (reasons, action descriptions, fact bodies) stays sealed in the event store and is
+opened at read time, after the policy decision and the access-log entry.
+"""
+
+from __future__ import annotations
+
+TABLES = {
+    "cl_cases": """CREATE TABLE IF NOT EXISTS cl_cases (
+        case_id TEXT PRIMARY KEY, status TEXT NOT NULL, phase INTEGER NOT NULL,
+        purpose TEXT NOT NULL, legal_basis TEXT NOT NULL, referred_by TEXT NOT NULL,
+        opened_by TEXT NOT NULL, opened_at TEXT, decided_at TEXT, closed_at TEXT,
+        erased_at TEXT, version INTEGER NOT NULL, redacted_events INTEGER NOT NULL,
+        notification TEXT, notification_review_at TEXT, notification_decided_by TEXT,
+        notification_decided_at TEXT)""",
+    "cl_participants": """CREATE TABLE IF NOT EXISTS cl_participants (
+        case_id TEXT NOT NULL, org TEXT NOT NULL, invited_at TEXT NOT NULL, removed_at TEXT,
+        PRIMARY KEY (case_id, org))""",
+    "cl_subjects": """CREATE TABLE IF NOT EXISTS cl_subjects (
+        case_id TEXT NOT NULL, subject_id TEXT NOT NULL, case_role TEXT NOT NULL,
+        added_by TEXT NOT NULL, added_at TEXT NOT NULL, erased_at TEXT,
+        PRIMARY KEY (case_id, subject_id))""",
+    "cl_facts": """CREATE TABLE IF NOT EXISTS cl_facts (
+        fact_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, owner TEXT NOT NULL,
+        author TEXT NOT NULL, kind TEXT NOT NULL, categories TEXT NOT NULL,
+        subjects TEXT NOT NULL, purpose TEXT NOT NULL, legal_basis TEXT NOT NULL,
+        sharing_level TEXT NOT NULL, sharing_partners TEXT NOT NULL, recorded_at TEXT NOT NULL,
+        body_version INTEGER NOT NULL, revisions INTEGER NOT NULL, corrected_at TEXT,
+        retracted_at TEXT, erased_at TEXT)""",
+    "cl_fact_subjects": """CREATE TABLE IF NOT EXISTS cl_fact_subjects (
+        case_id TEXT NOT NULL, subject_id TEXT NOT NULL, fact_id TEXT NOT NULL,
+        PRIMARY KEY (case_id, subject_id, fact_id))""",
+    "cl_actions": """CREATE TABLE IF NOT EXISTS cl_actions (
+        action_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, assignee TEXT NOT NULL,
+        due TEXT NOT NULL, status TEXT NOT NULL, agreed_by TEXT NOT NULL,
+        agreed_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+    "cl_consents": """CREATE TABLE IF NOT EXISTS cl_consents (
+        consent_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, subject_id TEXT NOT NULL,
+        purpose TEXT NOT NULL, categories TEXT NOT NULL, recipients TEXT NOT NULL,
+        recorded_by TEXT NOT NULL, given_at TEXT NOT NULL, withdrawn_at TEXT)""",
+    "cl_erasures": """CREATE TABLE IF NOT EXISTS cl_erasures (
+        erasure_id TEXT NOT NULL, case_id TEXT NOT NULL, scope TEXT NOT NULL,
+        target_id TEXT NOT NULL, ground TEXT NOT NULL, erased_at TEXT NOT NULL,
+        actor TEXT NOT NULL, fact_ids TEXT NOT NULL, destroyed_scope_keys INTEGER NOT NULL,
+        destroyed_fact_keys INTEGER NOT NULL, PRIMARY KEY (erasure_id, case_id))""",
+}
+INDEXES = [
+    "CREATE INDEX IF NOT EXISTS cl_facts_by_case ON cl_facts (case_id, recorded_at)",
+    "CREATE INDEX IF NOT EXISTS cl_actions_by_case ON cl_actions (case_id, due)",
+    "CREATE INDEX IF NOT EXISTS cl_consents_by_case ON cl_consents (case_id)",
+    "CREATE INDEX IF NOT EXISTS cl_participants_by_org ON cl_participants (org, case_id)",
+]
+# Tables in a stable order, with the key used to order rows for content hashes.
+ORDERED_TABLES = {
+    "cl_cases": "case_id",
+    "cl_participants": "case_id, org",
+    "cl_subjects": "case_id, subject_id",
+    "cl_facts": "fact_id",
+    "cl_fact_subjects": "case_id, subject_id, fact_id",
+    "cl_actions": "action_id",
+    "cl_consents": "consent_id",
+    "cl_erasures": "erasure_id, case_id",
+}

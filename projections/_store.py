@@ -1,0 +1,154 @@
+"""The projection store: view tables plus the library's tracking table, in one transaction.
+
+View classes extend the library's tracking recorders (SQLite and PostgreSQL), so each batch
+of view updates commits together with its tracking position. Reads for role views go
+through :meth:`CaseViewsMixin.fetch`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from eventsourcing.persistence import InfrastructureFactory, Tracking, TrackingRecorder
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteTrackingRecorder
+
+from ledger import StoreConfig
+from projections._apply import CaseHistory, apply_event
+from projections._schema import INDEXES, ORDERED_TABLES, TABLES
+
+PROJECTIONS_FILE = "projections.sqlite3"
+VIEW_NAME = "caseviews"
+
+
+class _Executor:
+    """Adapts a library cursor to ``?`` placeholders and tuple rows."""
+
+    def __init__(self, cursor: Any, *, postgres: bool) -> None:
+        self._cursor = cursor
+        self._postgres = postgres
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        if self._postgres:
+            sql = sql.replace("?", "%s")
+        self._cursor.execute(sql, tuple(params))
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self.execute(sql, params)
+        rows = self._cursor.fetchall()
+        if self._postgres:
+            return [tuple(r.values()) for r in rows]
+        return [tuple(r) for r in rows]
+
+
+class CaseViewsMixin:
+    """View tables and batch application; mixed into the library's tracking recorders."""
+
+    datastore: Any
+    postgres = False
+
+    if TYPE_CHECKING:  # provided by the library's tracking recorder
+
+        def _insert_tracking(self, c: Any, tracking: Tracking) -> None: ...
+
+        def max_tracking_id(self, application_name: str) -> int | None: ...
+
+    @contextmanager
+    def _transaction(self, *, commit: bool) -> Iterator[_Executor]:
+        with self.datastore.transaction(commit=commit) as cursor:
+            if self.postgres:
+                cursor.execute(f"SET LOCAL search_path TO {self.datastore.schema}")
+            yield _Executor(cursor, postgres=self.postgres)
+
+    def create_view_tables(self) -> None:
+        with self._transaction(commit=True) as ex:
+            for statement in [*TABLES.values(), *INDEXES]:
+                ex.execute(statement)
+
+    def apply_batch(self, events: Sequence[Any], tracking: Tracking, history: CaseHistory) -> int:
+        """Apply events and record the tracking position in one transaction."""
+        applied = 0
+        with self.datastore.transaction(commit=True) as cursor:
+            if self.postgres:
+                cursor.execute(f"SET LOCAL search_path TO {self.datastore.schema}")
+            ex = _Executor(cursor, postgres=self.postgres)
+            for event in events:
+                applied += apply_event(ex, event, history)
+            self._insert_tracking(cursor, tracking)
+        return applied
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._transaction(commit=False) as ex:
+            return ex.fetch(sql, params)
+
+    def clear(self) -> None:
+        """Empty every view table and forget the tracking position (for a rebuild)."""
+        with self._transaction(commit=True) as ex:
+            for table in TABLES:
+                ex.execute(f"DELETE FROM {table}")  # noqa: S608 - our table names
+            ex.execute(f"DELETE FROM {self.tracking_table()}")  # noqa: S608
+
+    def tracking_table(self) -> str:
+        return "tracking"
+
+    def content_hash(self) -> str:
+        """SHA-256 over every view row in a stable order (rebuild == live checks)."""
+        digest = hashlib.sha256()
+        with self._transaction(commit=False) as ex:
+            for table, order in ORDERED_TABLES.items():
+                digest.update(table.encode())
+                for row in ex.fetch(f"SELECT * FROM {table} ORDER BY {order}"):  # noqa: S608
+                    digest.update(repr(tuple(row)).encode())
+        return digest.hexdigest()
+
+
+class SQLiteCaseViews(CaseViewsMixin, SQLiteTrackingRecorder):
+    """Case projections in their own SQLite file."""
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.create_view_tables()
+
+
+class PostgresCaseViews(CaseViewsMixin, PostgresTrackingRecorder):
+    """Case projections in a PostgreSQL schema."""
+
+    postgres = True
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.create_view_tables()
+
+    def tracking_table(self) -> str:
+        return self.tracking_table_name
+
+
+CaseViews = SQLiteCaseViews | PostgresCaseViews
+
+
+def open_views(config: StoreConfig, *, schema: str | None = None) -> CaseViews:
+    """The projection store for these stores (SQLite file or PostgreSQL schema)."""
+    env: dict[str, str]
+    if config.database_url:
+        from ledger._stores import ensure_schema, postgres_env
+
+        ensure_schema(config.database_url, schema or config.views_schema)
+        env = postgres_env(config.database_url, schema or config.views_schema)
+        view_class: type[TrackingRecorder] = PostgresCaseViews
+    else:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {
+            "PERSISTENCE_MODULE": "ledger._stores:DurableSQLiteFactory",
+            "SQLITE_DBNAME": str(config.data_dir / PROJECTIONS_FILE),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+        view_class = SQLiteCaseViews
+    from eventsourcing.utils import Environment
+
+    factory = InfrastructureFactory[Any].construct(Environment(VIEW_NAME, env))
+    views = factory.tracking_recorder(view_class)
+    assert isinstance(views, SQLiteCaseViews | PostgresCaseViews)
+    return views
