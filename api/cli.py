@@ -24,8 +24,9 @@ app.add_typer(keys_app, name="keys")
 
 DataDir = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Data directory (default: $CASELEDGER_DATA_DIR or "
-                 "./caseledger-data)."),
+    typer.Option(
+        "--data-dir", help="Data directory (default: $CASELEDGER_DATA_DIR or ./caseledger-data)."
+    ),
 ]
 
 

@@ -56,31 +56,92 @@ def record_sc1(ledger: CaseLedger) -> RecordedScenario:
         ledger.invite_participant(REGIE, case_id, org=org)
     scenario = RecordedScenario(case_id, subject_id)
 
-    def fact(who: RequestContext, label: str, kind: str, categories: list[str],
-             level: str, partners: list[str], body: dict[str, Any]) -> None:
+    def fact(
+        who: RequestContext,
+        label: str,
+        kind: str,
+        categories: list[str],
+        level: str,
+        partners: list[str],
+        body: dict[str, Any],
+    ) -> None:
         fact_id = ledger.record_fact(
-            who, case_id, kind=kind, subjects=[subject_id], categories=categories,
-            purpose=PURPOSE, legal_basis="wgs", sharing_level=level,
-            sharing_partners=partners, body=body,
+            who,
+            case_id,
+            kind=kind,
+            subjects=[subject_id],
+            categories=categories,
+            purpose=PURPOSE,
+            legal_basis="wgs",
+            sharing_level=level,
+            sharing_partners=partners,
+            body=body,
         ).created_id
         assert fact_id is not None
         scenario.facts[fact_id] = (who, label)
         scenario.plaintexts.extend(str(v) for v in body.values())
 
-    fact(POLICE, "referral", "referral", ["safety_risk"], "regie", [],
-         {"text": "Zorgmelding: M. Voorbeeld raakt de grip kwijt"})
-    fact(REGIE, "identity", "observation", ["identity"], "participants", [],
-         {"name": "Mila Voorbeeld-Demo", "born": "1990-01-01"})
-    fact(MENTAL_HEALTH, "diagnosis", "observation", ["health"], "partners", ["reclassering"],
-         {"text": "Diagnose: invented-condition-7Q"})
-    fact(POLICE, "arrests", "observation", ["criminal"], "partners", ["reclassering"],
-         {"text": "Twee aanhoudingen wegens invented-offence-3Z"})
-    fact(HOUSING, "rent arrears", "observation", ["finance", "housing"], "participants", [],
-         {"text": "Huurachterstand van 4 maanden (invented-amount-EUR-2417)"})
-    fact(REGIE, "shared starting point", "shared_starting_point", ["plan"], "participants", [],
-         {"text": "Gedeeld doel: stabiel wonen, behandeling, geen nieuwe delicten"})
-    ledger.agree_action(REGIE, case_id, assignee="woningcorporatie",
-                        what="Betalingsregeling voorstellen", due="2026-12-01")
+    fact(
+        POLICE,
+        "referral",
+        "referral",
+        ["safety_risk"],
+        "regie",
+        [],
+        {"text": "Zorgmelding: M. Voorbeeld raakt de grip kwijt"},
+    )
+    fact(
+        REGIE,
+        "identity",
+        "observation",
+        ["identity"],
+        "participants",
+        [],
+        {"name": "Mila Voorbeeld-Demo", "born": "1990-01-01"},
+    )
+    fact(
+        MENTAL_HEALTH,
+        "diagnosis",
+        "observation",
+        ["health"],
+        "partners",
+        ["reclassering"],
+        {"text": "Diagnose: invented-condition-7Q"},
+    )
+    fact(
+        POLICE,
+        "arrests",
+        "observation",
+        ["criminal"],
+        "partners",
+        ["reclassering"],
+        {"text": "Twee aanhoudingen wegens invented-offence-3Z"},
+    )
+    fact(
+        HOUSING,
+        "rent arrears",
+        "observation",
+        ["finance", "housing"],
+        "participants",
+        [],
+        {"text": "Huurachterstand van 4 maanden (invented-amount-EUR-2417)"},
+    )
+    fact(
+        REGIE,
+        "shared starting point",
+        "shared_starting_point",
+        ["plan"],
+        "participants",
+        [],
+        {"text": "Gedeeld doel: stabiel wonen, behandeling, geen nieuwe delicten"},
+    )
+    ledger.agree_action(
+        REGIE,
+        case_id,
+        assignee="woningcorporatie",
+        what="Betalingsregeling voorstellen",
+        due="2026-12-01",
+    )
     ledger.agree_action(REGIE, case_id, assignee="ggz", what="Intake plannen", due="2026-12-08")
     return scenario
 
@@ -104,8 +165,10 @@ def run_demo(data_dir: Path, echo: Echo) -> int:
     try:
         scenario = record_sc1(ledger)
         case = ledger.get_case(scenario.case_id)
-        echo(f"SC1 recorded: case {scenario.case_id}, status {case.status}, "
-             f"AVE phase {case.phase}, {len(case.facts)} facts, version {case.version}")
+        echo(
+            f"SC1 recorded: case {scenario.case_id}, status {case.status}, "
+            f"AVE phase {case.phase}, {len(case.facts)} facts, version {case.version}"
+        )
         echo(f"participants: {', '.join(sorted(case.participants))}")
         echo("")
         echo("Each owner reads its own facts back through the ledger:")

@@ -36,9 +36,23 @@ from ledger._sql import Database, Transaction
 GENESIS = bytes(32)
 _SEP = "\x1f"
 FIELDS = (
-    "seq", "entry_id", "trace_id", "time", "actor", "org", "role", "on_behalf_of", "purpose",
-    "case_id", "fact_ids", "subject", "decision", "reason", "emergency", "outcome",
-)  # fmt: skip
+    "seq",
+    "entry_id",
+    "trace_id",
+    "time",
+    "actor",
+    "org",
+    "role",
+    "on_behalf_of",
+    "purpose",
+    "case_id",
+    "fact_ids",
+    "subject",
+    "decision",
+    "reason",
+    "emergency",
+    "outcome",
+)
 
 
 class AccessLogError(LedgerError):
@@ -192,10 +206,23 @@ class AuditKeys:
 
 def canonical(seq: int, entry_id: str, time: str, e: AccessEntry | StoredEntry) -> bytes:
     values = (
-        str(seq), entry_id, e.trace_id, time, e.actor, e.org, e.role, e.on_behalf_of,
-        e.purpose, e.case_id, ",".join(e.fact_ids), e.subject, e.decision, e.reason,
-        "1" if e.emergency else "0", e.outcome,
-    )  # fmt: skip
+        str(seq),
+        entry_id,
+        e.trace_id,
+        time,
+        e.actor,
+        e.org,
+        e.role,
+        e.on_behalf_of,
+        e.purpose,
+        e.case_id,
+        ",".join(e.fact_ids),
+        e.subject,
+        e.decision,
+        e.reason,
+        "1" if e.emergency else "0",
+        e.outcome,
+    )
     for value in values:
         if _SEP in value:
             raise AccessLogError("access-log fields may not contain U+001F")
@@ -259,12 +286,27 @@ class AccessLog:
                     seq += 1
                     entry_id = uuid.uuid4().hex
                     prev = hashlib.sha256(prev + canonical(seq, entry_id, time, entry)).digest()
-                    rows.append((
-                        seq, entry_id, entry.trace_id, time, entry.actor, entry.org, entry.role,
-                        entry.on_behalf_of, entry.purpose, entry.case_id,
-                        ",".join(entry.fact_ids), entry.subject, entry.decision, entry.reason,
-                        1 if entry.emergency else 0, entry.outcome, prev,
-                    ))  # fmt: skip
+                    rows.append(
+                        (
+                            seq,
+                            entry_id,
+                            entry.trace_id,
+                            time,
+                            entry.actor,
+                            entry.org,
+                            entry.role,
+                            entry.on_behalf_of,
+                            entry.purpose,
+                            entry.case_id,
+                            ",".join(entry.fact_ids),
+                            entry.subject,
+                            entry.decision,
+                            entry.reason,
+                            1 if entry.emergency else 0,
+                            entry.outcome,
+                            prev,
+                        )
+                    )
                     if seq % self.checkpoint_every == 0:
                         self._insert_checkpoint(tx, seq, prev, time)
                 marks = ", ".join("?" * (len(FIELDS) + 1))
@@ -413,10 +455,24 @@ def _head(tx: Transaction) -> tuple[int, bytes]:
 
 def _stored(r: tuple[Any, ...]) -> StoredEntry:
     return StoredEntry(
-        int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
-        tuple(x for x in str(r[10]).split(",") if x), r[11], r[12], r[13], bool(r[14]), r[15],
+        int(r[0]),
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        r[5],
+        r[6],
+        r[7],
+        r[8],
+        r[9],
+        tuple(x for x in str(r[10]).split(",") if x),
+        r[11],
+        r[12],
+        r[13],
+        bool(r[14]),
+        r[15],
         bytes(r[16]).hex(),
-    )  # fmt: skip
+    )
 
 
 def _check_checkpoint(

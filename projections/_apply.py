@@ -66,8 +66,16 @@ def apply_event(ex: Executor, event: Any, history: CaseHistory | None) -> bool:
 
 
 def _replay_case(ex: Executor, case_id: str, events: Sequence[Any]) -> None:
-    for table in ("cl_cases", "cl_participants", "cl_subjects", "cl_facts", "cl_fact_subjects",
-                  "cl_actions", "cl_consents", "cl_erasures"):  # fmt: skip
+    for table in (
+        "cl_cases",
+        "cl_participants",
+        "cl_subjects",
+        "cl_facts",
+        "cl_fact_subjects",
+        "cl_actions",
+        "cl_consents",
+        "cl_erasures",
+    ):
         ex.execute(f"DELETE FROM {table} WHERE case_id = ?", (case_id,))  # noqa: S608
     for event in events:
         apply_event(ex, event, None)
@@ -136,11 +144,21 @@ def _fact(ex: Executor, case_id: str, e: Any) -> None:
         " purpose, legal_basis, sharing_level, sharing_partners, recorded_at, body_version,"
         " revisions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
         (
-            e.fact_id, case_id, e.partner, e.actor, e.kind, _j(e.categories), _j(e.subjects),
-            e.purpose, e.legal_basis, e.sharing_level, _j(e.sharing_partners),
-            _t(e.timestamp), e.originator_version,
+            e.fact_id,
+            case_id,
+            e.partner,
+            e.actor,
+            e.kind,
+            _j(e.categories),
+            _j(e.subjects),
+            e.purpose,
+            e.legal_basis,
+            e.sharing_level,
+            _j(e.sharing_partners),
+            _t(e.timestamp),
+            e.originator_version,
         ),
-    )  # fmt: skip
+    )
     for subject in e.subjects:
         ex.execute(
             "INSERT INTO cl_fact_subjects (case_id, subject_id, fact_id) VALUES (?, ?, ?)",
@@ -193,9 +211,17 @@ def _consent(ex: Executor, case_id: str, e: Any) -> None:
     ex.execute(
         "INSERT INTO cl_consents (consent_id, case_id, subject_id, purpose, categories,"
         " recipients, recorded_by, given_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (e.consent_id, case_id, e.subject, e.purpose, _j(e.categories), _j(e.recipients),
-         e.partner, _t(e.timestamp)),
-    )  # fmt: skip
+        (
+            e.consent_id,
+            case_id,
+            e.subject,
+            e.purpose,
+            _j(e.categories),
+            _j(e.recipients),
+            e.partner,
+            _t(e.timestamp),
+        ),
+    )
 
 
 def _consent_withdrawn(ex: Executor, case_id: str, e: Any) -> None:
@@ -218,9 +244,19 @@ def _erased(ex: Executor, case_id: str, e: Any) -> None:
         "INSERT INTO cl_erasures (erasure_id, case_id, scope, target_id, ground, erased_at,"
         " actor, fact_ids, destroyed_scope_keys, destroyed_fact_keys)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (e.erasure_id, case_id, e.scope, e.target_id, e.ground, at, e.actor, _j(e.fact_ids),
-         e.destroyed_scope_keys, e.destroyed_fact_keys),
-    )  # fmt: skip
+        (
+            e.erasure_id,
+            case_id,
+            e.scope,
+            e.target_id,
+            e.ground,
+            at,
+            e.actor,
+            _j(e.fact_ids),
+            e.destroyed_scope_keys,
+            e.destroyed_fact_keys,
+        ),
+    )
     for fact_id in e.fact_ids:
         ex.execute(
             "UPDATE cl_facts SET erased_at = ? WHERE fact_id = ? AND erased_at IS NULL",

@@ -1,0 +1,497 @@
+"""Role views, assembled at read time. One pipeline serves every caller:
+
+    candidates from the projections -> policy decision per fact (with reason)
+    -> access-log append (one entry per subject touched; denials too; fail closed)
+    -> open the sealed bodies the decision admits -> the view
+
+Denied facts are simply absent (only their count is shown). The privacy officer reads for a
+metadata purpose and gets metadata of everything, the content of nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ledger import CaseNotFoundError, LedgerError
+from ledger._audit import AccessEntry, AccessLog
+from policies import (
+    AccessDecision,
+    CaseId,
+    CaseState,
+    CaseStatus,
+    ConsentId,
+    ConsentState,
+    Covenant,
+    Disclosure,
+    EmergencyRequest,
+    FactId,
+    FactMetadata,
+    Participation,
+    PartnerId,
+    Principal,
+    PurposeId,
+    ReasonCode,
+    Sharing,
+    SharingLevel,
+    SubjectId,
+    decide_case_read,
+    decide_fact_read,
+)
+from projections._runner import ProjectionRunner
+
+Clock = Callable[[], datetime]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class ReadDeniedError(CaseNotFoundError):
+    """The caller may not see this case; looks exactly like an unknown case (404)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRequest:
+    """Who reads, for which declared purpose, maybe breaking the glass."""
+
+    principal: Principal
+    purpose: str
+    emergency_reason: str | None = None
+    trace_id: str = ""
+
+    @property
+    def role(self) -> str:
+        return ",".join(sorted(self.principal.roles))
+
+
+@dataclass(frozen=True, slots=True)
+class FactView:
+    fact_id: str
+    kind: str
+    owner: str
+    subjects: tuple[str, ...]
+    categories: tuple[str, ...]
+    purpose: str
+    sharing: dict[str, Any]
+    recorded_at: str
+    body: Any | None = None
+    has_body: bool = False
+    emergency: bool = False
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionView:
+    action_id: str
+    assignee: str
+    what: str | None
+    due: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseOverview:
+    case_id: str
+    status: str
+    phase: int
+    purpose: str
+    participants: tuple[str, ...]
+    subjects: tuple[dict[str, str], ...]
+    facts: tuple[FactView, ...]
+    withheld: int
+    actions: tuple[ActionView, ...]
+    version: int
+    notification: dict[str, Any] | None = None
+    emergency: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSummary:
+    case_id: str
+    status: str
+    phase: int
+    purpose: str
+    version: int
+
+
+@dataclass
+class _Snapshot:
+    """What the projections say about one case (metadata only)."""
+
+    state: CaseState
+    phase: int
+    version: int
+    subjects: list[tuple[str, str]] = field(default_factory=list)
+    notification: tuple[Any, ...] | None = None
+
+
+class ReadService:
+    """The only read path: every view goes through policy and the access log."""
+
+    def __init__(
+        self,
+        runner: ProjectionRunner,
+        access_log: AccessLog,
+        covenant: Covenant,
+        clock: Clock,
+    ) -> None:
+        self.runner = runner
+        self.ledger = runner.ledger
+        self.views = runner.views
+        self.access_log = access_log
+        self.covenant = covenant
+        self.clock = clock
+
+    # -- public views ---------------------------------------------------------------------
+
+    def case_overview(self, request: ReadRequest, case_id: str) -> CaseOverview:
+        now = self.clock()
+        snapshot = self._snapshot(case_id)
+        case_decision = decide_case_read(
+            self.covenant, request.principal, request.purpose, snapshot.state, now
+        )
+        facts = self._fact_candidates(case_id)
+        emergency = self._emergency(request, now)
+        decisions = [
+            (
+                meta,
+                decide_fact_read(
+                    self.covenant,
+                    request.principal,
+                    request.purpose,
+                    emergency,
+                    meta,
+                    snapshot.state,
+                    now,
+                ),
+            )
+            for meta in facts
+        ]
+        granted_by_glass = any(d.allowed and d.emergency for _, d in decisions)
+        if not case_decision.allowed and not granted_by_glass:
+            self._log(request, now, case_id, [], case_decision)
+            raise ReadDeniedError("case not found")
+        entries = [_case_entry(request, case_id, case_decision, granted_by_glass)]
+        entries += self._fact_entries(request, case_id, decisions)
+        self.access_log.append(entries, now=now)  # log before reveal; raises -> no data
+        content_ids = [
+            meta.fact_id
+            for meta, d in decisions
+            if d.allowed and d.disclosure is Disclosure.content
+        ]
+        metadata_only = case_decision.disclosure is Disclosure.metadata
+        bodies, actions_text, notification_reason = self._open(
+            case_id, content_ids, want_text=not metadata_only
+        )
+        visible = [_fact_view(meta, d, bodies) for meta, d in decisions if d.allowed]
+        actions = self._actions(case_id, actions_text)
+        show_process = case_decision.allowed or granted_by_glass
+        return CaseOverview(
+            case_id=case_id,
+            status=str(snapshot.state.status),
+            phase=snapshot.phase,
+            purpose=snapshot.state.purpose,
+            participants=tuple(
+                sorted(p for p, part in snapshot.state.participants.items() if part.is_active(now))
+            ),
+            subjects=tuple({"subject_id": s, "case_role": role} for s, role in snapshot.subjects),
+            facts=tuple(visible),
+            withheld=sum(1 for _, d in decisions if not d.allowed),
+            actions=tuple(actions) if show_process else (),
+            version=snapshot.version,
+            notification=_notification(snapshot, notification_reason),
+            emergency=granted_by_glass,
+        )
+
+    def action_list(self, request: ReadRequest, case_id: str) -> tuple[int, list[ActionView]]:
+        """The action list (shared with every active participant and the clerk)."""
+        now = self.clock()
+        snapshot = self._snapshot(case_id)
+        decision = decide_case_read(
+            self.covenant, request.principal, request.purpose, snapshot.state, now
+        )
+        self._log(request, now, case_id, [], decision)
+        if not decision.allowed:
+            raise ReadDeniedError("case not found")
+        metadata_only = decision.disclosure is Disclosure.metadata
+        _, texts, _ = self._open(case_id, [], want_text=not metadata_only)
+        return snapshot.version, self._actions(case_id, texts)
+
+    def list_cases(self, request: ReadRequest) -> list[CaseSummary]:
+        """Cases whose process data the caller may see, with phase and status."""
+        now = self.clock()
+        self.runner.catch_up()
+        if request.principal.has_role("privacy_officer"):
+            rows = self.views.fetch("SELECT case_id FROM cl_cases ORDER BY opened_at, case_id")
+        else:
+            rows = self.views.fetch(
+                "SELECT case_id FROM cl_participants WHERE org = ? AND removed_at IS NULL"
+                " ORDER BY case_id",
+                (request.principal.partner,),
+            )
+        summaries = []
+        for (case_id,) in rows:
+            snapshot = self._snapshot(str(case_id), catch_up=False)
+            decision = decide_case_read(
+                self.covenant, request.principal, request.purpose, snapshot.state, now
+            )
+            if decision.allowed:
+                summaries.append(
+                    CaseSummary(
+                        str(case_id),
+                        str(snapshot.state.status),
+                        snapshot.phase,
+                        snapshot.state.purpose,
+                        snapshot.version,
+                    )
+                )
+        return summaries
+
+    # -- pipeline pieces ------------------------------------------------------------------
+
+    def _emergency(self, request: ReadRequest, now: datetime) -> EmergencyRequest | None:
+        if request.emergency_reason is None:
+            return None
+        return EmergencyRequest(request.emergency_reason, now)
+
+    def _snapshot(self, case_id: str, *, catch_up: bool = True) -> _Snapshot:
+        if catch_up:
+            self.runner.catch_up()  # read your own writes
+        rows = self.views.fetch(
+            "SELECT status, phase, purpose, opened_at, decided_at, closed_at, erased_at, version,"
+            " notification, notification_review_at, notification_decided_by,"
+            " notification_decided_at FROM cl_cases WHERE case_id = ?",
+            (case_id,),
+        )
+        if not rows:
+            raise CaseNotFoundError("case not found")
+        (status, phase, purpose, opened, decided, closed, erased, version, *notification) = rows[0]
+        participants = {
+            PartnerId(org): Participation(PartnerId(org), _dt(invited) or _EPOCH, _dt(removed))
+            for org, invited, removed in self.views.fetch(
+                "SELECT org, invited_at, removed_at FROM cl_participants WHERE case_id = ?",
+                (case_id,),
+            )
+        }
+        consents = tuple(
+            ConsentState(
+                ConsentId(cid),
+                SubjectId(subject),
+                PurposeId(cpurpose),
+                frozenset(json.loads(cats)),
+                frozenset(json.loads(recipients)),
+                _dt(given) or _EPOCH,
+                _dt(withdrawn),
+            )
+            for cid, subject, cpurpose, cats, recipients, given, withdrawn in self.views.fetch(
+                "SELECT consent_id, subject_id, purpose, categories, recipients, given_at,"
+                " withdrawn_at FROM cl_consents WHERE case_id = ?",
+                (case_id,),
+            )
+        )
+        state = CaseState(
+            case_id=CaseId(case_id),
+            status=CaseStatus(status),
+            purpose=PurposeId(purpose),
+            opened_at=_dt(opened) or _EPOCH,
+            decided_at=_dt(decided) or (_dt(opened) or _EPOCH),
+            closed_at=_dt(closed),
+            participants=participants,
+            consents=consents,
+            erased_at=_dt(erased),
+        )
+        subjects = [
+            (str(s), str(r))
+            for s, r in self.views.fetch(
+                "SELECT subject_id, case_role FROM cl_subjects WHERE case_id = ?"
+                " AND erased_at IS NULL ORDER BY added_at, subject_id",
+                (case_id,),
+            )
+        ]
+        return _Snapshot(
+            state,
+            int(phase),
+            int(version),
+            subjects,
+            tuple(notification) if notification[0] is not None else None,
+        )
+
+    def _fact_candidates(self, case_id: str) -> list[FactMetadata]:
+        rows = self.views.fetch(
+            "SELECT fact_id, owner, kind, categories, subjects, purpose, legal_basis,"
+            " sharing_level, sharing_partners, recorded_at, retracted_at, erased_at"
+            " FROM cl_facts WHERE case_id = ? ORDER BY recorded_at, fact_id",
+            (case_id,),
+        )
+        facts = []
+        for (
+            fid,
+            owner,
+            kind,
+            cats,
+            subjects,
+            purpose,
+            basis,
+            level,
+            partners,
+            recorded,
+            retracted,
+            erased,
+        ) in rows:
+            facts.append(
+                FactMetadata(
+                    fact_id=FactId(fid),
+                    case_id=CaseId(case_id),
+                    owner=PartnerId(owner),
+                    kind=kind,
+                    categories=frozenset(json.loads(cats)),
+                    subjects=frozenset(SubjectId(s) for s in json.loads(subjects)),
+                    purpose=PurposeId(purpose),
+                    legal_basis=basis,
+                    sharing=Sharing(
+                        SharingLevel(level),
+                        frozenset(PartnerId(p) for p in json.loads(partners))
+                        if level == "partners"
+                        else frozenset(),
+                    ),
+                    recorded_at=_dt(recorded) or _EPOCH,
+                    erased=erased is not None,
+                    retracted=retracted is not None,
+                )
+            )
+        return facts
+
+    def _fact_entries(
+        self,
+        request: ReadRequest,
+        case_id: str,
+        decisions: Sequence[tuple[FactMetadata, AccessDecision]],
+    ) -> list[AccessEntry]:
+        """One entry per (subject, decision, reason): who saw or was refused what."""
+        groups: dict[tuple[str, bool, str, bool], list[str]] = defaultdict(list)
+        for meta, decision in decisions:
+            subjects: Iterable[str] = sorted(meta.subjects) or [""]
+            for subject in subjects:
+                key = (subject, decision.allowed, str(decision.reason), decision.emergency)
+                groups[key].append(meta.fact_id)
+        return [
+            AccessEntry(
+                actor=request.principal.user,
+                org=request.principal.partner,
+                role=request.role,
+                purpose=request.purpose,
+                case_id=case_id,
+                decision="allowed" if allowed else "denied",
+                reason=reason,
+                fact_ids=tuple(fact_ids),
+                subject=self.access_log.pseudonym(subject),
+                on_behalf_of=request.principal.on_behalf_of or "",
+                emergency=emergency,
+                trace_id=request.trace_id,
+            )
+            for (subject, allowed, reason, emergency), fact_ids in groups.items()
+        ]
+
+    def _log(
+        self,
+        request: ReadRequest,
+        now: datetime,
+        case_id: str,
+        fact_ids: list[str],
+        decision: AccessDecision,
+    ) -> None:
+        self.access_log.append([_case_entry(request, case_id, decision, False)], now=now)
+
+    def _open(
+        self, case_id: str, fact_ids: Sequence[str], *, want_text: bool
+    ) -> tuple[dict[str, Any], dict[str, str], str | None]:
+        """Open admitted bodies and the process texts (action descriptions, reasons)."""
+        if not fact_ids and not want_text:
+            return {}, {}, None
+        try:
+            case = self.ledger.get_case(case_id)
+        except LedgerError:
+            return {}, {}, None
+        present = [f for f in fact_ids if f in case.facts]
+        bodies = {
+            b.fact_id: b.body for b in self.ledger.open_bodies(case, present) if not b.redacted
+        }
+        if not want_text:
+            return bodies, {}, None
+        texts = {aid: a.what for aid, a in case.actions.items()}
+        reason = case.notification.reason if case.notification is not None else None
+        return bodies, texts, reason
+
+    def _actions(self, case_id: str, texts: dict[str, str]) -> list[ActionView]:
+        return [
+            ActionView(str(aid), str(assignee), texts.get(str(aid)), str(due), str(status))
+            for aid, assignee, due, status in self.views.fetch(
+                "SELECT action_id, assignee, due, status FROM cl_actions WHERE case_id = ?"
+                " ORDER BY due, action_id",
+                (case_id,),
+            )
+        ]
+
+
+def _case_entry(
+    request: ReadRequest, case_id: str, decision: AccessDecision, glass: bool
+) -> AccessEntry:
+    return AccessEntry(
+        actor=request.principal.user,
+        org=request.principal.partner,
+        role=request.role,
+        purpose=request.purpose,
+        case_id=case_id,
+        decision="allowed" if decision.allowed else "denied",
+        reason=str(decision.reason),
+        on_behalf_of=request.principal.on_behalf_of or "",
+        emergency=glass,
+        trace_id=request.trace_id,
+    )
+
+
+def _fact_view(meta: FactMetadata, decision: AccessDecision, bodies: dict[str, Any]) -> FactView:
+    content = decision.disclosure is Disclosure.content and meta.fact_id in bodies
+    sharing: dict[str, Any] = {"level": str(meta.sharing.level)}
+    if meta.sharing.level is SharingLevel.partners:
+        sharing["partners"] = sorted(meta.sharing.partners)
+    return FactView(
+        fact_id=meta.fact_id,
+        kind=meta.kind,
+        owner=meta.owner,
+        subjects=tuple(sorted(meta.subjects)),
+        categories=tuple(sorted(meta.categories)),
+        purpose=meta.purpose,
+        sharing=sharing,
+        recorded_at=meta.recorded_at.isoformat(),
+        body=bodies.get(meta.fact_id) if content else None,
+        has_body=content,
+        emergency=decision.emergency,
+        reason=str(decision.reason),
+    )
+
+
+def _notification(snapshot: _Snapshot, reason: str | None) -> dict[str, Any] | None:
+    if snapshot.notification is None:
+        return None
+    decision, review_at, decided_by, decided_at = snapshot.notification
+    return {
+        "decision": decision,
+        "review_at": review_at,
+        "decided_by": decided_by,
+        "decided_at": decided_at,
+        "reason": reason,
+    }
+
+
+def _dt(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+__all__ = ["ReasonCode"]
