@@ -9,9 +9,13 @@ from typing import Annotated
 
 import typer
 
+from api.bootstrap import Services, build_services
+from api.cli_policy import covenant_app, policy_app
 from api.demo import run_demo
 from api.settings import Settings
 from ledger import LedgerError, open_ledger
+from ledger._audit import AccessLogError, Checkpoint
+from policies import CovenantError
 
 app = typer.Typer(
     name="caseledger",
@@ -20,7 +24,13 @@ app = typer.Typer(
     add_completion=False,
 )
 keys_app = typer.Typer(help="Key-encryption key management.", no_args_is_help=True)
+projections_app = typer.Typer(help="Read-side projections.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident access log.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(projections_app, name="projections")
+app.add_typer(audit_app, name="audit")
+app.add_typer(covenant_app, name="covenant", help="Validate covenant files.")
+app.add_typer(policy_app, name="policy", help="Explain and compare policy decisions.")
 
 DataDir = Annotated[
     Path | None,
@@ -77,6 +87,78 @@ def keys_rotate(
         destroyed = report.kek_versions_destroyed.get(owner, [])
         typer.echo(f"{owner}: now v{version}, destroyed {destroyed or 'none'}")
     typer.echo(f"scope keys rewrapped: {report.scope_keys_rewrapped}")
+
+
+def _services(data_dir: Path | None) -> Services:
+    try:
+        return build_services(_settings(data_dir))
+    except CovenantError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(data_dir: DataDir = None) -> None:
+    """Drop the projections and replay the whole notification log (batched, with progress)."""
+    services = _services(data_dir)
+    try:
+        total = services.ledger.recorder.max_notification_id() or 0
+        with typer.progressbar(length=max(total, 1), label="rebuilding") as bar:
+            done = 0
+
+            def progress(position: int, _total: int) -> None:
+                nonlocal done
+                bar.update(position - done)
+                done = position
+
+            applied = services.runner.rebuild(progress)
+        typer.echo(f"applied {applied} events; position {services.runner.position}")
+    finally:
+        services.close()
+
+
+@audit_app.command("verify")
+def audit_verify(
+    witness: Annotated[
+        Path | None, typer.Option("--witness", help="A checkpoint exported earlier.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Recompute the hash chain, check every signed checkpoint (and a witness)."""
+    services = _services(data_dir)
+    try:
+        kept = Checkpoint.from_json(witness.read_text()) if witness else None
+        report = services.access_log.verify(kept)
+    except AccessLogError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        services.close()
+    if report.ok:
+        typer.echo(f"ok: {report.entries} entries, {report.checkpoints} checkpoints intact")
+        return
+    typer.echo(f"TAMPERED: first bad entry {report.first_bad_seq}: {report.problem}")
+    raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    export: Annotated[
+        Path | None, typer.Option("--export", help="Write the checkpoint here (a witness).")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Sign the current head of the log; with --export, write it for a partner to keep."""
+    services = _services(data_dir)
+    try:
+        checkpoint = services.access_log.checkpoint(now=services.clock())
+    finally:
+        services.close()
+    if export is not None:
+        export.write_text(checkpoint.to_json() + "\n", encoding="utf-8")
+        typer.echo(f"checkpoint at entry {checkpoint.seq} written to {export}")
+    else:
+        typer.echo(checkpoint.to_json())
 
 
 def main() -> None:

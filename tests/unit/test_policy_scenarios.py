@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from policies import (
     AccessDecision,
@@ -196,7 +196,7 @@ class TestSC4Aftercare:
     municipality = reader("gemeente", "deelnemer")
 
     def test_before_withdrawal(self) -> None:
-        before = self.withdrawal.replace(microsecond=0) - (at(0) - at(hours=-1))
+        before = self.withdrawal - timedelta(microseconds=1)
         dji = read(self.municipality, self.detention, self.sc4, before, self.p)
         assert dji.reason is R.allowed_named_partner
         for shown in (self.housing, self.debts):

@@ -1,0 +1,292 @@
+"""decide_fact_read step by step, in its documented order, and break-the-glass access."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from policies import (
+    AccessDecision,
+    CaseState,
+    CaseStatus,
+    EmergencyRequest,
+    FactMetadata,
+    Participation,
+    PartnerId,
+    PolicyError,
+    Principal,
+    ReasonCode,
+    decide_fact_read,
+)
+from tests.strategies import (
+    SUBJECT_B,
+    T0,
+    at,
+    case,
+    consent,
+    fact,
+    hold,
+    members,
+    reader,
+    sample,
+    shared,
+)
+
+R = ReasonCode
+JOINT = "zvh_joint_approach"
+PARTICIPANT = reader("woningcorporatie", "deelnemer")
+
+
+def read(
+    who: Principal = PARTICIPANT,
+    f: FactMetadata | None = None,
+    c: CaseState | None = None,
+    now: datetime | None = None,
+    *,
+    purpose: str = JOINT,
+    emergency: EmergencyRequest | None = None,
+) -> AccessDecision:
+    return decide_fact_read(
+        sample(), who, purpose, emergency, f or fact(), c or case(), now or at(days=1)
+    )
+
+
+class TestPrincipalAndPurpose:
+    """Steps 1-4: unknown partners, roles and purposes are denied without echoing them."""
+
+    def test_unknown_partner(self) -> None:
+        decision = read(reader("secret_service", "deelnemer"))
+        assert decision.reason is R.partner_unknown
+        assert "secret_service" not in decision.basis
+
+    @pytest.mark.parametrize(
+        ("who", "shown"),
+        [
+            (reader("ggz"), "no role"),
+            (reader("ggz", "deelnemer", "procesregisseur"), "role=procesregisseur not held at ggz"),
+            (reader("ggz", "spy"), "role=(undeclared)"),
+            (reader("zvh", "deelnemer"), "role=deelnemer not held at zvh"),
+        ],
+    )
+    def test_roles_must_be_held_at_the_partner(self, who: Principal, shown: str) -> None:
+        decision = read(who)
+        assert decision.reason is R.role_not_permitted
+        assert shown in decision.basis
+
+    def test_unknown_purpose(self) -> None:
+        decision = read(purpose="curiosity")
+        assert decision.reason is R.purpose_unknown
+        assert "curiosity" not in decision.basis
+
+    def test_accountability_is_the_privacy_officers_purpose(self) -> None:
+        assert read(purpose="accountability").reason is R.role_not_permitted
+        officer = read(reader("zvh", "privacy_officer"), purpose="accountability")
+        assert officer.reason is R.privacy_officer_metadata
+        assert officer.basis == "metadata only; owner=ggz; kind=observation"
+
+    def test_naive_now_is_refused(self) -> None:
+        with pytest.raises(PolicyError, match="now must be timezone-aware"):
+            read(now=datetime(2026, 1, 6))  # noqa: DTZ001 - the point of the test
+
+
+class TestFactChecks:
+    """Steps 5-12: role, declared terms, purpose, erasure, retention, closing, consent."""
+
+    @pytest.mark.parametrize("role", ["administratief_medewerker", "privacy_officer"])
+    def test_roles_without_content(self, role: str) -> None:
+        assert read(reader("zvh", role)).reason is R.role_excludes_facts
+
+    @pytest.mark.parametrize(
+        ("f", "basis"),
+        [
+            (fact(kind="gossip"), "kind not declared"),
+            (fact(categories={"housing", "shoe_size"}), "category not declared"),
+            (fact(legal_basis="rumour"), "legal basis not declared"),
+        ],
+    )
+    def test_undeclared_terms(self, f: FactMetadata, basis: str) -> None:
+        decision = read(f=f)
+        assert decision.reason is R.undeclared_term
+        assert decision.basis == basis
+
+    def test_cross_purpose_reuse_is_denied(self) -> None:
+        decision = read(f=fact(purpose="aftercare_detention"), purpose="housing_pollution")
+        assert decision.reason is R.purpose_incompatible
+        assert decision.basis == "fact purpose=aftercare_detention; declared=housing_pollution"
+
+    def test_declared_compatible_reuse_is_allowed(self) -> None:
+        assert read(f=fact(purpose="early_signal")).reason is R.allowed_sharing
+
+    def test_criminal_investigation_is_never_granted_even_to_the_owner(self) -> None:
+        owner = reader("ggz", "deelnemer")
+        for f in (fact(), fact(purpose="criminal_investigation")):
+            decision = read(owner, f, purpose="criminal_investigation")
+            assert decision.reason is R.purpose_incompatible
+
+    def test_erased_and_retracted(self) -> None:
+        owner = reader("ggz", "deelnemer")
+        assert read(owner, fact(erased=True)).basis == "fact erased"
+        erased_case = case(CaseStatus.erased)
+        assert read(owner, c=erased_case).reason is R.erased
+        assert read(owner, c=erased_case).basis == "case erased"
+        assert read(owner, fact(retracted=True)).reason is R.retracted
+
+    def test_rejected_signal_expires_after_four_weeks_even_for_the_owner(self) -> None:
+        owner = reader("ggz", "deelnemer")
+        rejected = case(CaseStatus.rejected)
+        assert read(owner, c=rejected, now=at(days=27)).reason is R.allowed_owner
+        decision = read(owner, c=rejected, now=at(days=28))
+        assert decision.reason is R.retention_expired
+        assert decision.basis == f"retention deadline {(T0 + timedelta(weeks=4)).isoformat()}"
+
+    def test_legal_hold_keeps_expired_data_readable_by_its_owner(self) -> None:
+        owner = reader("ggz", "deelnemer")
+        held = case(CaseStatus.rejected, holds=[hold(at(days=20))])
+        assert read(owner, c=held, now=at(days=60)).reason is R.allowed_owner
+
+    def test_closed_case_hides_everything_even_from_the_owner(self) -> None:
+        closed = case(CaseStatus.closed, closed_at=at(days=1))
+        assert read(reader("ggz", "deelnemer"), c=closed, now=at(days=2)).reason is R.case_closed
+        assert read(c=closed, now=at(days=2)).reason is R.case_closed
+
+    def test_owner_needs_consent_in_force_too(self) -> None:
+        owner = reader("ggz", "deelnemer")
+        f = fact(legal_basis="consent")
+        given = consent(recipients=())
+        assert read(owner, f, case(consents=[given])).reason is R.allowed_owner
+        gone = consent(recipients=(), withdrawn_at=at(hours=12))
+        # The only covering consent is gone: hidden at once, due for erasure at withdrawal.
+        assert read(owner, f, case(consents=[gone])).reason is R.retention_expired
+        decision = read(owner, f, case())
+        assert decision.reason is R.consent_absent_or_withdrawn
+        assert decision.basis == (
+            "sharing=participants; legal_basis=consent; no matching consent in force"
+        )
+
+    def test_consent_must_name_the_reader_and_cover_the_purpose(self) -> None:
+        f = fact(legal_basis="consent")
+        ok = consent(consent_id="consent_9", recipients={"woningcorporatie"})
+        decision = read(f=f, c=case(consents=[ok]))
+        assert decision.reason is R.allowed_consent
+        assert decision.basis.endswith("; consent=consent_9")
+        for wrong in (
+            consent(recipients={"gemeente"}),
+            consent(recipients={"woningcorporatie"}, purpose="early_signal"),
+            consent(recipients={"woningcorporatie"}, subject=SUBJECT_B),
+            consent(recipients={"woningcorporatie"}, categories={"housing"}),
+            consent(recipients={"woningcorporatie"}, given_at=at(days=2)),
+        ):
+            assert read(f=f, c=case(consents=[wrong])).reason is R.consent_absent_or_withdrawn
+
+    def test_first_matching_consent_by_id_is_the_basis(self) -> None:
+        both = [consent(consent_id=i, recipients={"woningcorporatie"}) for i in ("c_2", "c_1")]
+        assert read(f=fact(legal_basis="consent"), c=case(consents=both)).basis.endswith("c_1")
+
+
+class TestCaseAndParticipation:
+    """Steps 13-16: owner, case status, participation, sharing."""
+
+    def test_owner_reads_during_triage(self) -> None:
+        triage = case(CaseStatus.triage, participants=members("zvh", "ggz"))
+        assert read(reader("ggz", "melder"), c=triage).reason is R.allowed_owner
+
+    def test_triage_only_for_the_procesregisseur(self) -> None:
+        triage = case(CaseStatus.triage, participants=members("zvh", "ggz", "woningcorporatie"))
+        assert read(c=triage).reason is R.case_not_active
+        director = reader("zvh", "procesregisseur")
+        assert read(director, c=triage).reason is R.allowed_sharing
+        assert read(director, c=case(CaseStatus.rejected)).reason is R.case_not_active
+
+    def test_not_yet_invited_and_removed(self) -> None:
+        later = members("zvh", "ggz")
+        corp = PartnerId("woningcorporatie")
+        later[corp] = Participation(corp, at(days=2))
+        assert read(c=case(participants=later)).reason is R.not_participant
+        assert read(c=case(participants=later), now=at(days=2)).allowed
+        later[corp] = Participation(corp, at(0), removed_at=at(days=1))
+        assert read(c=case(participants=later)).reason is R.participant_removed
+        assert read(c=case(participants=later), now=at(hours=23)).allowed
+
+    def test_regie_admits_the_casusregisseur_of_a_participant(self) -> None:
+        director = reader("woningcorporatie", "casusregisseur")
+        assert read(director, fact(sharing=shared("regie"))).reason is R.allowed_regie
+
+    def test_basis_names_sharing_and_legal_basis(self) -> None:
+        f = fact(sharing=shared("partners", "woningcorporatie", "reclassering"))
+        decision = read(f=f)
+        assert decision.basis == "sharing=partners:[reclassering,woningcorporatie]; legal_basis=wgs"
+
+
+def emergency(reason: str = "acute safety risk", minutes_ago: int = 10) -> EmergencyRequest:
+    return EmergencyRequest(reason, at(days=1) - timedelta(minutes=minutes_ago))
+
+
+OUTSIDER = reader("om", "deelnemer")
+HEALTH = fact(categories={"health"}, sharing=shared("participants"))
+
+
+class TestEmergencyAccess:
+    """Break the glass: reason, role and window required; overrides three denials only."""
+
+    @pytest.mark.parametrize(
+        ("who", "f", "overridden"),
+        [
+            (OUTSIDER, fact(), "not_participant"),
+            (PARTICIPANT, fact(sharing=shared("owner")), "sharing_excludes_reader"),
+            (PARTICIPANT, HEALTH, "special_category_requires_named_partner"),
+        ],
+    )
+    def test_granted_and_flagged(self, who: Principal, f: FactMetadata, overridden: str) -> None:
+        decision = read(who, f, emergency=emergency())
+        assert decision.allowed
+        assert decision.emergency
+        assert decision.reason is R.emergency_granted
+        assert f"overrides {overridden}; window 240min" in decision.basis
+        assert "acute" not in decision.basis
+
+    def test_not_needed_is_not_emergency_access(self) -> None:
+        decision = read(emergency=emergency())
+        assert decision.reason is R.allowed_sharing
+        assert not decision.emergency
+
+    @pytest.mark.parametrize("reason", ["", "   ", "\n\t"])
+    def test_reason_required(self, reason: str) -> None:
+        decision = read(OUTSIDER, emergency=emergency(reason))
+        assert decision.reason is R.emergency_reason_missing
+        assert decision.basis.endswith("would override not_participant")
+
+    def test_role_must_be_an_emergency_role(self) -> None:
+        melder = reader("om", "melder")
+        assert read(melder, emergency=emergency()).reason is R.emergency_role_not_permitted
+
+    @pytest.mark.parametrize("minutes_ago", [240, 241, -1])
+    def test_window(self, minutes_ago: int) -> None:
+        decision = read(OUTSIDER, emergency=emergency(minutes_ago=minutes_ago))
+        assert decision.reason is R.emergency_window_expired
+        assert decision.basis.endswith("window 240min")
+        assert read(OUTSIDER, emergency=emergency(minutes_ago=239)).allowed
+
+    @pytest.mark.parametrize(
+        ("f", "c", "expected"),
+        [
+            (fact(erased=True), case(), R.erased),
+            (fact(), case(CaseStatus.closed, closed_at=at(0)), R.case_closed),
+            (fact(purpose="criminal_investigation"), case(), R.purpose_incompatible),
+            (fact(legal_basis="consent"), case(), R.consent_absent_or_withdrawn),
+            (fact(), case(CaseStatus.rejected), R.case_not_active),
+        ],
+    )
+    def test_never_overrides_other_denials(
+        self, f: FactMetadata, c: CaseState, expected: ReasonCode
+    ) -> None:
+        decision = read(OUTSIDER, f, c, emergency=emergency())
+        assert decision.reason is expected
+        assert not decision.emergency
+
+    def test_never_overrides_removal(self) -> None:
+        removed = members("zvh", "ggz")
+        corp = PartnerId("woningcorporatie")
+        removed[corp] = Participation(corp, at(0), removed_at=at(hours=1))
+        decision = read(c=case(participants=removed), emergency=emergency())
+        assert decision.reason is R.participant_removed
