@@ -32,6 +32,7 @@ from ledger import _erasure
 from ledger._case import REGISTRY_OWNER, Case, FactState, case_uuid
 from ledger._errors import (
     CaseNotFoundError,
+    CaseStatusError,
     ConcurrencyConflictError,
     IdempotencyKeyReusedError,
     InvalidCommandError,
@@ -850,6 +851,59 @@ class CaseLedger(Application[UUID]):
             idempotency_key=idempotency_key,
         )
 
+    def place_hold(
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        *,
+        reason_code: str,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        """Suspend erasure of the case (complaint, litigation, open rights request)."""
+        hold_id = uuid.uuid4().hex
+
+        def decide(case: Case) -> str:
+            if case.status == "erased":
+                raise CaseStatusError(f"case {case_id} is erased")
+            self._trigger(case, ctx, Case.HoldPlaced, hold_id=hold_id, reason_code=reason_code)
+            return hold_id
+
+        return self._command(
+            ctx,
+            case_id,
+            "place_hold",
+            {"reason_code": reason_code},
+            decide,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
+
+    def lift_hold(
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        hold_id: str,
+        *,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        def decide(case: Case) -> None:
+            hold = case.legal_holds.get(hold_id)
+            if hold is None or hold.lifted_at is not None:
+                raise InvalidCommandError(f"no hold {hold_id} in force")
+            self._trigger(case, ctx, Case.HoldLifted, hold_id=hold_id)
+
+        return self._command(
+            ctx,
+            case_id,
+            "lift_hold",
+            {"hold_id": hold_id},
+            decide,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
+
     # -- reading sealed bodies ------------------------------------------------------------
 
     def open_bodies(self, case: Case, fact_ids: Sequence[str]) -> list[OpenedBody]:
@@ -942,6 +996,7 @@ class CaseLedger(Application[UUID]):
                 ground,
                 destroyed,
                 fact_ids.get(case_id, []),
+                epoch,
             )
         return ErasureReport(
             erasure_id=erasure_id,
@@ -965,6 +1020,7 @@ class CaseLedger(Application[UUID]):
         ground: str,
         destroyed: _erasure.Destroyed,
         fact_ids: list[str],
+        epoch: _erasure.EpochReport,
     ) -> None:
         # Erasure must be recorded even against concurrent writers: retry on conflicts.
         for _ in range(20):
@@ -985,6 +1041,9 @@ class CaseLedger(Application[UUID]):
                     destroyed_scope_keys=len(destroyed.scope_key_ids),
                     destroyed_fact_keys=len(destroyed.fact_key_ids),
                     fact_ids=fact_ids,
+                    scope_key_ids=list(destroyed.scope_key_ids),
+                    fact_key_ids=list(destroyed.fact_key_ids),
+                    epoch=epoch.as_dict(),
                 )
                 try:
                     self.save(case)

@@ -110,6 +110,14 @@ class ConsentState:
 
 
 @dataclass(slots=True)
+class LegalHoldState:
+    hold_id: str
+    reason_code: str
+    placed_at: datetime
+    lifted_at: datetime | None = None
+
+
+@dataclass(slots=True)
 class NotificationState:
     decision: str
     reason: str
@@ -139,6 +147,7 @@ class Case(Aggregate):
         self.notification: NotificationState | None = None
         self.redacted_events = 0
         self.erasures: list[dict[str, Any]] = []
+        self.legal_holds: dict[str, LegalHoldState] = {}
 
     # -- events ---------------------------------------------------------------------------
 
@@ -343,6 +352,9 @@ class Case(Aggregate):
         destroyed_scope_keys: int
         destroyed_fact_keys: int
         fact_ids: list[str]
+        scope_key_ids: list[str]
+        fact_key_ids: list[str]
+        epoch: dict[str, Any]
 
         def sealing_scope(self) -> SealingScope:
             # Sealed under the ledger's registry key, which survives erasure of the case.
@@ -357,8 +369,37 @@ class Case(Aggregate):
             elif self.scope == "subject":
                 case.subjects.pop(self.target_id, None)
             case.erasures.append(
-                {"erasure_id": self.erasure_id, "scope": self.scope, "ground": self.ground}
+                {
+                    "erasure_id": self.erasure_id,
+                    "scope": self.scope,
+                    "target_id": self.target_id,
+                    "ground": self.ground,
+                    "requested_by": self.actor,
+                    "on_behalf_of": self.on_behalf_of,
+                    "erased_at": self.timestamp.isoformat(),
+                    "fact_ids": list(self.fact_ids),
+                    "scope_key_ids": list(self.scope_key_ids),
+                    "fact_key_ids": list(self.fact_key_ids),
+                    "epoch": dict(self.epoch),
+                }
             )
+
+    class HoldPlaced(Event):
+        """A legal hold suspends erasure (AVG art. 17(3)(e)); the reason is a code."""
+
+        hold_id: str
+        reason_code: str
+
+        def apply(self, case: Case) -> None:
+            case.legal_holds[self.hold_id] = LegalHoldState(
+                self.hold_id, self.reason_code, self.timestamp
+            )
+
+    class HoldLifted(Event):
+        hold_id: str
+
+        def apply(self, case: Case) -> None:
+            case.legal_holds[self.hold_id].lifted_at = self.timestamp
 
     class Redacted(Event):
         """Stands in for an event whose keys were destroyed: it only advances the version."""

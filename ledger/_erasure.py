@@ -41,6 +41,16 @@ class EpochReport:
     kek_rotations: dict[str, int]
     kek_versions_destroyed: dict[str, list[int]]
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (ids and counts only), kept in the Erased event."""
+        return {
+            "rekeyed_scopes": self.rekeyed_scopes,
+            "fact_keys_rewrapped": self.fact_keys_rewrapped,
+            "scope_keys_rewrapped": self.scope_keys_rewrapped,
+            "kek_rotations": dict(self.kek_rotations),
+            "kek_versions_destroyed": {k: list(v) for k, v in self.kek_versions_destroyed.items()},
+        }
+
 
 def _bump(tx: KeyStoreTransaction) -> None:
     tx.execute("UPDATE generation SET value = value + 1 WHERE id = 1")

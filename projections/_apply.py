@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ledger import Case, LedgerError
+from projections._schema import ORDERED_TABLES
 
 
 class ProjectionGapError(LedgerError):
@@ -66,16 +67,7 @@ def apply_event(ex: Executor, event: Any, history: CaseHistory | None) -> bool:
 
 
 def _replay_case(ex: Executor, case_id: str, events: Sequence[Any]) -> None:
-    for table in (
-        "cl_cases",
-        "cl_participants",
-        "cl_subjects",
-        "cl_facts",
-        "cl_fact_subjects",
-        "cl_actions",
-        "cl_consents",
-        "cl_erasures",
-    ):
+    for table in ORDERED_TABLES:
         ex.execute(f"DELETE FROM {table} WHERE case_id = ?", (case_id,))  # noqa: S608
     for event in events:
         apply_event(ex, event, None)
@@ -269,6 +261,18 @@ def _erased(ex: Executor, case_id: str, e: Any) -> None:
         )
 
 
+def _hold(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute(
+        "INSERT INTO cl_holds (hold_id, case_id, reason_code, placed_by, placed_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (e.hold_id, case_id, e.reason_code, e.actor, _t(e.timestamp)),
+    )
+
+
+def _hold_lifted(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute("UPDATE cl_holds SET lifted_at = ? WHERE hold_id = ?", (_t(e.timestamp), e.hold_id))
+
+
 _HANDLERS: dict[type[Any], Callable[[Executor, str, Any], None]] = {
     Case.Opened: _opened,
     Case.TriageDecided: _triage,
@@ -286,4 +290,6 @@ _HANDLERS: dict[type[Any], Callable[[Executor, str, Any], None]] = {
     Case.ConsentWithdrawn: _consent_withdrawn,
     Case.Closed: _closed,
     Case.Erased: _erased,
+    Case.HoldPlaced: _hold,
+    Case.HoldLifted: _hold_lifted,
 }

@@ -44,6 +44,9 @@ TABLES = {
         target_id TEXT NOT NULL, ground TEXT NOT NULL, erased_at TEXT NOT NULL,
         actor TEXT NOT NULL, fact_ids TEXT NOT NULL, destroyed_scope_keys INTEGER NOT NULL,
         destroyed_fact_keys INTEGER NOT NULL, PRIMARY KEY (erasure_id, case_id))""",
+    "cl_holds": """CREATE TABLE IF NOT EXISTS cl_holds (
+        hold_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, reason_code TEXT NOT NULL,
+        placed_by TEXT NOT NULL, placed_at TEXT NOT NULL, lifted_at TEXT)""",
 }
 INDEXES = [
     "CREATE INDEX IF NOT EXISTS cl_facts_by_case ON cl_facts (case_id, recorded_at)",
@@ -61,4 +64,5 @@ ORDERED_TABLES = {
     "cl_actions": "action_id",
     "cl_consents": "consent_id",
     "cl_erasures": "erasure_id, case_id",
+    "cl_holds": "hold_id",
 }

@@ -31,6 +31,7 @@ from policies import (
     EmergencyRequest,
     FactId,
     FactMetadata,
+    LegalHold,
     Participation,
     PartnerId,
     Principal,
@@ -291,6 +292,14 @@ class ReadService:
                 (case_id,),
             )
         )
+        holds = tuple(
+            LegalHold(str(hid), str(code), _dt(placed) or _EPOCH, _dt(lifted))
+            for hid, code, placed, lifted in self.views.fetch(
+                "SELECT hold_id, reason_code, placed_at, lifted_at FROM cl_holds"
+                " WHERE case_id = ? ORDER BY placed_at",
+                (case_id,),
+            )
+        )
         state = CaseState(
             case_id=CaseId(case_id),
             status=CaseStatus(status),
@@ -300,6 +309,7 @@ class ReadService:
             closed_at=_dt(closed),
             participants=participants,
             consents=consents,
+            legal_holds=holds,
             erased_at=_dt(erased),
         )
         subjects = [

@@ -1,0 +1,146 @@
+"""Case process data (actions, meetings) and the art. 15 access report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from policies import (
+    AccessDecision,
+    CaseState,
+    CaseStatus,
+    Disclosure,
+    FactMetadata,
+    Participation,
+    PartnerId,
+    Principal,
+    ReasonCode,
+    SubjectId,
+    decide_case_read,
+    decide_subject_report,
+)
+from tests.strategies import SUBJECT_A, SUBJECT_B, at, case, fact, members, reader, sample
+
+R = ReasonCode
+JOINT = "zvh_joint_approach"
+OFFICER = reader("zvh", "privacy_officer")
+
+
+def case_read(
+    who: Principal, c: CaseState | None = None, purpose: str = JOINT, now: datetime | None = None
+) -> AccessDecision:
+    return decide_case_read(sample(), who, purpose, c or case(), now or at(days=1))
+
+
+class TestCaseRead:
+    """Active participants, the clerk and the procesregisseur see process data of active cases."""
+
+    @pytest.mark.parametrize(
+        ("partner", "role"),
+        [
+            ("zvh", "procesregisseur"),
+            ("zvh", "administratief_medewerker"),
+            ("woningcorporatie", "deelnemer"),
+            ("politie", "casusregisseur"),
+        ],
+    )
+    def test_allowed_for_active_participants(self, partner: str, role: str) -> None:
+        decision = case_read(reader(partner, role))
+        assert decision.reason is R.allowed_participant
+        assert decision.basis == f"{partner} participates; case active"
+
+    def test_principal_and_purpose_checks_come_first(self) -> None:
+        assert case_read(reader("nobody", "deelnemer")).reason is R.partner_unknown
+        assert case_read(reader("zvh", "casusregisseur")).reason is R.role_not_permitted
+        assert case_read(reader("ggz", "deelnemer"), purpose="gossip").reason is R.purpose_unknown
+        denied = case_read(reader("ggz", "deelnemer"), purpose="housing_pollution")
+        assert denied.reason is R.purpose_incompatible
+
+    def test_privacy_officer_gets_metadata_in_any_status(self) -> None:
+        for c in (case(), case(CaseStatus.closed, closed_at=at(0)), case(CaseStatus.erased)):
+            decision = case_read(OFFICER, c, purpose="accountability")
+            assert decision.reason is R.privacy_officer_metadata
+            assert decision.disclosure is Disclosure.metadata
+        assert case_read(OFFICER).reason is R.role_excludes_facts
+        assert case_read(reader("ggz", "deelnemer"), purpose="accountability").reason is (
+            R.role_not_permitted
+        )
+
+    def test_status(self) -> None:
+        who = reader("ggz", "deelnemer")
+        assert case_read(who, case(CaseStatus.closed, closed_at=at(0))).reason is R.case_closed
+        assert case_read(who, case(CaseStatus.erased)).reason is R.erased
+        assert case_read(who, case(CaseStatus.rejected)).reason is R.case_not_active
+
+    def test_triage_for_melder_and_procesregisseur(self) -> None:
+        triage = case(CaseStatus.triage, participants=members("zvh", "politie"))
+        assert case_read(reader("politie", "melder"), triage).allowed
+        assert case_read(reader("zvh", "procesregisseur"), triage).allowed
+        denied = case_read(reader("politie", "deelnemer"), triage)
+        assert denied.reason is R.case_not_active
+        assert denied.basis == "case in triage: procesregisseur and melder only"
+
+    def test_participation(self) -> None:
+        assert case_read(reader("om", "deelnemer")).reason is R.not_participant
+        removed = members("zvh", "ggz")
+        corp = PartnerId("woningcorporatie")
+        removed[corp] = Participation(corp, at(0), removed_at=at(hours=2))
+        denied = case_read(reader("woningcorporatie", "deelnemer"), case(participants=removed))
+        assert denied.reason is R.participant_removed
+
+
+def report(
+    f: FactMetadata,
+    *,
+    who: Principal = OFFICER,
+    purpose: str = "accountability",
+    subject: str = SUBJECT_A,
+    c: CaseState | None = None,
+) -> AccessDecision:
+    return decide_subject_report(
+        sample(), who, purpose, f, SubjectId(subject), c or case(), at(days=1)
+    )
+
+
+class TestSubjectReport:
+    """Only the privacy officer compiles it; a fact shows only if it is about the subject alone."""
+
+    def test_fact_about_the_subject_alone(self) -> None:
+        decision = report(fact(subjects={SUBJECT_A}))
+        assert decision.reason is R.allowed_access_report
+        assert decision.disclosure is Disclosure.content
+        assert decision.basis == "owner=ggz; kind=observation"
+
+    def test_closed_case_still_reported(self) -> None:
+        closed = case(CaseStatus.closed, closed_at=at(0))
+        assert report(fact(), c=closed).allowed
+
+    def test_others_are_withheld(self) -> None:
+        both = report(fact(subjects={SUBJECT_A, SUBJECT_B}))
+        assert both.reason is R.concerns_other_subjects
+        assert both.basis == "fact also concerns 1 other subject(s)"
+        other = report(fact(subjects={SUBJECT_B}))
+        assert other.basis == "fact does not concern the subject"
+        assert report(fact(subjects=())).reason is R.concerns_other_subjects
+
+    @pytest.mark.parametrize(
+        ("who", "purpose"),
+        [
+            (reader("ggz", "deelnemer"), "accountability"),
+            (OFFICER, JOINT),
+            (reader("zvh", "procesregisseur"), JOINT),
+        ],
+    )
+    def test_only_privacy_officer_for_accountability(self, who: Principal, purpose: str) -> None:
+        assert report(fact(), who=who, purpose=purpose).reason is R.role_not_permitted
+
+    def test_principal_and_purpose_checks(self) -> None:
+        assert report(fact(), who=reader("x", "privacy_officer")).reason is R.partner_unknown
+        assert report(fact(), purpose="audit").reason is R.purpose_unknown
+
+    def test_erased_or_expired_never(self) -> None:
+        assert report(fact(erased=True)).reason is R.erased
+        assert report(fact(retracted=True)).reason is R.retracted
+        expired = case(CaseStatus.closed, closed_at=at(days=-800))
+        assert report(fact(), c=expired).reason is R.retention_expired
