@@ -378,6 +378,12 @@ class AccessLog:
             rows = tx.execute(sql, [*params, limit])
         return [_stored(r) for r in rows]
 
+    def database_fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read-only query over the log's tables (aggregations for reports)."""
+        with self.database.transaction(write=False) as tx:
+            rows: list[tuple[Any, ...]] = tx.execute(sql, params)
+        return rows
+
     def count(self) -> int:
         with self.database.transaction(write=False) as tx:
             return int(tx.execute("SELECT COUNT(*) FROM access_log")[0][0])
@@ -507,3 +513,29 @@ def _check_witness(
     if witness.seq > 0 and (hash_at_seq is None or hash_at_seq.hex() != witness.hash):
         return "log differs from the witness (forked)"
     return None
+
+
+def sign_document(keys: AuditKeys, document: dict[str, Any]) -> dict[str, Any]:
+    """Wrap a JSON document with an Ed25519 signature over its canonical form."""
+    signature = keys.signing_key.sign(_canonical_json(document))
+    return {
+        "document": document,
+        "algorithm": "Ed25519",
+        "signature": base64.b64encode(signature).decode(),
+        "public_key": keys.public_key_b64(),
+        "log_id": keys.log_id,
+    }
+
+
+def verify_document(signed: dict[str, Any], public_key_b64: str) -> bool:
+    """True when ``signed`` carries a valid signature by the given public key."""
+    try:
+        public = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64))
+        public.verify(base64.b64decode(signed["signature"]), _canonical_json(signed["document"]))
+    except (InvalidSignature, ValueError, KeyError, TypeError):
+        return False
+    return True
+
+
+def _canonical_json(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()

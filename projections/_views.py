@@ -149,11 +149,11 @@ class ReadService:
 
     def case_overview(self, request: ReadRequest, case_id: str) -> CaseOverview:
         now = self.clock()
-        snapshot = self._snapshot(case_id)
+        snapshot = self.snapshot(case_id)
         case_decision = decide_case_read(
             self.covenant, request.principal, request.purpose, snapshot.state, now
         )
-        facts = self._fact_candidates(case_id)
+        facts = self.fact_candidates(case_id)
         emergency = self._emergency(request, now)
         decisions = [
             (
@@ -172,7 +172,7 @@ class ReadService:
         ]
         granted_by_glass = any(d.allowed and d.emergency for _, d in decisions)
         if not case_decision.allowed and not granted_by_glass:
-            self._log(request, now, case_id, [], case_decision)
+            self.log_case_read(request, now, case_id, case_decision)
             raise ReadDeniedError("case not found")
         entries = [_case_entry(request, case_id, case_decision, granted_by_glass)]
         entries += self._fact_entries(request, case_id, decisions)
@@ -209,11 +209,11 @@ class ReadService:
     def action_list(self, request: ReadRequest, case_id: str) -> tuple[int, list[ActionView]]:
         """The action list (shared with every active participant and the clerk)."""
         now = self.clock()
-        snapshot = self._snapshot(case_id)
+        snapshot = self.snapshot(case_id)
         decision = decide_case_read(
             self.covenant, request.principal, request.purpose, snapshot.state, now
         )
-        self._log(request, now, case_id, [], decision)
+        self.log_case_read(request, now, case_id, decision)
         if not decision.allowed:
             raise ReadDeniedError("case not found")
         metadata_only = decision.disclosure is Disclosure.metadata
@@ -234,7 +234,7 @@ class ReadService:
             )
         summaries = []
         for (case_id,) in rows:
-            snapshot = self._snapshot(str(case_id), catch_up=False)
+            snapshot = self.snapshot(str(case_id), catch_up=False)
             decision = decide_case_read(
                 self.covenant, request.principal, request.purpose, snapshot.state, now
             )
@@ -257,7 +257,8 @@ class ReadService:
             return None
         return EmergencyRequest(request.emergency_reason, now)
 
-    def _snapshot(self, case_id: str, *, catch_up: bool = True) -> _Snapshot:
+    def snapshot(self, case_id: str, *, catch_up: bool = True) -> _Snapshot:
+        """The case as the projections know it (metadata only); CaseNotFoundError if none."""
         if catch_up:
             self.runner.catch_up()  # read your own writes
         rows = self.views.fetch(
@@ -328,7 +329,8 @@ class ReadService:
             tuple(notification) if notification[0] is not None else None,
         )
 
-    def _fact_candidates(self, case_id: str) -> list[FactMetadata]:
+    def fact_candidates(self, case_id: str) -> list[FactMetadata]:
+        """Metadata of every fact of the case (policy inputs; never bodies)."""
         rows = self.views.fetch(
             "SELECT fact_id, owner, kind, categories, subjects, purpose, legal_basis,"
             " sharing_level, sharing_partners, recorded_at, retracted_at, erased_at"
@@ -404,14 +406,10 @@ class ReadService:
             for (subject, allowed, reason, emergency), fact_ids in groups.items()
         ]
 
-    def _log(
-        self,
-        request: ReadRequest,
-        now: datetime,
-        case_id: str,
-        fact_ids: list[str],
-        decision: AccessDecision,
+    def log_case_read(
+        self, request: ReadRequest, now: datetime, case_id: str, decision: AccessDecision
     ) -> None:
+        """Record a case-level read (or its refusal) before anything is returned."""
         self.access_log.append([_case_entry(request, case_id, decision, False)], now=now)
 
     def _open(
@@ -433,6 +431,21 @@ class ReadService:
         texts = {aid: a.what for aid, a in case.actions.items()}
         reason = case.notification.reason if case.notification is not None else None
         return bodies, texts, reason
+
+    def case_entry(
+        self, request: ReadRequest, case_id: str, decision: AccessDecision
+    ) -> AccessEntry:
+        return _case_entry(request, case_id, decision, False)
+
+    def open_bodies(self, case_id: str, fact_ids: Sequence[str]) -> dict[str, Any]:
+        """Open admitted bodies (callers have decided and logged already)."""
+        return self._open(case_id, fact_ids, want_text=False)[0]
+
+    def notification(self, snapshot: _Snapshot, case_id: str) -> dict[str, Any] | None:
+        return _notification(snapshot, self.notification_reason(case_id))
+
+    def notification_reason(self, case_id: str) -> str | None:
+        return self._open(case_id, [], want_text=True)[2]
 
     def _actions(self, case_id: str, texts: dict[str, str]) -> list[ActionView]:
         return [

@@ -1,0 +1,405 @@
+"""The privacy officer's desk: access reports, retention runs, erasure certificates, reviews.
+
+Everything here reads for the ``accountability`` purpose and goes through the same policy
+functions and access log as every other read. Content is opened only for an access report,
+and only for facts that concern the requesting subject alone (AVG art. 15(4)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ledger import CaseNotFoundError, InvalidCommandError, RequestContext
+from ledger._audit import AccessEntry, sign_document
+from policies import (
+    Disclosure,
+    SubjectId,
+    case_retention_deadline,
+    decide_case_read,
+    decide_subject_report,
+    fact_retention_deadline,
+    is_expired,
+    is_on_hold,
+)
+from projections._views import ReadDeniedError, ReadRequest, ReadService
+
+ERASURE_GROUNDS = frozenset(
+    {"art17_request", "retention", "owner_withdrawal", "consent_withdrawn", "owner_retraction"}
+)
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFact:
+    fact_id: str
+    owner: str
+    kind: str
+    categories: tuple[str, ...]
+    purpose: str
+    recorded_at: str
+    retention_until: str | None
+    body: Any | None
+    withheld_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    org: str
+    reads: int
+    first_read: str
+    last_read: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccessReport:
+    subject_id: str
+    case_id: str
+    generated_at: str
+    facts: tuple[ReportFact, ...]
+    recipients: tuple[Recipient, ...]
+    notification: dict[str, Any] | None
+    erased_facts: int
+
+    def by_owner(self) -> dict[str, list[ReportFact]]:
+        grouped: dict[str, list[ReportFact]] = {}
+        for fact in self.facts:
+            grouped.setdefault(fact.owner, []).append(fact)
+        return grouped
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionReport:
+    now: str
+    dry_run: bool
+    erasures: tuple[dict[str, Any], ...]
+    holds: tuple[dict[str, Any], ...]
+
+
+@dataclass
+class _Due:
+    case_erasures: list[str] = field(default_factory=list)
+    fact_erasures: list[tuple[str, str]] = field(default_factory=list)
+    holds: list[dict[str, Any]] = field(default_factory=list)
+
+
+class PrivacyOffice:
+    """The privacy officer's operations on top of the one read pipeline."""
+
+    def __init__(self, reads: ReadService, *, key_store_backup_days: int = 35) -> None:
+        self.reads = reads
+        self.ledger = reads.ledger
+        self.views = reads.views
+        self.log = reads.access_log
+        self.covenant = reads.covenant
+        self.clock = reads.clock
+        self.backup_days = key_store_backup_days
+
+    # -- AVG art. 15 ----------------------------------------------------------------------
+
+    def access_report(self, request: ReadRequest, case_id: str, subject_id: str) -> AccessReport:
+        """Everything about one subject in one case, per owner, with its recipients."""
+        now = self.clock()
+        snapshot = self.reads.snapshot(case_id)
+        case_decision = decide_case_read(
+            self.covenant, request.principal, request.purpose, snapshot.state, now
+        )
+        known = self.views.fetch(
+            "SELECT 1 FROM cl_subjects WHERE case_id = ? AND subject_id = ?", (case_id, subject_id)
+        )
+        if not case_decision.allowed or not known:
+            self.reads.log_case_read(request, now, case_id, case_decision)
+            raise ReadDeniedError("case not found")
+        candidates = [
+            f for f in self.reads.fact_candidates(case_id) if SubjectId(subject_id) in f.subjects
+        ]
+        decisions = [
+            (f, decide_subject_report(self.covenant, request.principal, request.purpose, f,
+                                      SubjectId(subject_id), snapshot.state, now))
+            for f in candidates
+        ]  # fmt: skip
+        pseudonym = self.log.pseudonym(subject_id)
+        entries = [
+            AccessEntry(
+                actor=request.principal.user,
+                org=request.principal.partner,
+                role=request.role,
+                purpose=request.purpose,
+                case_id=case_id,
+                decision="allowed" if d.allowed else "denied",
+                reason=str(d.reason),
+                fact_ids=(f.fact_id,),
+                subject=pseudonym,
+                on_behalf_of=request.principal.on_behalf_of or "",
+                outcome="access_report",
+                trace_id=request.trace_id,
+            )
+            for f, d in decisions
+        ] or [self.reads.case_entry(request, case_id, case_decision)]
+        self.log.append(entries, now=now)  # the report itself is a logged processing
+        content = [f.fact_id for f, d in decisions if d.allowed]
+        bodies = self.reads.open_bodies(case_id, content)
+        facts = tuple(
+            ReportFact(
+                fact_id=f.fact_id, owner=f.owner, kind=f.kind,
+                categories=tuple(sorted(f.categories)), purpose=f.purpose,
+                recorded_at=f.recorded_at.isoformat(),
+                retention_until=_iso(fact_retention_deadline(self.covenant, f, snapshot.state)),
+                body=bodies.get(f.fact_id) if d.allowed else None,
+                withheld_reason=None if d.allowed else str(d.reason),
+            )
+            for f, d in decisions
+            if not f.erased and not f.retracted
+        )  # fmt: skip
+        return AccessReport(
+            subject_id=subject_id, case_id=case_id, generated_at=now.isoformat(),
+            facts=facts, recipients=tuple(self._recipients(pseudonym, case_id)),
+            notification=self.reads.notification(snapshot, case_id),
+            erased_facts=sum(1 for f, _ in decisions if f.erased or f.retracted),
+        )  # fmt: skip
+
+    def _recipients(self, pseudonym: str, case_id: str) -> list[Recipient]:
+        rows = self.log.database_fetch(
+            "SELECT org, COUNT(*), MIN(time), MAX(time) FROM access_log WHERE subject = ?"
+            " AND case_id = ? AND decision = 'allowed' AND outcome = 'ok'"
+            " AND reason <> 'privacy_officer_metadata' GROUP BY org ORDER BY org",
+            (pseudonym, case_id),
+        )
+        return [Recipient(str(o), int(n), str(first), str(last)) for o, n, first, last in rows]
+
+    # -- retention ------------------------------------------------------------------------
+
+    def run_retention(
+        self,
+        request: ReadRequest,
+        *,
+        now: datetime | None = None,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ) -> RetentionReport:
+        """Apply the covenant's retention rules; idempotent; legal holds suspend."""
+        at = now or self.clock()
+        if request.principal.has_role("privacy_officer") is False:
+            raise ReadDeniedError("not permitted")
+        self.reads.runner.catch_up()
+        due = self._due(at)
+        erasures: list[dict[str, Any]] = []
+        total = len(due.case_erasures) + len(due.fact_erasures)
+        ctx = RequestContext(request.principal, request.purpose)
+        for n, case_id in enumerate(due.case_erasures, start=1):
+            if dry_run:
+                erasures.append({"scope": "case", "case_id": case_id, "ground": "retention"})
+            else:
+                report = self.ledger.erase_case(ctx, case_id, ground="retention")
+                erasures.append(self._summary(report.erasure_id, "case", case_id, "retention"))
+            if progress:
+                progress(n, total)
+        for n, (case_id, fact_id) in enumerate(due.fact_erasures, start=len(due.case_erasures) + 1):
+            if dry_run:
+                erasures.append({"scope": "fact", "case_id": case_id, "fact_id": fact_id,
+                                 "ground": "consent_withdrawn"})  # fmt: skip
+            else:
+                report = self.ledger.erase_fact(ctx, case_id, fact_id, ground="consent_withdrawn")
+                erasures.append(
+                    self._summary(report.erasure_id, "fact", fact_id, "consent_withdrawn")
+                )
+            if progress:
+                progress(n, total)
+        self.reads.runner.catch_up()
+        return RetentionReport(at.isoformat(), dry_run, tuple(erasures), tuple(due.holds))
+
+    def _due(self, now: datetime) -> _Due:
+        due = _Due()
+        rows = self.views.fetch(
+            "SELECT case_id FROM cl_cases WHERE status <> 'erased' ORDER BY case_id"
+        )
+        for (case_id,) in rows:
+            snapshot = self.reads.snapshot(str(case_id), catch_up=False)
+            state = snapshot.state
+            deadline = case_retention_deadline(self.covenant, state)
+            if is_on_hold(state, now):
+                if deadline is not None and now >= deadline:
+                    due.holds.append({
+                        "case_id": str(case_id), "due_since": deadline.isoformat(),
+                        "holds": [h.reason_code for h in state.legal_holds
+                                  if h.lifted_at is None or now < h.lifted_at],
+                    })  # fmt: skip
+                continue
+            if deadline is not None and now >= deadline:
+                due.case_erasures.append(str(case_id))
+                continue
+            for fact in self.reads.fact_candidates(str(case_id)):
+                if not fact.erased and is_expired(self.covenant, fact, state, now):
+                    due.fact_erasures.append((str(case_id), fact.fact_id))
+        return due
+
+    def _summary(self, erasure_id: str, scope: str, target: str, ground: str) -> dict[str, Any]:
+        return {"erasure_id": erasure_id, "scope": scope, "target_id": target, "ground": ground}
+
+    # -- erasure requests and certificates -------------------------------------------------
+
+    def erase(
+        self,
+        request: ReadRequest,
+        *,
+        scope: str,
+        ground: str,
+        case_id: str | None = None,
+        subject_id: str | None = None,
+        fact_id: str | None = None,
+        org: str | None = None,
+    ) -> dict[str, Any]:
+        """Erase a scope on a ground; returns the signed certificate."""
+        if not request.principal.has_role("privacy_officer"):
+            raise ReadDeniedError("not permitted")
+        if ground not in ERASURE_GROUNDS:
+            raise InvalidCommandError("unknown erasure ground")
+        ctx = RequestContext(request.principal, request.purpose)
+        if scope == "fact" and case_id and fact_id:
+            report = self.ledger.erase_fact(ctx, case_id, fact_id, ground=ground)
+        elif scope == "subject" and case_id and subject_id:
+            report = self.ledger.erase_subject(ctx, case_id, subject_id, ground=ground)
+        elif scope == "case" and case_id:
+            report = self.ledger.erase_case(ctx, case_id, ground=ground)
+        elif scope == "owner" and org:
+            if not self.covenant.is_partner(org):
+                raise InvalidCommandError("unknown partner")
+            report = self.ledger.erase_owner(ctx, org, ground=ground)
+        else:
+            raise InvalidCommandError(
+                "scope needs its ids: fact (case_id, fact_id), subject "
+                "(case_id, subject_id), case (case_id), owner (org)"
+            )
+        return self.certificate(report.erasure_id)
+
+    def certificate(self, erasure_id: str) -> dict[str, Any]:
+        """The signed erasure certificate (ids and counts only, no personal data)."""
+        self.reads.runner.catch_up()
+        rows = self.views.fetch(
+            "SELECT case_id FROM cl_erasures WHERE erasure_id = ? ORDER BY case_id", (erasure_id,)
+        )
+        if not rows:
+            raise CaseNotFoundError("erasure not found")
+        case_ids = [str(r[0]) for r in rows]
+        record = next(
+            e for e in self.ledger.get_case(case_ids[0]).erasures if e["erasure_id"] == erasure_id
+        )
+        erased_at = datetime.fromisoformat(record["erased_at"])
+        fact_ids = sorted({
+            f for case_id in case_ids for e in self.ledger.get_case(case_id).erasures
+            if e["erasure_id"] == erasure_id for f in e["fact_ids"]
+        })  # fmt: skip
+        document = {
+            "certificate_version": 1,
+            "erasure_id": erasure_id,
+            "scope": record["scope"],
+            "target_id": record["target_id"],
+            "ground": record["ground"],
+            "requested_by": record["requested_by"],
+            "on_behalf_of": record["on_behalf_of"],
+            "erased_at": record["erased_at"],
+            "cases": case_ids,
+            "destroyed": {
+                "scope_key_ids": record["scope_key_ids"],
+                "fact_key_ids": record["fact_key_ids"],
+                "scope_keys": len(record["scope_key_ids"]),
+                "fact_keys": len(record["fact_key_ids"]),
+            },
+            "unreadable_fact_ids": fact_ids,
+            "projections_updated": {"position": self.reads.runner.position, "applied": True},
+            "epoch": record["epoch"],
+            "residual": {
+                "statement": (
+                    "Key-store and keyring backups taken before erased_at can still open the "
+                    "erased data until they expire; event-store backups of any age cannot."
+                ),
+                "key_store_backups_before": record["erased_at"],
+                "expire_by": (erased_at + timedelta(days=self.backup_days)).isoformat(),
+            },
+        }
+        return sign_document(self.log.keys, document)
+
+    # -- reviews --------------------------------------------------------------------------
+
+    def notification_review(self, request: ReadRequest) -> list[dict[str, Any]]:
+        """Cases where the subject was not (yet) informed: deferrals and undecided, overdue
+        first (DOMAIN.md Q9)."""
+        self._require_officer(request)
+        now = self.clock()
+        rows = self.views.fetch(
+            "SELECT case_id, notification, notification_review_at, notification_decided_by,"
+            " notification_decided_at FROM cl_cases WHERE status IN ('triage', 'active')"
+            " AND (notification IS NULL OR notification = 'defer')"
+        )
+        items = []
+        for case_id, decision, review_at, decided_by, decided_at in rows:
+            reason = self.reads.notification_reason(str(case_id)) if decision else None
+            overdue = (
+                review_at is not None and str(review_at) < now.isoformat()[: len(str(review_at))]
+            )
+            items.append({
+                "case_id": str(case_id), "decision": decision or "undecided",
+                "reason": reason, "review_at": review_at, "decided_by": decided_by,
+                "decided_at": decided_at, "overdue": bool(overdue or decision is None),
+            })  # fmt: skip
+        self.log.append([self.reads.case_entry(request, "", _ALLOWED_META)], now=now)
+        return sorted(items, key=lambda i: (not i["overdue"], str(i["review_at"] or "")))
+
+    def emergency_review(self, request: ReadRequest) -> list[dict[str, Any]]:
+        """Emergency (break-the-glass) accesses not yet reviewed."""
+        self._require_officer(request)
+        reviewed = {
+            int(e.outcome.split(":", 1)[1])
+            for e in self.log.entries(decision="reviewed", limit=1_000_000)
+            if e.outcome.startswith("reviewed:")
+        }
+        return [
+            {"seq": e.seq, "time": e.time, "actor": e.actor, "org": e.org, "role": e.role,
+             "purpose": e.purpose, "case_id": e.case_id, "fact_ids": list(e.fact_ids),
+             "subject": e.subject, "reason": e.reason}
+            for e in self.log.entries(emergency="1", decision="allowed", limit=1_000_000)
+            if e.seq not in reviewed
+        ]  # fmt: skip
+
+    def mark_reviewed(self, request: ReadRequest, seq: int) -> None:
+        """Record (in the access log itself) that an emergency access was reviewed."""
+        self._require_officer(request)
+        entries = self.log.entries(after=seq - 1, limit=1)
+        if not entries or entries[0].seq != seq or not entries[0].emergency:
+            raise InvalidCommandError("no emergency access with that sequence number")
+        self.log.append([AccessEntry(
+            actor=request.principal.user, org=request.principal.partner, role=request.role,
+            purpose=request.purpose, case_id=entries[0].case_id, decision="reviewed",
+            reason="emergency_review", outcome=f"reviewed:{seq}", trace_id=request.trace_id,
+        )], now=self.clock())  # fmt: skip
+
+    def _require_officer(self, request: ReadRequest) -> None:
+        if not (request.principal.has_role("privacy_officer")
+                and self.covenant.discloses_metadata_only(request.purpose)):  # fmt: skip
+            raise ReadDeniedError("not permitted")
+
+
+class _AllowedMeta:
+    allowed = True
+    reason = "privacy_officer_metadata"
+    disclosure = Disclosure.metadata
+
+
+_ALLOWED_META: Any = _AllowedMeta()
+
+
+def _before(review_at: str, now: datetime) -> bool:
+    """Is a review date (RFC 3339 date or date-time) in the past?"""
+    try:
+        moment = datetime.fromisoformat(review_at)
+    except ValueError:
+        return False
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=now.tzinfo)
+    return moment < now
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
