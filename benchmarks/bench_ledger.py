@@ -127,7 +127,7 @@ def _factories(backend: str, root: Path) -> dict[str, Callable[[], CaseLedger]]:
         data_dir = root / uuid.uuid4().hex
         if backend == "sqlite":
             return StoreConfig(data_dir=data_dir)
-        from tests.pg import create_schemas  # noqa: PLC0415 - only for the PostgreSQL run
+        from tests.pg import create_schemas
 
         suffix = uuid.uuid4().hex[:10]
         create_schemas(f"b_{suffix}_e", f"b_{suffix}_k")
@@ -155,7 +155,7 @@ def _factories(backend: str, root: Path) -> dict[str, Callable[[], CaseLedger]]:
 
 
 def _drop_bench_schemas() -> None:
-    import psycopg  # noqa: PLC0415
+    import psycopg
 
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         rows = conn.execute(

@@ -21,9 +21,15 @@ class ProjectionGapError(LedgerError):
 
 
 class Executor(Protocol):
+    """Statements of one batch; case versions are tracked in memory and written at the end."""
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def version(self, case_id: str) -> int: ...
+
+    def set_version(self, case_id: str, version: int) -> None: ...
 
 
 def _t(value: datetime | None) -> str | None:
@@ -49,8 +55,7 @@ def apply_event(ex: Executor, event: Any, history: CaseHistory | None) -> bool:
         return False
     case_id = str(event.originator_id)
     version = event.originator_version
-    rows = ex.fetch("SELECT version FROM cl_cases WHERE case_id = ?", (case_id,))
-    current = int(rows[0][0]) if rows else 0
+    current = ex.version(case_id)
     if version <= current:
         return False
     if version != current + 1:
@@ -62,13 +67,14 @@ def apply_event(ex: Executor, event: Any, history: CaseHistory | None) -> bool:
         handler(ex, case_id, event)
     elif isinstance(event, Case.Redacted):
         _redacted(ex, case_id, event, created=current == 0)
-    ex.execute("UPDATE cl_cases SET version = ? WHERE case_id = ?", (version, case_id))
+    ex.set_version(case_id, version)
     return True
 
 
 def _replay_case(ex: Executor, case_id: str, events: Sequence[Any]) -> None:
     for table in ORDERED_TABLES:
         ex.execute(f"DELETE FROM {table} WHERE case_id = ?", (case_id,))  # noqa: S608
+    ex.set_version(case_id, 0)
     for event in events:
         apply_event(ex, event, None)
 

@@ -25,23 +25,62 @@ VIEW_NAME = "caseviews"
 
 
 class _Executor:
-    """Adapts a library cursor to ``?`` placeholders and tuple rows."""
+    """Adapts a library cursor to ``?`` placeholders and tuple rows, batching writes.
+
+    INSERTs are buffered per statement and sent with ``executemany``; any other statement or
+    read flushes them first, so every statement still sees the effects of earlier ones.
+    Case versions live in memory for the batch and are written once at the end.
+    """
 
     def __init__(self, cursor: Any, *, postgres: bool) -> None:
         self._cursor = cursor
         self._postgres = postgres
+        self._inserts: dict[str, list[tuple[Any, ...]]] = {}
+        self._versions: dict[str, int] = {}
+        self._dirty: set[str] = set()
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self._postgres else sql
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        if self._postgres:
-            sql = sql.replace("?", "%s")
-        self._cursor.execute(sql, tuple(params))
+        if sql.startswith("INSERT"):
+            self._inserts.setdefault(sql, []).append(tuple(params))
+            return
+        self.flush()
+        self._cursor.execute(self._sql(sql), tuple(params))
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        self.execute(sql, params)
+        self.flush()
+        self._cursor.execute(self._sql(sql), tuple(params))
         rows = self._cursor.fetchall()
         if self._postgres:
             return [tuple(r.values()) for r in rows]
         return [tuple(r) for r in rows]
+
+    def flush(self) -> None:
+        inserts, self._inserts = self._inserts, {}
+        for sql, rows in inserts.items():
+            self._cursor.executemany(self._sql(sql), rows)
+
+    def version(self, case_id: str) -> int:
+        if case_id not in self._versions:
+            rows = self.fetch("SELECT version FROM cl_cases WHERE case_id = ?", (case_id,))
+            self._versions[case_id] = int(rows[0][0]) if rows else 0
+        return self._versions[case_id]
+
+    def set_version(self, case_id: str, version: int) -> None:
+        self._versions[case_id] = version
+        self._dirty.add(case_id)
+
+    def finish(self) -> None:
+        """Flush buffered inserts and write the batch's case versions."""
+        self.flush()
+        if self._dirty:
+            self._cursor.executemany(
+                self._sql("UPDATE cl_cases SET version = ? WHERE case_id = ?"),
+                [(self._versions[c], c) for c in sorted(self._dirty)],
+            )
+            self._dirty.clear()
 
 
 class CaseViewsMixin:
@@ -56,12 +95,16 @@ class CaseViewsMixin:
 
         def max_tracking_id(self, application_name: str) -> int | None: ...
 
+        table_migration_identifier: str
+
     @contextmanager
     def _transaction(self, *, commit: bool) -> Iterator[_Executor]:
         with self.datastore.transaction(commit=commit) as cursor:
             if self.postgres:
                 cursor.execute(f"SET LOCAL search_path TO {self.datastore.schema}")
-            yield _Executor(cursor, postgres=self.postgres)
+            ex = _Executor(cursor, postgres=self.postgres)
+            yield ex
+            ex.finish()
 
     def create_view_tables(self) -> None:
         with self._transaction(commit=True) as ex:
@@ -77,6 +120,7 @@ class CaseViewsMixin:
             ex = _Executor(cursor, postgres=self.postgres)
             for event in events:
                 applied += apply_event(ex, event, history)
+            ex.finish()
             self._insert_tracking(cursor, tracking)
         return applied
 
@@ -89,7 +133,12 @@ class CaseViewsMixin:
         with self._transaction(commit=True) as ex:
             for table in TABLES:
                 ex.execute(f"DELETE FROM {table}")  # noqa: S608 - our table names
-            ex.execute(f"DELETE FROM {self.tracking_table()}")  # noqa: S608
+            # Keep the library's own "__migration__" row: without it, reopening the store
+            # mistakes the table for a legacy one and renames it (fails the second time).
+            ex.execute(
+                f"DELETE FROM {self.tracking_table()} WHERE application_name <> ?",  # noqa: S608
+                (self.table_migration_identifier,),
+            )
 
     def tracking_table(self) -> str:
         return "tracking"
