@@ -402,7 +402,7 @@ class AccessLog:
         hashes_at: dict[int, bytes] = {}
         sha256 = hashlib.sha256
         for rows in self._pages(page):
-            for seq, text, stored_hash in rows:
+            for seq, text, stored_hash in rows:  # seq int, text str, hash bytes-like
                 if seq != expected_seq:
                     return VerifyReport(
                         False,
@@ -445,7 +445,7 @@ class AccessLog:
                 rows = tx.execute(sql, (after, page))
             if not rows:
                 return
-            yield [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
+            yield rows
             after = int(rows[-1][0])
 
     def _hash_at(self, seq: int) -> bytes | None:

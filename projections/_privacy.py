@@ -116,10 +116,20 @@ class PrivacyOffice:
             f for f in self.reads.fact_candidates(case_id) if SubjectId(subject_id) in f.subjects
         ]
         decisions = [
-            (f, decide_subject_report(self.covenant, request.principal, request.purpose, f,
-                                      SubjectId(subject_id), snapshot.state, now))
+            (
+                f,
+                decide_subject_report(
+                    self.covenant,
+                    request.principal,
+                    request.purpose,
+                    f,
+                    SubjectId(subject_id),
+                    snapshot.state,
+                    now,
+                ),
+            )
             for f in candidates
-        ]  # fmt: skip
+        ]
         pseudonym = self.log.pseudonym(subject_id)
         entries = [
             AccessEntry(
@@ -143,8 +153,11 @@ class PrivacyOffice:
         bodies = self.reads.open_bodies(case_id, content)
         facts = tuple(
             ReportFact(
-                fact_id=f.fact_id, owner=f.owner, kind=f.kind,
-                categories=tuple(sorted(f.categories)), purpose=f.purpose,
+                fact_id=f.fact_id,
+                owner=f.owner,
+                kind=f.kind,
+                categories=tuple(sorted(f.categories)),
+                purpose=f.purpose,
                 recorded_at=f.recorded_at.isoformat(),
                 retention_until=_iso(fact_retention_deadline(self.covenant, f, snapshot.state)),
                 body=bodies.get(f.fact_id) if d.allowed else None,
@@ -152,13 +165,16 @@ class PrivacyOffice:
             )
             for f, d in decisions
             if not f.erased and not f.retracted
-        )  # fmt: skip
+        )
         return AccessReport(
-            subject_id=subject_id, case_id=case_id, generated_at=now.isoformat(),
-            facts=facts, recipients=tuple(self._recipients(pseudonym, case_id)),
+            subject_id=subject_id,
+            case_id=case_id,
+            generated_at=now.isoformat(),
+            facts=facts,
+            recipients=tuple(self._recipients(pseudonym, case_id)),
             notification=self.reads.notification(snapshot, case_id),
             erased_facts=sum(1 for f, _ in decisions if f.erased or f.retracted),
-        )  # fmt: skip
+        )
 
     def _recipients(self, pseudonym: str, case_id: str) -> list[Recipient]:
         rows = self.log.database_fetch(
@@ -198,8 +214,14 @@ class PrivacyOffice:
                 progress(n, total)
         for n, (case_id, fact_id) in enumerate(due.fact_erasures, start=len(due.case_erasures) + 1):
             if dry_run:
-                erasures.append({"scope": "fact", "case_id": case_id, "fact_id": fact_id,
-                                 "ground": "consent_withdrawn"})  # fmt: skip
+                erasures.append(
+                    {
+                        "scope": "fact",
+                        "case_id": case_id,
+                        "fact_id": fact_id,
+                        "ground": "consent_withdrawn",
+                    }
+                )
             else:
                 report = self.ledger.erase_fact(ctx, case_id, fact_id, ground="consent_withdrawn")
                 erasures.append(
@@ -221,11 +243,17 @@ class PrivacyOffice:
             deadline = case_retention_deadline(self.covenant, state)
             if is_on_hold(state, now):
                 if deadline is not None and now >= deadline:
-                    due.holds.append({
-                        "case_id": str(case_id), "due_since": deadline.isoformat(),
-                        "holds": [h.reason_code for h in state.legal_holds
-                                  if h.lifted_at is None or now < h.lifted_at],
-                    })  # fmt: skip
+                    due.holds.append(
+                        {
+                            "case_id": str(case_id),
+                            "due_since": deadline.isoformat(),
+                            "holds": [
+                                h.reason_code
+                                for h in state.legal_holds
+                                if h.lifted_at is None or now < h.lifted_at
+                            ],
+                        }
+                    )
                 continue
             if deadline is not None and now >= deadline:
                 due.case_erasures.append(str(case_id))
@@ -287,10 +315,15 @@ class PrivacyOffice:
             e for e in self.ledger.get_case(case_ids[0]).erasures if e["erasure_id"] == erasure_id
         )
         erased_at = datetime.fromisoformat(record["erased_at"])
-        fact_ids = sorted({
-            f for case_id in case_ids for e in self.ledger.get_case(case_id).erasures
-            if e["erasure_id"] == erasure_id for f in e["fact_ids"]
-        })  # fmt: skip
+        fact_ids = sorted(
+            {
+                f
+                for case_id in case_ids
+                for e in self.ledger.get_case(case_id).erasures
+                if e["erasure_id"] == erasure_id
+                for f in e["fact_ids"]
+            }
+        )
         document = {
             "certificate_version": 1,
             "erasure_id": erasure_id,
@@ -339,11 +372,17 @@ class PrivacyOffice:
             overdue = (
                 review_at is not None and str(review_at) < now.isoformat()[: len(str(review_at))]
             )
-            items.append({
-                "case_id": str(case_id), "decision": decision or "undecided",
-                "reason": reason, "review_at": review_at, "decided_by": decided_by,
-                "decided_at": decided_at, "overdue": bool(overdue or decision is None),
-            })  # fmt: skip
+            items.append(
+                {
+                    "case_id": str(case_id),
+                    "decision": decision or "undecided",
+                    "reason": reason,
+                    "review_at": review_at,
+                    "decided_by": decided_by,
+                    "decided_at": decided_at,
+                    "overdue": bool(overdue or decision is None),
+                }
+            )
         self.log.append([self.reads.case_entry(request, "", _ALLOWED_META)], now=now)
         return sorted(items, key=lambda i: (not i["overdue"], str(i["review_at"] or "")))
 
@@ -356,12 +395,21 @@ class PrivacyOffice:
             if e.outcome.startswith("reviewed:")
         }
         return [
-            {"seq": e.seq, "time": e.time, "actor": e.actor, "org": e.org, "role": e.role,
-             "purpose": e.purpose, "case_id": e.case_id, "fact_ids": list(e.fact_ids),
-             "subject": e.subject, "reason": e.reason}
+            {
+                "seq": e.seq,
+                "time": e.time,
+                "actor": e.actor,
+                "org": e.org,
+                "role": e.role,
+                "purpose": e.purpose,
+                "case_id": e.case_id,
+                "fact_ids": list(e.fact_ids),
+                "subject": e.subject,
+                "reason": e.reason,
+            }
             for e in self.log.entries(emergency="1", decision="allowed", limit=1_000_000)
             if e.seq not in reviewed
-        ]  # fmt: skip
+        ]
 
     def mark_reviewed(self, request: ReadRequest, seq: int) -> None:
         """Record (in the access log itself) that an emergency access was reviewed."""
@@ -369,15 +417,28 @@ class PrivacyOffice:
         entries = self.log.entries(after=seq - 1, limit=1)
         if not entries or entries[0].seq != seq or not entries[0].emergency:
             raise InvalidCommandError("no emergency access with that sequence number")
-        self.log.append([AccessEntry(
-            actor=request.principal.user, org=request.principal.partner, role=request.role,
-            purpose=request.purpose, case_id=entries[0].case_id, decision="reviewed",
-            reason="emergency_review", outcome=f"reviewed:{seq}", trace_id=request.trace_id,
-        )], now=self.clock())  # fmt: skip
+        self.log.append(
+            [
+                AccessEntry(
+                    actor=request.principal.user,
+                    org=request.principal.partner,
+                    role=request.role,
+                    purpose=request.purpose,
+                    case_id=entries[0].case_id,
+                    decision="reviewed",
+                    reason="emergency_review",
+                    outcome=f"reviewed:{seq}",
+                    trace_id=request.trace_id,
+                )
+            ],
+            now=self.clock(),
+        )
 
     def _require_officer(self, request: ReadRequest) -> None:
-        if not (request.principal.has_role("privacy_officer")
-                and self.covenant.discloses_metadata_only(request.purpose)):  # fmt: skip
+        if not (
+            request.principal.has_role("privacy_officer")
+            and self.covenant.discloses_metadata_only(request.purpose)
+        ):
             raise ReadDeniedError("not permitted")
 
 
