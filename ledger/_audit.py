@@ -22,7 +22,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ FIELDS = (
     "reason",
     "emergency",
     "outcome",
+    "note",
 )
 
 
@@ -80,6 +81,7 @@ class AccessEntry:
     emergency: bool = False
     outcome: str = "ok"
     trace_id: str = ""
+    note: str = ""  # e.g. the stated reason for emergency access (sanitised, <= 200 chars)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,7 @@ class StoredEntry:
     emergency: bool
     outcome: str
     hash: str
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +225,7 @@ def canonical(seq: int, entry_id: str, time: str, e: AccessEntry | StoredEntry) 
         e.reason,
         "1" if e.emergency else "0",
         e.outcome,
+        e.note,
     )
     for value in values:
         if _SEP in value:
@@ -236,7 +240,7 @@ _SCHEMA = [
         on_behalf_of TEXT NOT NULL, purpose TEXT NOT NULL, case_id TEXT NOT NULL,
         fact_ids TEXT NOT NULL, subject TEXT NOT NULL, decision TEXT NOT NULL,
         reason TEXT NOT NULL, emergency INTEGER NOT NULL, outcome TEXT NOT NULL,
-        hash {blob} NOT NULL)""",
+        note TEXT NOT NULL DEFAULT '', hash {blob} NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS access_log_subject ON access_log (subject, seq)",
     "CREATE INDEX IF NOT EXISTS access_log_case ON access_log (case_id, seq)",
     "CREATE INDEX IF NOT EXISTS access_log_actor ON access_log (actor, seq)",
@@ -283,6 +287,7 @@ class AccessLog:
                 seq, prev = _head(tx)
                 rows = []
                 for entry in entries:
+                    entry = _sanitised(entry)
                     seq += 1
                     entry_id = uuid.uuid4().hex
                     prev = hashlib.sha256(prev + canonical(seq, entry_id, time, entry)).digest()
@@ -304,6 +309,7 @@ class AccessLog:
                             entry.reason,
                             1 if entry.emergency else 0,
                             entry.outcome,
+                            entry.note,
                             prev,
                         )
                     )
@@ -454,6 +460,16 @@ class AccessLog:
         return bytes(rows[0][0]) if rows else None
 
 
+def _sanitised(entry: AccessEntry) -> AccessEntry:
+    """Free text (the note) loses control characters and is capped; codes stay as they are."""
+    if not entry.note:
+        return entry
+    clean = "".join(ch if ch.isprintable() else " " for ch in entry.note)[:200]
+    if clean == entry.note:
+        return entry
+    return replace(entry, note=clean)
+
+
 def _head(tx: Transaction) -> tuple[int, bytes]:
     rows = tx.execute("SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1")
     return (int(rows[0][0]), bytes(rows[0][1])) if rows else (0, GENESIS)
@@ -477,7 +493,8 @@ def _stored(r: tuple[Any, ...]) -> StoredEntry:
         r[13],
         bool(r[14]),
         r[15],
-        bytes(r[16]).hex(),
+        bytes(r[17]).hex(),
+        r[16],
     )
 
 

@@ -81,6 +81,7 @@ class FactView:
     has_body: bool = False
     emergency: bool = False
     reason: str = ""
+    legal_basis: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,6 +403,7 @@ class ReadService:
                 on_behalf_of=request.principal.on_behalf_of or "",
                 emergency=emergency,
                 trace_id=request.trace_id,
+                note=(request.emergency_reason or "") if emergency else "",
             )
             for (subject, allowed, reason, emergency), fact_ids in groups.items()
         ]
@@ -472,6 +474,7 @@ def _case_entry(
         on_behalf_of=request.principal.on_behalf_of or "",
         emergency=glass,
         trace_id=request.trace_id,
+        note=(request.emergency_reason or "") if glass else "",
     )
 
 
@@ -493,6 +496,7 @@ def _fact_view(meta: FactMetadata, decision: AccessDecision, bodies: dict[str, A
         has_body=content,
         emergency=decision.emergency,
         reason=str(decision.reason),
+        legal_basis=meta.legal_basis,
     )
 
 
