@@ -7,6 +7,7 @@ and only for facts that concern the requesting subject alone (AVG art. 15(4)).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -434,6 +435,75 @@ class PrivacyOffice:
             now=self.clock(),
         )
 
+    # -- the ten questions of DOMAIN.md (documented in docs/privacy-officer.md) -----------
+
+    def who_accessed(self, subject_id: str, *, limit: int = 10_000) -> list[Any]:
+        """Q1: every read (and refusal) touching the subject: who, when, role, for whom, why."""
+        return self.log.entries(subject=self.log.pseudonym(subject_id), limit=limit)
+
+    def special_category_exposure(self, request: ReadRequest) -> list[dict[str, Any]]:
+        """Q4: allowed reads of art. 9/10 facts by anyone but the owner and named partners
+        (expected: none, except flagged emergency access)."""
+        self._require_officer(request)
+        special = {
+            str(fid): (str(owner), set(_json_list(partners)))
+            for fid, owner, cats, partners in self.views.fetch(
+                "SELECT fact_id, owner, categories, sharing_partners FROM cl_facts"
+            )
+            if {"health", "criminal"} & set(_json_list(cats))
+        }
+        findings = []
+        for entry in self.log.entries(decision="allowed", limit=10_000_000):
+            for fact_id in entry.fact_ids:
+                if fact_id in special:
+                    owner, named = special[fact_id]
+                    if entry.org != owner and entry.org not in named:
+                        findings.append(
+                            {
+                                "seq": entry.seq,
+                                "fact_id": fact_id,
+                                "org": entry.org,
+                                "emergency": entry.emergency,
+                                "note": entry.note,
+                            }
+                        )
+        return findings
+
+    def reads_after_withdrawal(self, request: ReadRequest) -> list[dict[str, Any]]:
+        """Q6: allowed reads of consent-based facts after their consent was withdrawn
+        (expected: never)."""
+        self._require_officer(request)
+        findings = []
+        for (case_id,) in self.views.fetch("SELECT DISTINCT case_id FROM cl_consents"):
+            state = self.reads.snapshot(str(case_id), catch_up=False).state
+            withdrawn = [c for c in state.consents if c.withdrawn_at is not None]
+            if not withdrawn:
+                continue
+            for fact in self.reads.fact_candidates(str(case_id)):
+                if not self.covenant.is_consent_basis(fact.legal_basis):
+                    continue
+                covering = [
+                    c
+                    for c in withdrawn
+                    if c.subject in fact.subjects and fact.categories <= c.categories
+                ]
+                if not covering:
+                    continue
+                cutoff = min(c.withdrawn_at for c in covering if c.withdrawn_at is not None)
+                for entry in self.log.entries(
+                    case_id=str(case_id), decision="allowed", limit=10_000_000
+                ):
+                    if fact.fact_id in entry.fact_ids and entry.time >= cutoff.isoformat():
+                        findings.append(
+                            {
+                                "seq": entry.seq,
+                                "fact_id": fact.fact_id,
+                                "org": entry.org,
+                                "time": entry.time,
+                            }
+                        )
+        return findings
+
     def _require_officer(self, request: ReadRequest) -> None:
         if not (
             request.principal.has_role("privacy_officer")
@@ -449,6 +519,11 @@ class _AllowedMeta:
 
 
 _ALLOWED_META: Any = _AllowedMeta()
+
+
+def _json_list(text: Any) -> list[str]:
+
+    return [str(v) for v in json.loads(str(text))]
 
 
 def _before(review_at: str, now: datetime) -> bool:
