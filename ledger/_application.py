@@ -30,6 +30,7 @@ from eventsourcing.persistence import (
 
 from ledger import _erasure
 from ledger._case import REGISTRY_OWNER, Case, FactState, case_uuid
+from ledger._commit import GroupCommitter
 from ledger._errors import (
     CaseNotFoundError,
     CaseStatusError,
@@ -141,7 +142,11 @@ class CaseLedger(Application[UUID]):
         self.keys: KeyManager = mapper.keys
         self._init_caches()
 
+    def _save_many(self, objs: Sequence[Any]) -> None:
+        Application.save(self, *objs)
+
     def _init_caches(self) -> None:
+        self.committer = GroupCommitter(self._save_many)
         self._cache: dict[UUID, Case] = {}
         self._case_locks: dict[UUID, threading.Lock] = {}
         self._locks_lock = threading.Lock()
@@ -226,7 +231,7 @@ class CaseLedger(Application[UUID]):
                     pending.append(
                         self._idempotency_record(record_uid, case_id, partner, print_, result)
                     )
-                self.save(*pending)
+                self.committer.save(pending)
             except RecordConflictError:
                 self._cache.pop(uid, None)
                 if record_uid is not None:
