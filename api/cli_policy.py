@@ -125,7 +125,7 @@ def explain_command(
             purpose=PurposeId(fact_purpose or purpose),
             legal_basis=legal_basis or _default_basis(covenant),
             sharing=Sharing(sharing, frozenset(PartnerId(p) for p in share_with or ())),
-            recorded_at=now - timedelta(days=7),
+            recorded_at=now - timedelta(days=1),
         )
     except PolicyError as error:
         typer.echo(f"error: {error}", err=True)
@@ -169,15 +169,15 @@ def _default_basis(covenant: Covenant) -> str:
 def _case(
     status: CaseStatus, purpose: PurposeId, members: set[PartnerId], now: datetime
 ) -> CaseState:
-    decided = None if status is CaseStatus.triage else now - timedelta(days=29)
+    decided = None if status is CaseStatus.triage else now - timedelta(days=2)
     return CaseState(
         case_id=CaseId("cli_case"),
         status=status,
         purpose=purpose,
-        opened_at=now - timedelta(days=30),
+        opened_at=now - timedelta(days=3),
         decided_at=decided,
-        closed_at=now - timedelta(days=1) if status is CaseStatus.closed else None,
-        participants={p: Participation(p, now - timedelta(days=28)) for p in members},
+        closed_at=now - timedelta(hours=1) if status is CaseStatus.closed else None,
+        participants={p: Participation(p, now - timedelta(days=2)) for p in members},
         erased_at=now - timedelta(hours=1) if status is CaseStatus.erased else None,
     )
 
@@ -191,6 +191,6 @@ def _with_consent(
         purpose=PurposeId(purpose),
         categories=fact.categories,
         recipients=frozenset({reader}),
-        given_at=now - timedelta(days=10),
+        given_at=now - timedelta(days=2),
     )
     return replace(case, consents=(consent,))

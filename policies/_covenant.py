@@ -136,7 +136,11 @@ class _Index:
 
 
 class Covenant(_Model):
-    """A validated covenant. Build it with ``parse_covenant`` or ``load_covenant``."""
+    """A validated covenant. Build it with ``parse_covenant`` or ``load_covenant``.
+
+    Frozen: a new covenant version is a new file, loaded and validated again (never
+    ``model_copy(update=...)``, which skips validation).
+    """
 
     version: Annotated[StrictInt, Field(ge=1)]
     name: Text

@@ -31,7 +31,7 @@ step  check                                        denial
 (*) Emergency access may override these denials, and only these: with a non-empty reason,
 for a covenant emergency role, within the window from ``started_at``; else the denial is
 emergency_reason_missing / emergency_role_not_permitted / emergency_window_expired (in that
-order). A granted override is ``emergency_granted`` with ``emergency=True``. Steps 1-12 and
+order). A granted override is ``emergency_granted`` with ``emergency=True``. Steps 1-14 and
 participant removal can never be overridden. An emergency request on a read that is allowed
 anyway does not count as emergency access.
 """

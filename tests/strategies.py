@@ -180,17 +180,39 @@ class ReadScenario:
 
 # -- strategies ----------------------------------------------------------------------------
 
-PARTNERS = (*sample().partner_ids(), "unknown_partner")
-ROLES = tuple(Role)
-PURPOSES = (*sample().purpose_ids(), "unknown_purpose")
-CONTENT_PURPOSES = tuple(p for p in sample().purpose_ids() if sample().is_compatible(p, p))
-CATEGORIES = tuple(sample().category_ids())
-PLAIN_CATEGORIES = tuple(c for c in CATEGORIES if not sample().is_special(c))
 SPECIAL_CATEGORIES = ("health", "criminal")
-KINDS = tuple(sample().kind_ids())
-BASES = tuple(sample().legal_basis_ids())
 SUBJECTS = (SUBJECT_A, SUBJECT_B, SUBJECT_C)
-CONTRIBUTING = tuple(p for p in sample().partner_ids() if p != "zvh")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Ids the strategies draw from: the sample covenant's, plus undeclared ones."""
+
+    partners: tuple[str, ...]
+    purposes: tuple[str, ...]
+    content_purposes: tuple[str, ...]
+    categories: tuple[str, ...]
+    plain_categories: tuple[str, ...]
+    kinds: tuple[str, ...]
+    bases: tuple[str, ...]
+    contributing: tuple[str, ...]
+
+
+@cache
+def vocab() -> Vocabulary:
+    """Derived from the sample covenant on first use (nothing is parsed at import)."""
+    cov = sample()
+    return Vocabulary(
+        partners=(*cov.partner_ids(), "unknown_partner"),
+        purposes=(*cov.purpose_ids(), "unknown_purpose"),
+        content_purposes=tuple(p for p in cov.purpose_ids() if cov.is_compatible(p, p)),
+        categories=cov.category_ids(),
+        plain_categories=tuple(c for c in cov.category_ids() if not cov.is_special(c)),
+        kinds=cov.kind_ids(),
+        bases=cov.legal_basis_ids(),
+        contributing=tuple(p for p in cov.partner_ids() if p != "zvh"),
+    )
+
 
 #: Instants from ten days before T0 to three years after, to the hour.
 instants = st.integers(-10 * 24, 3 * 366 * 24).map(lambda h: at(hours=h))
@@ -199,29 +221,34 @@ emergency_reasons = st.sampled_from(["", "   ", "acute safety risk", "imminent f
 emergencies = st.none() | st.builds(EmergencyRequest, emergency_reasons, instants)
 
 rarely = st.sampled_from([False, False, False, True])
-principals = st.builds(
-    lambda partner, roles: Principal(UserId("user_x"), PartnerId(partner), frozenset(roles)),
-    st.sampled_from(PARTNERS),
-    st.frozensets(st.sampled_from(ROLES).map(RoleId), min_size=1, max_size=2),
+principals = st.deferred(
+    lambda: st.builds(
+        lambda partner, roles: Principal(UserId("user_x"), PartnerId(partner), frozenset(roles)),
+        st.sampled_from(vocab().partners),
+        st.frozensets(st.sampled_from(tuple(Role)).map(RoleId), min_size=1, max_size=2),
+    )
 )
+purposes = st.deferred(lambda: st.sampled_from(vocab().purposes))
 
 
 @st.composite
 def sharings(draw: st.DrawFn) -> Sharing:
     level = draw(st.sampled_from(SharingLevel))
-    named = st.frozensets(st.sampled_from(PARTNERS).map(PartnerId), max_size=3)
+    named = st.frozensets(st.sampled_from(vocab().partners).map(PartnerId), max_size=3)
     return Sharing(level, draw(named) if level is SharingLevel.partners else frozenset())
 
 
 @st.composite
 def facts(draw: st.DrawFn) -> FactMetadata:
     return fact(
-        draw(st.sampled_from(PARTNERS)),
-        categories=draw(st.frozensets(st.sampled_from((*CATEGORIES, "shoe_size")), max_size=2)),
+        draw(st.sampled_from(vocab().partners)),
+        categories=draw(
+            st.frozensets(st.sampled_from((*vocab().categories, "shoe_size")), max_size=2)
+        ),
         sharing=draw(sharings()),
-        purpose=draw(st.sampled_from(PURPOSES)),
-        legal_basis=draw(st.sampled_from((*BASES, "consent", "consent", "rumour"))),
-        kind=draw(st.sampled_from((*KINDS, "gossip"))),
+        purpose=draw(purposes),
+        legal_basis=draw(st.sampled_from((*vocab().bases, "consent", "consent", "rumour"))),
+        kind=draw(st.sampled_from((*vocab().kinds, "gossip"))),
         subjects=draw(st.frozensets(st.sampled_from(SUBJECTS), max_size=2)),
         recorded_at=draw(instants),
         erased=draw(rarely),
@@ -243,9 +270,9 @@ def consents(draw: st.DrawFn) -> ConsentState:
     return consent(
         consent_id=f"consent_{draw(st.integers(0, 9))}",
         subject=draw(st.sampled_from(SUBJECTS)),
-        purpose=draw(st.sampled_from(PURPOSES)),
-        categories=draw(st.frozensets(st.sampled_from(CATEGORIES), max_size=4)),
-        recipients=draw(st.frozensets(st.sampled_from(PARTNERS), max_size=4)),
+        purpose=draw(purposes),
+        categories=draw(st.frozensets(st.sampled_from(vocab().categories), max_size=4)),
+        recipients=draw(st.frozensets(st.sampled_from(vocab().partners), max_size=4)),
         given_at=given,
         withdrawn_at=withdrawn,
     )
@@ -263,10 +290,10 @@ def case_states(draw: st.DrawFn) -> CaseState:
     status = draw(st.sampled_from(CaseStatus))
     decided = draw(instants)
     closed = decided + timedelta(hours=draw(st.integers(0, 300 * 24)))
-    partners = draw(st.frozensets(st.sampled_from(PARTNERS), max_size=6))
+    partners = draw(st.frozensets(st.sampled_from(vocab().partners), max_size=6))
     return case(
         status,
-        purpose=draw(st.sampled_from(PURPOSES)),
+        purpose=draw(purposes),
         participants={PartnerId(p): draw(participations(p)) for p in sorted(partners)},
         consents=draw(st.lists(consents(), max_size=3)),
         holds=draw(st.lists(holds(), max_size=1)),
@@ -279,7 +306,7 @@ def case_states(draw: st.DrawFn) -> CaseState:
 random_reads = st.builds(
     ReadScenario,
     principals,
-    st.sampled_from(PURPOSES),
+    purposes,
     emergencies,
     facts(),
     case_states(),
@@ -291,24 +318,31 @@ random_reads = st.builds(
 def allowed_reads(draw: st.DrawFn) -> ReadScenario:
     """A content read the need-to-know rules allow (no emergency): the base for mutations."""
     cov = sample()
-    partner = draw(st.sampled_from(CONTRIBUTING))
+    partner = draw(st.sampled_from(vocab().contributing))
     role = draw(st.sampled_from([Role.deelnemer, Role.casusregisseur, Role.melder]))
-    pairs = [(f, r) for f in CONTENT_PURPOSES for r in CONTENT_PURPOSES if cov.is_compatible(f, r)]
+    pairs = [
+        (f, r)
+        for f in vocab().content_purposes
+        for r in vocab().content_purposes
+        if cov.is_compatible(f, r)
+    ]
     fact_purpose, purpose = draw(st.sampled_from(pairs))
-    owner = draw(st.sampled_from([p for p in CONTRIBUTING if p != partner]))
+    owner = draw(st.sampled_from([p for p in vocab().contributing if p != partner]))
     special = draw(st.booleans())
     if special:
         categories = frozenset({draw(st.sampled_from(SPECIAL_CATEGORIES))})
         level = SharingLevel.partners
     else:
-        categories = draw(st.frozensets(st.sampled_from(PLAIN_CATEGORIES), min_size=1, max_size=3))
+        categories = draw(
+            st.frozensets(st.sampled_from(vocab().plain_categories), min_size=1, max_size=3)
+        )
         levels = [SharingLevel.participants, SharingLevel.partners]
         level = draw(
             st.sampled_from(
                 [*levels, SharingLevel.regie] if role is Role.casusregisseur else levels
             )
         )
-    others = draw(st.frozensets(st.sampled_from(CONTRIBUTING).map(PartnerId), max_size=2))
+    others = draw(st.frozensets(st.sampled_from(vocab().contributing).map(PartnerId), max_size=2))
     named = others | {PartnerId(partner)} if level is SharingLevel.partners else frozenset()
     recorded = at(hours=draw(st.integers(1, 100)))
     now = recorded + timedelta(hours=draw(st.integers(0, 2000)))
@@ -336,7 +370,7 @@ def allowed_reads(draw: st.DrawFn) -> ReadScenario:
         sharing=Sharing(level, named),
         purpose=fact_purpose,
         legal_basis=basis,
-        kind=draw(st.sampled_from(KINDS)),
+        kind=draw(st.sampled_from(vocab().kinds)),
         subjects=draw(st.sampled_from([{SUBJECT_A}, {SUBJECT_A, SUBJECT_B}])),
         recorded_at=recorded,
     )
@@ -345,7 +379,7 @@ def allowed_reads(draw: st.DrawFn) -> ReadScenario:
 
 
 def _participants(
-    s: ReadScenario, change: Callable[[dict[PartnerId, Participation]], None]
+    s: ReadScenario, change: Callable[[dict[PartnerId, Participation]], object]
 ) -> ReadScenario:
     participants = dict(s.case.participants)
     change(participants)
@@ -353,7 +387,9 @@ def _participants(
 
 
 def _incompatible_purpose(s: ReadScenario) -> ReadScenario:
-    purpose = next(p for p in CONTENT_PURPOSES if not sample().is_compatible(s.fact.purpose, p))
+    purpose = next(
+        p for p in vocab().content_purposes if not sample().is_compatible(s.fact.purpose, p)
+    )
     return replace(s, purpose=purpose)
 
 
@@ -369,7 +405,18 @@ def _reader_partner(s: ReadScenario) -> PartnerId:
 
 def _someone_else(s: ReadScenario) -> str:
     """A contributing partner that is neither the reader's nor the owner's."""
-    return next(p for p in CONTRIBUTING if p not in (s.principal.partner, s.fact.owner))
+    return next(p for p in vocab().contributing if p not in (s.principal.partner, s.fact.owner))
+
+
+def _health_for_participants(s: ReadScenario) -> ReadScenario:
+    """Add health data shared with all participants (any consent covers health too)."""
+    health = s.fact.categories | {"health"}
+    agreed = tuple(replace(c, categories=c.categories | health) for c in s.case.consents)
+    return replace(
+        s,
+        fact=replace(s.fact, categories=health, sharing=shared("participants")),
+        case=replace(s.case, consents=agreed),
+    )
 
 
 #: One broken rule each: name -> (mutation, may emergency access override it?).
@@ -400,7 +447,9 @@ VIOLATIONS: dict[str, tuple[Callable[[ReadScenario], ReadScenario], bool]] = {
     "retracted": (lambda s: replace(s, fact=replace(s.fact, retracted=True)), False),
     "case_erased": (lambda s: replace(s, case=replace(s.case, status=CaseStatus.erased)), False),
     "case_closed": (
-        lambda s: replace(s, case=replace(s.case, status=CaseStatus.closed, closed_at=s.now)),
+        lambda s: replace(
+            s, case=replace(s.case, status=CaseStatus.closed, closed_at=s.now, decided_at=T0)
+        ),
         False,
     ),
     "case_in_triage": (
@@ -410,7 +459,12 @@ VIOLATIONS: dict[str, tuple[Callable[[ReadScenario], ReadScenario], bool]] = {
     "closed_and_expired": (
         lambda s: replace(
             s,
-            case=replace(s.case, status=CaseStatus.closed, closed_at=s.now - timedelta(days=800)),
+            case=replace(
+                s.case,
+                status=CaseStatus.closed,
+                decided_at=T0,
+                closed_at=s.now - timedelta(days=800),
+            ),
         ),
         False,
     ),
@@ -418,7 +472,7 @@ VIOLATIONS: dict[str, tuple[Callable[[ReadScenario], ReadScenario], bool]] = {
         lambda s: _participants(
             s,
             lambda p: p.update(
-                {s.principal.partner: replace(p[s.principal.partner], removed_at=s.now)}
+                {s.principal.partner: Participation(s.principal.partner, T0, removed_at=s.now)}
             ),
         ),
         False,
@@ -461,7 +515,10 @@ VIOLATIONS: dict[str, tuple[Callable[[ReadScenario], ReadScenario], bool]] = {
         ),
         False,
     ),
-    "not_participant": (lambda s: _participants(s, lambda p: p.pop(s.principal.partner)), True),
+    "not_participant": (
+        lambda s: _participants(s, lambda p: p.pop(s.principal.partner, None)),
+        True,
+    ),
     "not_yet_invited": (
         lambda s: _participants(
             s,
@@ -488,15 +545,7 @@ VIOLATIONS: dict[str, tuple[Callable[[ReadScenario], ReadScenario], bool]] = {
         ),
         True,
     ),
-    "special_via_participants": (
-        lambda s: replace(
-            s,
-            fact=replace(
-                s.fact, categories=s.fact.categories | {"health"}, sharing=shared("participants")
-            ),
-        ),
-        True,
-    ),
+    "special_via_participants": (_health_for_participants, True),
 }
 
 violations = st.sampled_from(sorted(VIOLATIONS))

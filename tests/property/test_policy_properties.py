@@ -15,6 +15,7 @@ from policies import (
     Disclosure,
     EmergencyRequest,
     FactMetadata,
+    PurposeId,
     ReasonCode,
     Role,
     SharingLevel,
@@ -76,7 +77,7 @@ def broken_rules(s: ReadScenario) -> set[str]:
         broken.add("consent")
     if owner:
         return broken
-    triage_director = c.status is CaseStatus.triage and Role.procesregisseur in p.roles
+    triage_director = c.status is CaseStatus.triage and p.has_role(Role.procesregisseur)
     if c.status is not CaseStatus.active and not triage_director:
         broken.add("status")
     member = c.participants.get(p.partner)
@@ -167,7 +168,7 @@ class TestConsentWithdrawal:
         withdrawn_at = s.now - timedelta(hours=1)
         only = replace(
             given_consent,
-            purpose=s.purpose,
+            purpose=PurposeId(s.purpose),
             subject=next(iter(s.fact.subjects)),
             categories=s.fact.categories,
             recipients=frozenset({s.principal.partner}),

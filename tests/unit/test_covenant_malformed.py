@@ -59,6 +59,10 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
         ("categories[1].special", "'health' is a special category by law: must be 'art9'"),
     ],
     "version_string": [("version", "valid integer (got '1')")],
+    "name_as_list": [("name", "Input should be a valid string")],
+    "metadata_purpose_with_list": [
+        ("purposes[2].compatible_with", "must be empty: a metadata purpose collects no content"),
+    ],
     "no_office": [
         ("partners", "the partnership office 'zvh' must be declared"),
         ("roles[0].partners[0]", "unknown partner 'zvh'"),
@@ -106,6 +110,7 @@ class TestMalformedCovenantFiles:
         assert [p.path for p in error.problems] == [where for where, _ in EXPECTED[name]]
         for problem, (_, fragment) in zip(error.problems, EXPECTED[name], strict=True):
             assert fragment in problem.message
+            assert "[" not in problem.message.partition("(got ")[2][:1]  # no lists echoed
         lines = str(error).splitlines()
         assert len(lines) == len(EXPECTED[name])
         for line, (where, fragment) in zip(lines, EXPECTED[name], strict=True):

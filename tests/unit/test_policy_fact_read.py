@@ -87,7 +87,7 @@ class TestPrincipalAndPurpose:
 
     def test_naive_now_is_refused(self) -> None:
         with pytest.raises(PolicyError, match="now must be timezone-aware"):
-            read(now=datetime(2026, 1, 6))  # noqa: DTZ001 - the point of the test
+            read(now=datetime(2026, 1, 6))
 
 
 class TestFactChecks:

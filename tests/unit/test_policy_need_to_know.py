@@ -98,9 +98,7 @@ LEVEL_SHARING = {
 
 
 def the_case() -> CaseState:
-    participants = members(
-        "zvh", "ggz", "gemeente", "woningcorporatie", "reclassering", "politie"
-    )
+    participants = members("zvh", "ggz", "gemeente", "woningcorporatie", "reclassering", "politie")
     brandweer = PartnerId("brandweer")
     participants[brandweer] = Participation(brandweer, at(0), removed_at=at(days=1))
     return case(participants=participants)

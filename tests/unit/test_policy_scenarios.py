@@ -68,7 +68,8 @@ class TestSC1Intake:
             assert decide_write(sample(), director, action, triage, None, at(0)).allowed
         recorded = decide_write(sample(), wijkagent, WriteAction.record_fact, triage, signal, at(0))
         assert recorded.reason is R.allowed_participant
-        invite = decide_write(sample(), director, WriteAction.invite_participant, self.sc1, None, at(1))
+        invite_action = WriteAction.invite_participant
+        invite = decide_write(sample(), director, invite_action, self.sc1, None, at(1))
         assert invite.reason is R.allowed_role
 
     def test_corporation_sees_arrears_and_goal_not_diagnosis_or_arrests(self) -> None:

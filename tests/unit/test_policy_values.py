@@ -27,7 +27,7 @@ from policies import (
 from tests.strategies import T0, at, case, consent, fact, members
 
 R = ReasonCode
-NAIVE = datetime(2026, 1, 5, 9)  # noqa: DTZ001 - refusing naive times is what is tested
+NAIVE = datetime(2026, 1, 5, 9)  # naive on purpose: refusing it is what is tested
 
 
 class TestReasonCodes:
@@ -45,15 +45,16 @@ class TestReasonCodes:
             assert code.description[0].islower()
 
     def test_brief_codes_exist(self) -> None:
-        required = (
-            "allowed_owner allowed_sharing allowed_regie allowed_named_partner allowed_consent "
-            "privacy_officer_metadata emergency_granted not_participant participant_removed "
-            "purpose_incompatible purpose_unknown sharing_excludes_reader "
-            "special_category_requires_named_partner consent_absent_or_withdrawn case_closed "
-            "case_not_active retention_expired erased role_excludes_facts role_not_permitted "
-            "not_owner emergency_reason_missing emergency_window_expired "
-            "emergency_role_not_permitted concerns_other_subjects legal_hold"
-        ).split()
+        required = [
+            *("allowed_owner", "allowed_sharing", "allowed_regie", "allowed_named_partner"),
+            *("allowed_consent", "privacy_officer_metadata", "emergency_granted"),
+            *("not_participant", "participant_removed", "purpose_incompatible"),
+            *("purpose_unknown", "sharing_excludes_reader", "consent_absent_or_withdrawn"),
+            *("special_category_requires_named_partner", "case_closed", "case_not_active"),
+            *("retention_expired", "erased", "role_excludes_facts", "role_not_permitted"),
+            *("not_owner", "emergency_reason_missing", "emergency_window_expired"),
+            *("emergency_role_not_permitted", "concerns_other_subjects", "legal_hold"),
+        ]
         assert set(required) <= {code.value for code in ReasonCode}
 
 
@@ -165,6 +166,15 @@ class TestInputs:
         with pytest.raises(PolicyError, match="sharing level participants names no partners"):
             Sharing(SharingLevel.participants, frozenset({PartnerId("ggz")}))
         assert Sharing(SharingLevel.regie).describe() == "regie"
+
+    def test_participation_is_active_between_invitation_and_removal(self) -> None:
+        ggz = PartnerId("ggz")
+        member = Participation(ggz, at(1), removed_at=at(3))
+        assert [member.is_active(at(d)) for d in (0, 1, 2, 3)] == [False, True, True, False]
+        state = case(participants={ggz: member})
+        assert state.is_active_participant(ggz, at(2))
+        assert not state.is_active_participant(ggz, at(3))
+        assert not state.is_active_participant(PartnerId("om"), at(2))
 
     def test_consent_in_force(self) -> None:
         given: ConsentState = consent(given_at=at(1), withdrawn_at=at(3))
