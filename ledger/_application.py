@@ -913,6 +913,9 @@ class CaseLedger(Application[UUID]):
 
     def open_bodies(self, case: Case, fact_ids: Sequence[str]) -> list[OpenedBody]:
         """Open the current body of each fact (callers decide policy and log first)."""
+        # An erasure in another process must win over keys cached here, even when the
+        # caller still holds a case it loaded before that erasure.
+        self._sync()
         facts = [case.get_fact(f) for f in fact_ids]
         items = [
             (f.current.sealed_body, body_context(case.case_id, f.fact_id, f.current.case_version))

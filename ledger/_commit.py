@@ -40,7 +40,9 @@ class GroupCommitter:
 
     def save(self, objs: Sequence[Any]) -> None:
         """Commit ``objs`` (possibly together with other callers'); raise this caller's error."""
-        submission = _Submission(objs)
+        # Take the aggregates' pending events now: saving an aggregate drains them, so a
+        # shared transaction that failed could not otherwise be retried per submission.
+        submission = _Submission(_pending_events(objs))
         with self._lock:
             self._queue.append(submission)
             self.submissions += 1
@@ -87,3 +89,12 @@ class GroupCommitter:
         except BaseException as error:
             submission.error = error
         submission.done.set()
+
+
+def _pending_events(objs: Sequence[Any]) -> list[Any]:
+    """The domain events to store for ``objs`` (aggregates give up their pending events)."""
+    events: list[Any] = []
+    for obj in objs:
+        collect = getattr(obj, "collect_events", None)
+        events.extend(collect() if collect is not None else [obj])
+    return events
