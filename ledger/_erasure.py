@@ -56,6 +56,13 @@ def _bump(tx: KeyStoreTransaction) -> None:
     tx.execute("UPDATE generation SET value = value + 1 WHERE id = 1")
 
 
+def _record_destroyed(tx: KeyStoreTransaction, destroyed: Destroyed) -> None:
+    tx.executemany(
+        "INSERT INTO destroyed_keys (key_id) VALUES (?)",
+        [(k,) for k in {*destroyed.scope_key_ids, *destroyed.fact_key_ids}],
+    )
+
+
 def _tombstone(tx: KeyStoreTransaction, owner: str, case_id: str, subject_id: str) -> None:
     tx.execute(
         "DELETE FROM erased_scopes WHERE owner = ? AND case_id = ? AND subject_id = ?",
@@ -79,6 +86,7 @@ def destroy_fact_keys(keys: KeyManager, fact_key_ids: list[str]) -> Destroyed:
                 destroyed.fact_key_ids.append(key_id)
                 destroyed.owners.add(owner)
                 destroyed.rekey.add((owner, case_id))
+        _record_destroyed(tx, destroyed)
         _bump(tx)
     _settle(keys)
     return destroyed
@@ -99,6 +107,7 @@ def destroy_subject(keys: KeyManager, case_id: str, subject_id: str) -> Destroye
             "DELETE FROM scope_keys WHERE case_id = ? AND subject_id = ?", (case_id, subject_id)
         )
         _tombstone(tx, "*", case_id, subject_id)
+        _record_destroyed(tx, destroyed)
         _bump(tx)
     _settle(keys)
     return destroyed
@@ -120,6 +129,7 @@ def destroy_case(keys: KeyManager, case_id: str) -> Destroyed:
         tx.execute("DELETE FROM fact_keys WHERE case_id = ?", (case_id,))
         tx.execute("DELETE FROM scope_keys WHERE case_id = ?", (case_id,))
         _tombstone(tx, "*", case_id, "*")
+        _record_destroyed(tx, destroyed)
         _bump(tx)
     _settle(keys)
     return destroyed
@@ -138,6 +148,7 @@ def destroy_owner(keys: KeyManager, owner: str) -> Destroyed:
         tx.execute("DELETE FROM fact_keys WHERE owner = ?", (owner,))
         tx.execute("DELETE FROM scope_keys WHERE owner = ?", (owner,))
         _tombstone(tx, owner, "*", "*")
+        _record_destroyed(tx, destroyed)
         _bump(tx)
     destroyed.kek_versions_destroyed[owner] = keys.keyring.retire(owner)
     _settle(keys)

@@ -56,6 +56,10 @@ class KeyEncryptionProvider(Protocol):
         """True once the partner's keys were retired."""
         ...
 
+    def versions(self, partner: str) -> list[int]:
+        """Versions of the partner's KEK that still exist."""
+        ...
+
 
 @dataclass
 class _PartnerKeys:

@@ -145,7 +145,11 @@ class KeyManager:
         return key
 
     def scope_keys_by_id(self, key_ids: Sequence[bytes]) -> dict[bytes, ScopeKey]:
-        """Scope keys that still exist; destroyed ones are simply absent."""
+        """Scope keys that still exist; destroyed ones are absent.
+
+        Raises SealedError for an id that is neither present nor recorded as destroyed:
+        the data pointing at it was tampered with.
+        """
         found: dict[bytes, ScopeKey] = {}
         missing: list[str] = []
         with self._lock:
@@ -155,15 +159,36 @@ class KeyManager:
                     missing.append(key_id.hex())
                 else:
                     found[key_id] = key
-        if missing:
-            for row in self.store.get_scope_keys(missing).values():
-                try:
-                    key = self._unwrap_scope(row)
-                except KeyDestroyedError:
-                    continue
-                self._remember(key)
-                found[key.key_id] = key
+        if not missing:
+            return found
+        rows = self.store.get_scope_keys(missing)
+        for row in rows.values():
+            try:
+                key = self._unwrap_scope(row)
+            except KeyDestroyedError:
+                continue  # its key-encryption key was destroyed: gone for good
+            self._remember(key)
+            found[key.key_id] = key
+        self._require_destroyed([k for k in missing if k not in rows])
         return found
+
+    def _require_destroyed(self, absent: Sequence[str]) -> None:
+        """Missing keys must have been destroyed; otherwise the data was tampered with.
+
+        A key store restored from before an erasure epoch does not know keys made after it;
+        such a store is recognisable (its rows are wrapped under destroyed KEK versions) and
+        everything it cannot open simply reads as redacted.
+        """
+        if not absent or len(self.store.destroyed(absent)) == len(set(absent)):
+            return
+        if self._is_stale():
+            raise KeyDestroyedError("key store predates an erasure epoch")
+        raise SealedError("sealed data refers to an unknown key")
+
+    def _is_stale(self) -> bool:
+        with self.store.transaction(write=False) as tx:
+            versions = tx.execute("SELECT DISTINCT owner, kek_version FROM scope_keys")
+        return any(int(v) not in self.keyring.versions(str(owner)) for owner, v in versions)
 
     def _unwrap_scope(self, row: ScopeKeyRow) -> ScopeKey:
         material = self.keyring.unwrap(
@@ -278,27 +303,16 @@ class KeyManager:
 
     def fact_keys(self, key_ids: Sequence[str]) -> dict[str, bytes]:
         """Fact keys that still exist, unwrapped; erased ones are absent."""
-        rows = self.store.get_fact_keys(list(key_ids))
-        wrappers = self.scope_keys_by_id([bytes.fromhex(r.wrap_key_id) for r in rows.values()])
-        found: dict[str, bytes] = {}
-        for key_id, row in rows.items():
-            wrapper = wrappers.get(bytes.fromhex(row.wrap_key_id))
-            if wrapper is None:
-                continue
-            try:
-                found[key_id] = unwrap_key(
-                    wrapper.material,
-                    row.wrapped,
-                    fact_key_context(key_id, row.wrap_key_id, row.owner, row.case_id),
-                )
-            except SealedError:
-                # The wrapping key was re-keyed by another process since we cached it.
-                self.clear_caches()
-                return self._fact_keys_uncached(key_ids)
-        return found
+        try:
+            return self._fact_keys(key_ids)
+        except SealedError:
+            # A wrapping key may have been re-keyed by another process since we cached it.
+            self.clear_caches()
+            return self._fact_keys(key_ids)
 
-    def _fact_keys_uncached(self, key_ids: Sequence[str]) -> dict[str, bytes]:
+    def _fact_keys(self, key_ids: Sequence[str]) -> dict[str, bytes]:
         rows = self.store.get_fact_keys(list(key_ids))
+        self._require_destroyed([k for k in key_ids if k not in rows])
         wrappers = self.scope_keys_by_id([bytes.fromhex(r.wrap_key_id) for r in rows.values()])
         found: dict[str, bytes] = {}
         for key_id, row in rows.items():

@@ -72,6 +72,9 @@ _SCHEMA = [
         case_id TEXT NOT NULL,
         subject_id TEXT NOT NULL,
         PRIMARY KEY (owner, case_id, subject_id))""",
+    # Ids of destroyed keys (random ids only): a missing key that is not listed here was
+    # never ours, so the data pointing at it was tampered with and must fail loudly.
+    "CREATE TABLE IF NOT EXISTS destroyed_keys (key_id TEXT PRIMARY KEY)",
     """CREATE TABLE IF NOT EXISTS generation (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         value BIGINT NOT NULL)""",
@@ -147,6 +150,18 @@ class KeyStore:
                     f"SELECT {_FACT_COLS} FROM fact_keys WHERE key_id IN ({marks})", chunk
                 )
                 found.update((row[0], FactKeyRow(*row)) for row in rows)
+        return found
+
+    def destroyed(self, key_ids: Sequence[str]) -> set[str]:
+        """Which of these key ids belong to keys that were destroyed by an erasure."""
+        found: set[str] = set()
+        with self.transaction(write=False) as tx:
+            for chunk in _chunks(key_ids, 500):
+                marks = ",".join("?" * len(chunk))
+                rows = tx.execute(
+                    f"SELECT key_id FROM destroyed_keys WHERE key_id IN ({marks})", chunk
+                )
+                found.update(str(r[0]) for r in rows)
         return found
 
     def is_erased(self, tx: KeyStoreTransaction, owner: str, case_id: str, subject_id: str) -> bool:

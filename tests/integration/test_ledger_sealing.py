@@ -333,11 +333,6 @@ class TestBitFlips:
         with opened(world.config) as ledger, pytest.raises(SealedError):
             ledger.get_case(world.case_id)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="known gap: a flipped key id in an event header is indistinguishable from a "
-        "destroyed key, so the event silently reads as Redacted instead of failing loudly",
-    )
     def test_flipped_event_key_id_fails_loudly(self, world: World) -> None:
         with opened(world.config) as ledger:
             version = _version_of(ledger, world.case_id, world.politie_fact)

@@ -96,6 +96,9 @@ class MemoryKeyring:
     def is_retired(self, partner: str) -> bool:
         return partner in self._retired
 
+    def versions(self, partner: str) -> list[int]:
+        return sorted(self._keks.get(partner, {}))
+
 
 @functools.cache
 def _manager() -> KeyManager:
