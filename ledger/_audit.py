@@ -9,13 +9,14 @@ detects a rolled-back or forked log. Appends are serialised; a failed append rai
 ``AccessLogUnavailableError`` so callers fail closed (no data without a record).
 
 Canonical entry encoding (hashed): the fields below joined by U+001F, UTF-8; no field may
-contain U+001F. ``hash_n = SHA256(hash_{n-1} || canonical_n)``, ``hash_0 = 32 zero bytes``.
+contain U+001F. ``hash_n = HMAC-SHA256(chain_key, hash_{n-1} || canonical_n)``,
+``hash_0 = 32 zero bytes``. The chain is keyed (the key lives with the audit keys, outside the
+database), so someone who can write the database cannot re-hash a rewritten or appended tail.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import os
@@ -198,6 +199,11 @@ class AuditKeys:
             os.close(fd)
         return keys
 
+    @property
+    def chain_key(self) -> bytes:
+        """The key of the hash chain (derived from the pseudonym key, domain-separated)."""
+        return hmac.digest(self.pseudonym_key, b"caseledger/access-log-chain", "sha256")
+
     def public_key_b64(self) -> str:
         from cryptography.hazmat.primitives import serialization
 
@@ -283,6 +289,7 @@ class AccessLog:
             return []
         time = now.astimezone(UTC).isoformat()
         try:
+            chain_key = self.keys.chain_key
             with self._lock, self.database.transaction(write=True) as tx:
                 seq, prev = _head(tx)
                 rows = []
@@ -290,7 +297,9 @@ class AccessLog:
                     entry = _sanitised(entry)
                     seq += 1
                     entry_id = uuid.uuid4().hex
-                    prev = hashlib.sha256(prev + canonical(seq, entry_id, time, entry)).digest()
+                    prev = hmac.digest(
+                        chain_key, prev + canonical(seq, entry_id, time, entry), "sha256"
+                    )
                     rows.append(
                         (
                             seq,
@@ -406,7 +415,7 @@ class AccessLog:
         public = self.keys.signing_key.public_key()
         prev, expected_seq, count = GENESIS, 1, 0
         hashes_at: dict[int, bytes] = {}
-        sha256 = hashlib.sha256
+        digest, chain_key = hmac.digest, self.keys.chain_key
         for rows in self._pages(page):
             for seq, text, stored_hash in rows:  # seq int, text str, hash bytes-like
                 if seq != expected_seq:
@@ -417,7 +426,7 @@ class AccessLog:
                         expected_seq,
                         "entry missing or out of order",
                     )
-                prev = sha256(prev + text.encode()).digest()
+                prev = digest(chain_key, prev + text.encode(), "sha256")
                 if prev != stored_hash:
                     return VerifyReport(
                         False, count, len(checkpoints), seq, "entry changed (hash mismatch)"

@@ -13,6 +13,7 @@ advances the aggregate's version; a tampered or wrongly keyed event still fails 
 from __future__ import annotations
 
 import struct
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
@@ -180,9 +181,13 @@ def _redacted(stored_event: StoredEvent) -> Any:
         {
             "originator_id": _as_uuid(stored_event.originator_id),
             "originator_version": stored_event.originator_version,
+            "timestamp": _UNKNOWN_TIME,  # the real time was sealed with the event
         },
     )
     return placeholder
+
+
+_UNKNOWN_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _as_uuid(value: UUID | str) -> UUID:

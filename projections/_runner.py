@@ -55,10 +55,10 @@ class ProjectionRunner:
         with self._lock:
             applied = 0
             start = self.position + 1
-            total = self.ledger.recorder.max_notification_id() or 0
+            total = self._horizon()
             while True:
                 notifications = self.ledger.recorder.select_notifications(
-                    start=start, limit=self.batch_size
+                    start=start, limit=self.batch_size, stop=total
                 )
                 if not notifications:
                     return applied
@@ -70,6 +70,16 @@ class ProjectionRunner:
                 start = last + 1
                 if progress is not None:
                     progress(last, max(total, last))
+
+    def _horizon(self) -> int:
+        """The highest notification id recorded so far.
+
+        Ids appear in commit order on both stores: SQLite has one writer at a time, and on
+        PostgreSQL the library locks the events table per insert (its insert function, which
+        skips that lock, is switched off in ledger/_stores.py). Reading up to this id
+        therefore never passes over an event that could still appear below it.
+        """
+        return self.ledger.recorder.max_notification_id() or 0
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Drop the projections and replay the whole notification log."""

@@ -95,6 +95,8 @@ class CaseViewsMixin:
 
         def max_tracking_id(self, application_name: str) -> int | None: ...
 
+        def _max_tracking_id(self, application_name: str, c: Any) -> int | None: ...
+
         table_migration_identifier: str
 
     @contextmanager
@@ -112,12 +114,26 @@ class CaseViewsMixin:
                 ex.execute(statement)
 
     def apply_batch(self, events: Sequence[Any], tracking: Tracking, history: CaseHistory) -> int:
-        """Apply events and record the tracking position in one transaction."""
+        """Apply events and record the tracking position in one transaction.
+
+        Other followers (API processes, a CLI rebuild) may apply the same notifications at
+        the same time: the batch takes the store's write lock before reading anything and
+        does nothing if that position is already tracked (redelivery changes nothing).
+        """
         applied = 0
         with self.datastore.transaction(commit=True) as cursor:
             if self.postgres:
                 cursor.execute(f"SET LOCAL search_path TO {self.datastore.schema}")
             ex = _Executor(cursor, postgres=self.postgres)
+            if self.postgres:
+                # Self-conflicting, but plain SELECTs (role views) are not blocked.
+                ex.execute("LOCK TABLE cl_cases IN SHARE ROW EXCLUSIVE MODE")
+            else:
+                # A write first: a deferred SQLite transaction that has read cannot upgrade.
+                ex.execute("UPDATE cl_cases SET version = version WHERE 0 = 1")
+            done = self._max_tracking_id(tracking.application_name, cursor)
+            if done is not None and done >= tracking.notification_id:
+                return 0
             for event in events:
                 applied += apply_event(ex, event, history)
             ex.finish()
@@ -197,7 +213,10 @@ def open_views(config: StoreConfig, *, schema: str | None = None) -> CaseViews:
         view_class = SQLiteCaseViews
     from eventsourcing.utils import Environment
 
-    factory = InfrastructureFactory[Any].construct(Environment(VIEW_NAME, env))
-    views = factory.tracking_recorder(view_class)
+    from ledger._stores import startup_lock
+
+    with startup_lock(config.database_url):
+        factory = InfrastructureFactory[Any].construct(Environment(VIEW_NAME, env))
+        views = factory.tracking_recorder(view_class)
     assert isinstance(views, SQLiteCaseViews | PostgresCaseViews)
     return views
