@@ -1,0 +1,31 @@
+"""The HTTP routes, one module per resource; ``build_routers`` is called by the app factory."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.routes import (
+    actions,
+    audit,
+    cases,
+    consents,
+    erasures,
+    facts,
+    health,
+    members,
+    privacy,
+)
+
+
+def build_routers() -> list[APIRouter]:
+    return [
+        health.build_router(),
+        cases.build_router(),
+        members.build_router(),
+        facts.build_router(),
+        actions.build_router(),
+        consents.build_router(),
+        audit.build_router(),
+        erasures.build_router(),
+        privacy.build_router(),
+    ]

@@ -1,0 +1,141 @@
+"""The privacy officer's routes: access reports, retention, legal holds, reviews.
+
+All of them are for the privacy officer, reading for a metadata purpose (``accountability``);
+an access report opens content only for facts about the subject alone, and is itself logged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import AwareDatetime, BaseModel, Field
+
+from api._deps import CurrentCaller, ServicesDep
+from api._problems import VALIDATION, ProblemError
+from api._report_html import render_access_report
+from api.routes._common import PROBLEMS, GuardDep
+from api.routes.erasures import get_office
+from projections._privacy import PrivacyOffice
+
+OfficeDep = Annotated[PrivacyOffice, Depends(get_office)]
+_ID = r"^[A-Za-z0-9-]{1,64}$"
+
+
+class RetentionRun(BaseModel):
+    now: AwareDatetime | None = Field(
+        default=None, description="Evaluate as of this time; not earlier than the clock."
+    )
+    dry_run: bool = False
+
+
+class HoldCreate(BaseModel):
+    case_id: str = Field(pattern=_ID)
+    reason_code: str = Field(pattern=r"^(complaint|litigation|rights_request|supervisor)$")
+
+
+def access_report(
+    case: Annotated[str, Field(pattern=_ID)],
+    subject: Annotated[str, Field(pattern=_ID)],
+    request: Request,
+    caller: CurrentCaller,
+    guard: GuardDep,
+    office: OfficeDep,
+) -> Response:
+    """AVG art. 15: per owner the subject's facts, purposes, categories, source, retention
+    and recipients. ``Accept: text/html`` gives a printable page."""
+    guard.require_supervision(caller)
+    report = office.access_report(caller.read_request, case, subject)
+    if "text/html" in (request.headers.get("accept") or ""):
+        return HTMLResponse(render_access_report(report))
+    body: dict[str, Any] = asdict(report)
+    body["by_owner"] = {o: [f.fact_id for f in fs] for o, fs in report.by_owner().items()}
+    return JSONResponse(body)
+
+
+def run_retention(
+    body: RetentionRun,
+    caller: CurrentCaller,
+    guard: GuardDep,
+    services: ServicesDep,
+    office: OfficeDep,
+) -> dict[str, Any]:
+    """Apply the covenant's retention rules now (or at a later simulated time)."""
+    guard.require_supervision(caller)
+    now = services.clock()
+    if body.now is not None and body.now < now:
+        raise ProblemError(VALIDATION, detail="now may not be earlier than the clock.")
+    report = office.run_retention(caller.read_request, now=body.now, dry_run=body.dry_run)
+    return {
+        "now": report.now,
+        "dry_run": report.dry_run,
+        "erasures": list(report.erasures),
+        "holds": list(report.holds),
+    }
+
+
+def place_hold(
+    body: HoldCreate, caller: CurrentCaller, guard: GuardDep, services: ServicesDep
+) -> dict[str, Any]:
+    """Suspend erasure of a case (complaint, litigation, open rights request)."""
+    guard.require_supervision(caller)
+    result = services.ledger.place_hold(caller.context, body.case_id, reason_code=body.reason_code)
+    return {"hold_id": result.created_id, "version": result.version}
+
+
+def lift_hold(
+    case: Annotated[str, Field(pattern=_ID)],
+    hold: Annotated[str, Field(pattern=_ID)],
+    caller: CurrentCaller,
+    guard: GuardDep,
+    services: ServicesDep,
+) -> dict[str, Any]:
+    guard.require_supervision(caller)
+    result = services.ledger.lift_hold(caller.context, case, hold)
+    return {"version": result.version}
+
+
+def notification_review(
+    caller: CurrentCaller, guard: GuardDep, office: OfficeDep
+) -> dict[str, Any]:
+    """Cases whose subject was not informed (deferred or undecided), overdue first."""
+    guard.require_supervision(caller)
+    return {"cases": office.notification_review(caller.read_request)}
+
+
+def emergency_review(caller: CurrentCaller, guard: GuardDep, office: OfficeDep) -> dict[str, Any]:
+    """Emergency (break-the-glass) accesses awaiting review."""
+    guard.require_supervision(caller)
+    return {"accesses": office.emergency_review(caller.read_request)}
+
+
+def mark_reviewed(
+    seq: int, caller: CurrentCaller, guard: GuardDep, office: OfficeDep
+) -> dict[str, Any]:
+    """Mark an emergency access as reviewed (recorded in the access log itself)."""
+    guard.require_supervision(caller)
+    office.mark_reviewed(caller.read_request, seq)
+    return {"reviewed": seq}
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["privacy office"], responses=PROBLEMS)
+    router.add_api_route(
+        "/cases/{case}/subjects/{subject}/access-report",
+        access_report,
+        methods=["GET"],
+        responses={200: {"content": {"application/json": {}, "text/html": {}}}},
+    )
+    router.add_api_route("/retention/run", run_retention, methods=["POST"])
+    router.add_api_route("/holds", place_hold, methods=["POST"], status_code=201)
+    router.add_api_route("/cases/{case}/holds/{hold}/lift", lift_hold, methods=["POST"])
+    router.add_api_route("/reviews/notifications", notification_review, methods=["GET"])
+    router.add_api_route("/reviews/emergency", emergency_review, methods=["GET"])
+    router.add_api_route("/reviews/emergency/{seq}", mark_reviewed, methods=["POST"])
+    return router
+
+
+__all__ = ["build_router", "datetime"]
