@@ -9,8 +9,10 @@ from typing import Annotated
 
 import typer
 
+from api._tokens import create_local_signing_key
 from api.bootstrap import Services, build_services
 from api.cli_policy import covenant_app, policy_app
+from api.cli_server import serve, token
 from api.demo import run_demo
 from api.settings import Settings
 from ledger import LedgerError, open_ledger
@@ -31,6 +33,8 @@ app.add_typer(projections_app, name="projections")
 app.add_typer(audit_app, name="audit")
 app.add_typer(covenant_app, name="covenant", help="Validate covenant files.")
 app.add_typer(policy_app, name="policy", help="Explain and compare policy decisions.")
+app.command()(serve)
+app.command()(token)
 
 DataDir = Annotated[
     Path | None,
@@ -46,7 +50,8 @@ def _settings(data_dir: Path | None) -> Settings:
 
 @app.command()
 def init(data_dir: DataDir = None) -> None:
-    """Create the data directory, the keyring and a sample covenant (never overwrites)."""
+    """Create the data directory, the keyring, a sample covenant and the local token signing
+    key with its JWKS (never overwrites)."""
     settings = _settings(data_dir)
     ledger = open_ledger(settings.store_config())
     ledger.close()
@@ -55,6 +60,8 @@ def init(data_dir: DataDir = None) -> None:
         sample = resources.files("policies").joinpath("sample_covenant.toml").read_text()
         covenant.write_text(sample, encoding="utf-8")
         typer.echo(f"wrote sample covenant {covenant}")
+    if create_local_signing_key(settings):
+        typer.echo(f"wrote token signing key {settings.signing_key_file} (and its JWKS)")
     typer.echo(f"data dir ready: {settings.data_dir}")
 
 

@@ -1,188 +1,142 @@
-"""`caseledger demo`: record scenario SC1 of DOMAIN.md and show what the stores hold.
+"""`caseledger demo`: the DOMAIN.md scenarios over HTTP, against a server the demo starts.
 
-Invented data only. The demo shows that each owner reads its facts back through the ledger
-while no file in the data directory contains any of the plaintext that was recorded.
+A fresh data directory gets the sample covenant and a local signing key; uvicorn serves the
+app on a free loopback port in a background thread; SC1-SC5 run as the partners would, and
+every role's view (or refusal) is printed. Finally every file in the data directory is
+searched for the plaintexts that were recorded: the answer must be none.
 """
 
 from __future__ import annotations
 
 import shutil
+import socket
+import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from types import TracebackType
 
-from ledger import CaseLedger, RequestContext, StoreConfig, open_ledger
-from policies import PartnerId, Principal, RoleId, UserId
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from api._tokens import create_local_signing_key, issue_token
+from api.app import create_app
+from api.demo_ledger import (
+    CLERK,
+    HOUSING,
+    MENTAL_HEALTH,
+    POLICE,
+    PROBATION,
+    PURPOSE,
+    REGIE,
+    RecordedScenario,
+    actor,
+    count_in_files,
+    record_sc1,
+)
+from api.demo_play import Play, Who
+from api.demo_scenarios import SCENARIOS
+from api.settings import Settings
 
 DEMO_MARKER = ".caseledger-demo"
-PURPOSE = "zvh_joint_approach"
 Echo = Callable[[str], None]
 
 
-def actor(partner: str, role: str, user: str) -> RequestContext:
-    principal = Principal(UserId(user), PartnerId(partner), frozenset({RoleId(role)}))
-    return RequestContext(principal, PURPOSE)
+class DemoServer:
+    """uvicorn in a background thread on a free loopback port (``with`` yields the base URL)."""
 
+    def __init__(self, app: FastAPI) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.bind(("127.0.0.1", 0))
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        )
 
-REGIE = actor("zvh", "procesregisseur", "pr-anna")
-CLERK = actor("zvh", "administratief_medewerker", "clerk-bo")
-POLICE = actor("politie", "melder", "wijkagent-cas")
-PROBATION = actor("reclassering", "deelnemer", "reclassering-dewi")
-MENTAL_HEALTH = actor("ggz", "deelnemer", "ggz-eli")
-HOUSING = actor("woningcorporatie", "deelnemer", "corporatie-fien")
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the demo server did not start")
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{self.socket.getsockname()[1]}"
 
-
-@dataclass
-class RecordedScenario:
-    """Ids and plaintexts of what a scenario recorded (plaintexts to scan for)."""
-
-    case_id: str
-    subject_id: str
-    facts: dict[str, tuple[RequestContext, str]] = field(default_factory=dict)
-    plaintexts: list[str] = field(default_factory=list)
-
-
-def record_sc1(ledger: CaseLedger) -> RecordedScenario:
-    """SC1 Intake: police refer M; triaged in at AVE 3; three partners invited; facts."""
-    case_id = ledger.open_case(
-        REGIE, purpose=PURPOSE, legal_basis="wgs", referred_by="politie", phase=3
-    ).case_id
-    ledger.triage(REGIE, case_id, decision="accept", reason="stacked problems in 3 domains")
-    ledger.decide_notification(REGIE, case_id, decision="inform", reason="no grounds to defer")
-    subject_id = ledger.add_subject(REGIE, case_id, case_role="client").created_id
-    assert subject_id is not None
-    for org in ("reclassering", "ggz", "woningcorporatie"):
-        ledger.invite_participant(REGIE, case_id, org=org)
-    scenario = RecordedScenario(case_id, subject_id)
-
-    def fact(
-        who: RequestContext,
-        label: str,
-        kind: str,
-        categories: list[str],
-        level: str,
-        partners: list[str],
-        body: dict[str, Any],
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
     ) -> None:
-        fact_id = ledger.record_fact(
-            who,
-            case_id,
-            kind=kind,
-            subjects=[subject_id],
-            categories=categories,
-            purpose=PURPOSE,
-            legal_basis="wgs",
-            sharing_level=level,
-            sharing_partners=partners,
-            body=body,
-        ).created_id
-        assert fact_id is not None
-        scenario.facts[fact_id] = (who, label)
-        scenario.plaintexts.extend(str(v) for v in body.values())
-
-    fact(
-        POLICE,
-        "referral",
-        "referral",
-        ["safety_risk"],
-        "regie",
-        [],
-        {"text": "Zorgmelding: M. Voorbeeld raakt de grip kwijt"},
-    )
-    fact(
-        REGIE,
-        "identity",
-        "observation",
-        ["identity"],
-        "participants",
-        [],
-        {"name": "Mila Voorbeeld-Demo", "born": "1990-01-01"},
-    )
-    fact(
-        MENTAL_HEALTH,
-        "diagnosis",
-        "observation",
-        ["health"],
-        "partners",
-        ["reclassering"],
-        {"text": "Diagnose: invented-condition-7Q"},
-    )
-    fact(
-        POLICE,
-        "arrests",
-        "observation",
-        ["criminal"],
-        "partners",
-        ["reclassering"],
-        {"text": "Twee aanhoudingen wegens invented-offence-3Z"},
-    )
-    fact(
-        HOUSING,
-        "rent arrears",
-        "observation",
-        ["finance", "housing"],
-        "participants",
-        [],
-        {"text": "Huurachterstand van 4 maanden (invented-amount-EUR-2417)"},
-    )
-    fact(
-        REGIE,
-        "shared starting point",
-        "shared_starting_point",
-        ["plan"],
-        "participants",
-        [],
-        {"text": "Gedeeld doel: stabiel wonen, behandeling, geen nieuwe delicten"},
-    )
-    ledger.agree_action(
-        REGIE,
-        case_id,
-        assignee="woningcorporatie",
-        what="Betalingsregeling voorstellen",
-        due="2026-12-01",
-    )
-    ledger.agree_action(REGIE, case_id, assignee="ggz", what="Intake plannen", due="2026-12-08")
-    return scenario
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.socket.close()
 
 
-def count_in_files(data_dir: Path, needles: list[str]) -> dict[str, int]:
-    """How often each plaintext occurs, as raw UTF-8 bytes, in any file of the data dir."""
-    blobs = [p.read_bytes() for p in sorted(data_dir.rglob("*")) if p.is_file()]
-    return {n: sum(blob.count(n.encode()) for blob in blobs) for n in needles}
-
-
-def run_demo(data_dir: Path, echo: Echo) -> int:
-    """Record SC1 into a fresh data dir and report; returns a process exit code."""
+def _fresh(data_dir: Path, echo: Echo) -> Settings | None:
     if data_dir.exists():
         if not (data_dir / DEMO_MARKER).exists():
             echo(f"refusing to reuse {data_dir}: it is not a demo data dir")
-            return 2
+            return None
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True)
     (data_dir / DEMO_MARKER).write_text("demo data, safe to delete\n")
-    ledger = open_ledger(StoreConfig(data_dir=data_dir))
-    try:
-        scenario = record_sc1(ledger)
-        case = ledger.get_case(scenario.case_id)
-        echo(
-            f"SC1 recorded: case {scenario.case_id}, status {case.status}, "
-            f"AVE phase {case.phase}, {len(case.facts)} facts, version {case.version}"
-        )
-        echo(f"participants: {', '.join(sorted(case.participants))}")
+    covenant = data_dir / "covenant.toml"
+    covenant.write_text(
+        resources.files("policies").joinpath("sample_covenant.toml").read_text(), "utf-8"
+    )
+    settings = Settings(data_dir=data_dir, covenant_path=covenant)
+    create_local_signing_key(settings)
+    return settings
+
+
+def run_demo(data_dir: Path, echo: Echo) -> int:
+    """Play SC1-SC5 over HTTP in a fresh data dir and report; returns a process exit code."""
+    settings = _fresh(data_dir, echo)
+    if settings is None:
+        return 2
+    tokens: dict[Who, str] = {}
+
+    def token(who: Who) -> str:
+        if who not in tokens:
+            tokens[who] = issue_token(
+                settings, sub=f"{who[0]}-{who[1]}", org=who[0], roles=[who[1]]
+            )
+        return tokens[who]
+
+    plaintexts: list[str] = []
+    with DemoServer(create_app(settings)) as base_url, httpx.Client(base_url=base_url) as http:
+        echo(f"Caseledger serving on {base_url} (OpenAPI at {base_url}/docs)")
         echo("")
-        echo("Each owner reads its own facts back through the ledger:")
-        opened = ledger.open_bodies(case, list(scenario.facts))
-        for body in opened:
-            who, label = scenario.facts[body.fact_id]
-            echo(f"  {who.principal.partner:<17} {label:<22} -> {body.body}")
-    finally:
-        ledger.close()
-    echo("")
+        for scenario in SCENARIOS:
+            play = Play(http, token, echo)
+            scenario(play)
+            plaintexts.extend(play.plaintexts)
+            echo("")
     echo(f"Plaintext occurrences in the files of {data_dir}:")
-    counts = count_in_files(data_dir, scenario.plaintexts)
+    counts = count_in_files(data_dir, plaintexts)
     for needle, count in counts.items():
         echo(f"  {count}  {needle[:60]}")
     total = sum(counts.values())
     echo(f"total plaintext occurrences on disk: {total}")
     return 0 if total == 0 else 1
+
+
+__all__ = [
+    "CLERK",
+    "HOUSING",
+    "MENTAL_HEALTH",
+    "POLICE",
+    "PROBATION",
+    "PURPOSE",
+    "REGIE",
+    "DemoServer",
+    "RecordedScenario",
+    "actor",
+    "count_in_files",
+    "record_sc1",
+    "run_demo",
+]

@@ -1,7 +1,8 @@
 """Settings: the one place that reads the process environment.
 
 Everything below the API receives explicit values built from here (``StoreConfig``), never
-``os.environ``.
+``os.environ``. Token verification needs a key source: a JWKS file, an OIDC discovery URL,
+or the local JWKS that ``caseledger init`` writes into the data directory.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ledger import StoreConfig
 
 DEFAULT_DATA_DIR = Path("caseledger-data")
+#: Asymmetric algorithms only: a shared-secret (HS*) or "none" token is never accepted.
+SAFE_ALGORITHMS = frozenset({"EdDSA", "ES256", "ES384", "RS256", "PS256"})
+_SCHEMA = r"^[a-z][a-z0-9_]{0,62}$"
 
 
 class Settings(BaseModel):
@@ -26,6 +30,23 @@ class Settings(BaseModel):
     keystore_url: str | None = None
     covenant_path: Path | None = None
     fact_key_batch: int = Field(default=64, ge=1, le=10_000)
+    # PostgreSQL schema names (tests use throw-away ones); None keeps the store defaults.
+    events_schema: str | None = Field(default=None, pattern=_SCHEMA)
+    keystore_schema: str | None = Field(default=None, pattern=_SCHEMA)
+    views_schema: str | None = Field(default=None, pattern=_SCHEMA)
+    audit_schema: str | None = Field(default=None, pattern=_SCHEMA)
+    # Authentication: where the verification keys come from, and what a token must say.
+    jwks_file: Path | None = None
+    oidc_discovery_url: str | None = None
+    token_issuer: str = "caseledger-local"  # noqa: S105 - an issuer name, not a secret
+    token_audience: str = "caseledger"  # noqa: S105 - an audience name, not a secret
+    token_algorithms: tuple[str, ...] = ("EdDSA", "ES256", "RS256")
+    token_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # Request hygiene.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    max_json_depth: int = Field(default=32, ge=2, le=256)
+    # Concurrent POST facts on one case share a commit (see api/_group_commit.py).
+    group_commit: bool = True
 
     @field_validator("database_url", "keystore_url")
     @classmethod
@@ -33,6 +54,21 @@ class Settings(BaseModel):
         if value and not value.startswith(("postgresql://", "postgres://")):
             raise ValueError("must be a postgresql:// URL")
         return value or None
+
+    @field_validator("oidc_discovery_url")
+    @classmethod
+    def _https_discovery(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise ValueError("must be an https:// URL (plain http on loopback only)")
+        return value or None
+
+    @field_validator("token_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unsafe = sorted(set(value) - SAFE_ALGORITHMS)
+        if unsafe or not value:
+            raise ValueError(f"allowed algorithms: {', '.join(sorted(SAFE_ALGORITHMS))}")
+        return value
 
     @property
     def covenant_file(self) -> Path:
@@ -42,12 +78,22 @@ class Settings(BaseModel):
     def signing_key_file(self) -> Path:
         return self.data_dir / "token-signing-key.pem"
 
+    @property
+    def local_jwks_file(self) -> Path:
+        """The public half of the local signing key, written by ``caseledger init``."""
+        return self.data_dir / "token-jwks.json"
+
     def store_config(self) -> StoreConfig:
+        default = StoreConfig(data_dir=self.data_dir)
         return StoreConfig(
             data_dir=self.data_dir,
             database_url=self.database_url,
             keystore_url=self.keystore_url,
             fact_key_batch=self.fact_key_batch,
+            events_schema=self.events_schema,
+            keystore_schema=self.keystore_schema or default.keystore_schema,
+            views_schema=self.views_schema or default.views_schema,
+            audit_schema=self.audit_schema or default.audit_schema,
         )
 
     @classmethod
@@ -59,9 +105,17 @@ class Settings(BaseModel):
             "CASELEDGER_DATABASE_URL": "database_url",
             "CASELEDGER_KEYSTORE_URL": "keystore_url",
             "CASELEDGER_COVENANT": "covenant_path",
+            "CASELEDGER_JWKS_FILE": "jwks_file",
+            "CASELEDGER_OIDC_DISCOVERY_URL": "oidc_discovery_url",
+            "CASELEDGER_TOKEN_ISSUER": "token_issuer",
+            "CASELEDGER_TOKEN_AUDIENCE": "token_audience",
         }
         for variable, field in names.items():
             if environ.get(variable):
                 values[field] = environ[variable]
+        if environ.get("CASELEDGER_TOKEN_ALGORITHMS"):
+            values["token_algorithms"] = tuple(
+                a.strip() for a in environ["CASELEDGER_TOKEN_ALGORITHMS"].split(",") if a.strip()
+            )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)

@@ -1,0 +1,164 @@
+"""Request dependencies as ``Annotated`` aliases: services, the caller, preconditions.
+
+``CurrentCaller`` authenticates the bearer token, reads ``X-On-Behalf-Of``, requires a declared
+``X-Purpose`` and takes ``X-Emergency-Reason``; ``WritePreconditions`` parses ``If-Match`` and
+``Idempotency-Key``. Header values never appear in a problem body.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api._auth import AuthenticationError, TokenVerifier, is_printable_id
+from api._logging import CALLER_KEY, trace_id
+from api._problems import BAD_HEADER, PURPOSE, UNAUTHENTICATED, ProblemError
+from api.bootstrap import Services
+from ledger import RequestContext
+from policies import Principal
+from projections import ReadRequest
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT from the configured issuer.")
+_ETAG = re.compile(r'^(?:W/)?"(\d{1,12})"$')
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+USER_ID_PATTERN = r"^[\x21-\x7e]{1,255}$"
+#: Printable ASCII, not blank: header values carry no reliable character set beyond ASCII.
+REASON_PATTERN = r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$"
+_REASON = re.compile(REASON_PATTERN)
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def get_verifier(request: Request) -> TokenVerifier:
+    verifier: TokenVerifier = request.app.state.verifier
+    return verifier
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def current_principal(
+    request: Request,
+    verifier: Annotated[TokenVerifier, Depends(get_verifier)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    on_behalf_of: Annotated[
+        str | None,
+        Header(
+            alias="X-On-Behalf-Of",
+            description="The user this request is made for (a user id).",
+            pattern=USER_ID_PATTERN,
+        ),
+    ] = None,
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ProblemError(UNAUTHENTICATED)
+    if on_behalf_of is not None and not is_printable_id(on_behalf_of):
+        raise ProblemError(BAD_HEADER, detail="X-On-Behalf-Of must be a user id.")
+    try:
+        principal = verifier.verify(credentials.credentials, on_behalf_of=on_behalf_of)
+    except AuthenticationError as error:
+        request.scope[CALLER_KEY] = {"auth_failure": error.code}
+        raise ProblemError(UNAUTHENTICATED) from None
+    request.scope[CALLER_KEY] = {"org": principal.partner, "roles": sorted(principal.roles)}
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated principal, its declared purpose, and maybe a break-the-glass reason."""
+
+    principal: Principal
+    purpose: str
+    emergency_reason: str | None
+    trace_id: str
+
+    @property
+    def context(self) -> RequestContext:
+        return RequestContext(self.principal, self.purpose)
+
+    @property
+    def read_request(self) -> ReadRequest:
+        return ReadRequest(self.principal, self.purpose, self.emergency_reason, self.trace_id)
+
+
+def current_caller(
+    request: Request,
+    services: ServicesDep,
+    principal: CurrentPrincipal,
+    purpose: Annotated[
+        str | None,
+        Header(alias="X-Purpose", description="The covenant purpose of this request."),
+    ] = None,
+    emergency_reason: Annotated[
+        str | None,
+        Header(
+            alias="X-Emergency-Reason",
+            description="Break the glass: why (ASCII; logged, time-boxed, reviewed).",
+            pattern=REASON_PATTERN,
+            max_length=500,
+        ),
+    ] = None,
+) -> Caller:
+    allowed = sorted(services.covenant.purpose_ids())
+    if purpose is None or purpose not in allowed:
+        raise ProblemError(PURPOSE, extra={"allowed_purposes": allowed})
+    if emergency_reason is not None and not (
+        len(emergency_reason) <= 500 and _REASON.match(emergency_reason)
+    ):
+        raise ProblemError(BAD_HEADER, detail="X-Emergency-Reason: 1-500 ASCII characters.")
+    reason = emergency_reason.strip() if emergency_reason else None
+    scope_caller = request.scope.get(CALLER_KEY)
+    if isinstance(scope_caller, dict):
+        scope_caller["purpose"] = purpose
+    return Caller(principal, purpose, reason, trace_id(request.scope))
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+@dataclass(frozen=True, slots=True)
+class Preconditions:
+    expected_version: int | None
+    idempotency_key: str | None
+
+
+def write_preconditions(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='The case version you read, as its ETag (`"7"`); 409 when it moved.',
+            pattern=r'^(?:W/)?"\d{1,12}"$|^\*$',
+        ),
+    ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="A retry with the same key returns the first result; one event.",
+            pattern=r"^[\x21-\x7e]{1,200}$",
+        ),
+    ] = None,
+) -> Preconditions:
+    expected: int | None = None
+    if if_match is not None and if_match.strip() != "*":
+        match = _ETAG.match(if_match.strip())
+        if match is None:
+            raise ProblemError(BAD_HEADER, detail='If-Match must be an ETag such as "7".')
+        expected = int(match.group(1))
+    if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+        raise ProblemError(BAD_HEADER, detail="Idempotency-Key: 1-200 visible ASCII characters.")
+    return Preconditions(expected, idempotency_key)
+
+
+WritePreconditions = Annotated[Preconditions, Depends(write_preconditions)]

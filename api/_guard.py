@@ -1,0 +1,231 @@
+"""Authorisation of every write, in one place, decided by ``policies``.
+
+The ledger's aggregate enforces participation and ownership, not roles: so before any command
+the API asks ``decide_write`` (roles, case status, participation, ownership, the fact's
+terms). Changing a case also needs seeing it for the declared purpose (``decide_case_read``),
+except where the covenant keeps a partner's control over its own contribution after it left
+(retraction, consent withdrawal) and for erasure. Decision inputs come from the read side
+(projections); a refusal answers 404 when the caller may not see the case at all, exactly
+like an unknown case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from api._deps import Caller
+from api._problems import FORBIDDEN, ProblemError, from_denial, not_found
+from api.bootstrap import Services
+from ledger import ActionNotFoundError, CaseNotFoundError, ConsentNotFoundError, LedgerError
+from policies import (
+    AccessDecision,
+    CaseId,
+    CaseState,
+    Disclosure,
+    FactId,
+    FactMetadata,
+    PartnerId,
+    PurposeId,
+    ReasonCode,
+    Role,
+    Sharing,
+    SharingLevel,
+    SubjectId,
+    WriteAction,
+    decide_case_read,
+    decide_write,
+)
+
+METADATA = Disclosure.metadata
+
+A = WriteAction
+#: Writes that keep working without seeing the case (AVG art. 7(3), 17; DOMAIN.md owners).
+_NOT_GATED = frozenset({A.open_case, A.retract_fact, A.withdraw_consent, A.erase})
+#: Writes whose grant on a lagging projection is safe. Case status only moves forward
+#: (triage -> active -> closed) and a lagging view shows an earlier one; every other input of
+#: the grant that can change (participation, status open for facts, the subjects) is checked
+#: again by the aggregate in the same transaction. A refusal is always re-decided on fresh state.
+_STALE_SAFE = frozenset({A.record_fact})
+
+
+@dataclass(frozen=True, slots=True)
+class Permit:
+    """What an allowed write was decided on."""
+
+    case: CaseState | None
+    fact: FactMetadata | None
+    now: datetime
+
+
+class Guard:
+    """``require`` returns a Permit or raises the problem the refusal maps to."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.covenant = services.covenant
+
+    def require(
+        self,
+        caller: Caller,
+        action: WriteAction,
+        case_id: str | None = None,
+        *,
+        fact: FactMetadata | None = None,
+        fact_id: str | None = None,
+        action_id: str | None = None,
+        consent_id: str | None = None,
+    ) -> Permit:
+        now = self.services.clock()
+        principal = caller.principal
+        if case_id is None or action is A.erase:
+            # Not a case resource (yet): the role is checked before anything is looked up.
+            first = decide_write(self.covenant, principal, action, None, None, now)
+            if not first.allowed:
+                raise from_denial(first, visible=True)
+            if case_id is None:
+                return Permit(None, None, now)
+        if action in _STALE_SAFE:
+            # A possibly stale view may only ever grant what the aggregate re-checks anyway.
+            stale = self._stale_state(case_id)
+            if stale is not None:
+                decision, _ = self._decide(caller, action, stale, fact, None, now)
+                if decision.allowed:
+                    return Permit(stale, fact, now)
+        case = self.case_state(case_id)
+        if fact_id is not None:
+            fact = self.fact_metadata(case_id, fact_id)
+        if consent_id is not None:
+            fact = self.consent_record(case_id, consent_id)
+        assignee = self.action_assignee(case_id, action_id) if action_id else None
+        decision, sight = self._decide(caller, action, case, fact, assignee, now)
+        if not decision.allowed:
+            visible = (sight or self._sight(caller, case, now)).allowed or action is A.erase
+            raise from_denial(decision, visible=visible)
+        return Permit(case, fact, now)
+
+    def _decide(
+        self,
+        caller: Caller,
+        action: WriteAction,
+        case: CaseState,
+        fact: FactMetadata | None,
+        assignee: PartnerId | None,
+        now: datetime,
+    ) -> tuple[AccessDecision, AccessDecision | None]:
+        """decide_write, then (unless ungated) the sight of the case for the purpose."""
+        decision = decide_write(
+            self.covenant, caller.principal, action, case, fact, now, action_assignee=assignee
+        )
+        sight: AccessDecision | None = None
+        if decision.allowed and action not in _NOT_GATED:
+            sight = self._sight(caller, case, now)
+            if not sight.allowed:
+                decision = sight
+        return decision, sight
+
+    def _stale_state(self, case_id: str) -> CaseState | None:
+        try:
+            return self.services.reads.snapshot(case_id, catch_up=False).state
+        except CaseNotFoundError:
+            return None
+
+    def require_supervision(self, caller: Caller) -> AccessDecision:
+        """Reading the access log or erasure records: the privacy officer, for a metadata
+        purpose (AVG art. 39; the same rule as the privacy office's reviews). policies has
+        no decision function for the log itself yet, so this applies its vocabulary."""
+        if not caller.principal.has_role(Role.privacy_officer):
+            reason = ReasonCode.role_not_permitted
+        elif not self.covenant.discloses_metadata_only(caller.purpose):
+            reason = ReasonCode.purpose_incompatible
+        else:
+            return AccessDecision(
+                True, ReasonCode.privacy_officer_metadata, "supervision", disclosure=METADATA
+            )
+        raise ProblemError(FORBIDDEN, detail=reason.description, extra={"reason": str(reason)})
+
+    def _sight(self, caller: Caller, case: CaseState, now: datetime) -> AccessDecision:
+        return decide_case_read(self.covenant, caller.principal, caller.purpose, case, now)
+
+    # -- decision inputs from the read side -----------------------------------------------
+
+    def case_state(self, case_id: str) -> CaseState:
+        """The case as the projections know it, no older than the ledger's current version
+        of this case. Catching up the whole projection (under its lock) is needed only when
+        this case's rows lag behind; the aggregate's version answers that cheaply."""
+        current = self.services.ledger.get_case(case_id).version  # CaseNotFoundError
+        reads = self.services.reads
+        try:
+            snapshot = reads.snapshot(case_id, catch_up=False)
+        except CaseNotFoundError:
+            return reads.snapshot(case_id).state
+        if snapshot.version >= current:
+            return snapshot.state
+        return reads.snapshot(case_id).state
+
+    def fact_metadata(self, case_id: str, fact_id: str) -> FactMetadata:
+        for meta in self.services.reads.fact_candidates(case_id):
+            if meta.fact_id == fact_id:
+                return meta
+        raise not_found()
+
+    def consent_record(self, case_id: str, consent_id: str) -> FactMetadata:
+        """A consent as the ``consent_given`` fact its recording partner owns."""
+        try:
+            consent = self.services.ledger.get_case(case_id).consents.get(consent_id)
+        except LedgerError:
+            raise not_found() from None
+        if consent is None:
+            raise not_found() from ConsentNotFoundError(consent_id)
+        return FactMetadata(
+            fact_id=FactId(consent_id),
+            case_id=CaseId(case_id),
+            owner=PartnerId(consent.recorded_by),
+            kind="consent_given",
+            categories=frozenset(consent.categories),
+            subjects=frozenset({SubjectId(consent.subject)}),
+            purpose=PurposeId(consent.purpose),
+            legal_basis="consent",
+            sharing=Sharing(SharingLevel.owner),
+            recorded_at=consent.given_at,
+        )
+
+    def action_assignee(self, case_id: str, action_id: str) -> PartnerId:
+        try:
+            action = self.services.ledger.get_case(case_id).actions.get(action_id)
+        except LedgerError:
+            raise not_found() from None
+        if action is None:
+            raise not_found() from ActionNotFoundError(action_id)
+        return PartnerId(action.assignee)
+
+
+def new_fact(
+    caller: Caller,
+    case_id: str,
+    *,
+    kind: str,
+    subjects: list[str],
+    categories: list[str],
+    purpose: str,
+    legal_basis: str,
+    level: str,
+    partners: list[str],
+    now: datetime,
+) -> FactMetadata:
+    """The metadata of a fact about to be recorded (owner: the caller's partner, always)."""
+    return FactMetadata(
+        fact_id=FactId("(new)"),
+        case_id=CaseId(case_id),
+        owner=caller.principal.partner,
+        kind=kind,
+        categories=frozenset(categories),
+        subjects=frozenset(SubjectId(s) for s in subjects),
+        purpose=PurposeId(purpose),
+        legal_basis=legal_basis,
+        sharing=Sharing(SharingLevel(level), frozenset(PartnerId(p) for p in partners)),
+        recorded_at=now,
+    )
+
+
+__all__ = ["Guard", "Permit", "ProblemError", "new_fact"]

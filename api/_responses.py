@@ -1,0 +1,141 @@
+"""Wire schemas of the responses (``...Public``): never an aggregate, only what a role may see.
+
+Every write answer carries the case's new ``version`` (also sent as the ``ETag``). The case
+view leaves ``body`` out of a fact whose content the caller may not see (the privacy officer
+sees metadata of every fact, the content of none).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Public(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WriteAck(_Public):
+    """A write's outcome: the new case version plus the id the write concerns or created."""
+
+    version: int
+    case_id: str | None = None
+    status: str | None = None
+    subject_id: str | None = None
+    identity_fact_id: str | None = None
+    org: str | None = None
+    fact_id: str | None = None
+    action_id: str | None = None
+    consent_id: str | None = None
+    phase: int | None = None
+    decision: str | None = None
+    replayed: bool = False
+
+
+class SharingPublic(_Public):
+    level: str
+    partners: list[str] | None = None
+
+
+class FactPublic(_Public):
+    fact_id: str
+    kind: str
+    owner: str
+    subjects: list[str]
+    categories: list[str]
+    purpose: str
+    sharing: SharingPublic
+    recorded_at: str
+    body: Any = None
+    emergency: bool = False
+
+
+class SubjectPublic(_Public):
+    subject_id: str
+    case_role: str
+
+
+class ActionPublic(_Public):
+    action_id: str
+    assignee: str
+    what: str | None
+    due: str
+    status: str
+
+
+class CaseSummaryPublic(_Public):
+    case_id: str
+    status: str
+    phase: int
+    purpose: str
+    version: int
+
+
+class CaseList(_Public):
+    cases: list[CaseSummaryPublic]
+
+
+class CasePublic(_Public):
+    """The role-filtered case view; ``withheld`` counts facts the caller may not see."""
+
+    case_id: str
+    status: str
+    phase: int
+    purpose: str
+    participants: list[str]
+    subjects: list[SubjectPublic]
+    facts: list[FactPublic]
+    withheld: int
+    actions: list[ActionPublic]
+    version: int
+    notification: dict[str, Any] | None = None
+    emergency: bool = False
+
+
+class ActionList(_Public):
+    case_id: str
+    version: int
+    actions: list[ActionPublic]
+
+
+class AuditEntryPublic(_Public):
+    seq: int
+    entry_id: str
+    trace_id: str
+    time: str
+    actor: str
+    org: str
+    role: str
+    on_behalf_of: str
+    purpose: str
+    case_id: str
+    fact_ids: list[str]
+    subject: str
+    decision: str
+    reason: str
+    emergency: bool
+    outcome: str
+
+
+class AuditEntries(_Public):
+    entries: list[AuditEntryPublic]
+    next: str | None
+
+
+class AuditVerification(_Public):
+    ok: bool
+    entries: int
+    checkpoints: int
+    first_bad_seq: int | None
+    problem: str | None
+
+
+class ErasurePublic(_Public):
+    erasure_id: str
+    certificate: dict[str, Any]
+
+
+class Health(_Public):
+    status: Literal["ok", "ready"]
+    checks: dict[str, str] = {}

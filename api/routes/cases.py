@@ -1,0 +1,241 @@
+"""Cases: open, list, the role-filtered view, triage, phase, notification decision, close."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, Response
+
+from api._deps import CurrentCaller, ServicesDep, WritePreconditions
+from api._guard import Permit
+from api._responses import (
+    ActionPublic,
+    CaseList,
+    CasePublic,
+    CaseSummaryPublic,
+    FactPublic,
+    SharingPublic,
+    SubjectPublic,
+    WriteAck,
+)
+from api._schemas import (
+    CaseCreate,
+    CloseCreate,
+    DeferCreate,
+    NotificationCreate,
+    PhaseCreate,
+    TriageCreate,
+)
+from api._writes import ack, perform
+from api.routes._common import PROBLEMS, CasePath, GuardDep, add_write, require_declared
+from policies import WriteAction
+from projections import CaseOverview
+
+A = WriteAction
+
+
+def open_case(
+    body: CaseCreate,
+    caller: CurrentCaller,
+    guard: GuardDep,
+    services: ServicesDep,
+    pre: WritePreconditions,
+    response: Response,
+) -> WriteAck:
+    """Open a case in triage (procesregisseur). The referring partner becomes a participant."""
+    require_declared(
+        services.covenant,
+        purpose=body.purpose,
+        legal_basis=body.legal_basis,
+        partner__referred_by=body.referred_by,
+    )
+    guard.require(caller, A.open_case)
+    result = services.ledger.open_case(
+        caller.context,
+        purpose=body.purpose,
+        legal_basis=body.legal_basis,
+        referred_by=body.referred_by,
+        phase=body.phase,
+        idempotency_key=pre.idempotency_key,
+    )
+    response.headers["Location"] = f"/v1/cases/{result.case_id}"
+    return ack(response, result, case_id=result.case_id, status="triage")
+
+
+def list_cases(caller: CurrentCaller, services: ServicesDep) -> CaseList:
+    """Cases whose process data the caller may see for the declared purpose."""
+    summaries = services.reads.list_cases(caller.read_request)
+    return CaseList(
+        cases=[
+            CaseSummaryPublic(
+                case_id=s.case_id,
+                status=s.status,
+                phase=s.phase,
+                purpose=s.purpose,
+                version=s.version,
+            )
+            for s in summaries
+        ]
+    )
+
+
+def get_case(
+    case: CasePath, caller: CurrentCaller, services: ServicesDep, response: Response
+) -> CasePublic:
+    """The case as the caller may see it: facts opened for the declared purpose, after the
+    access log recorded the read; withheld facts are only counted."""
+    overview = services.reads.case_overview(caller.read_request, case)
+    response.headers["ETag"] = f'"{overview.version}"'
+    return case_public(overview)
+
+
+def case_public(view: CaseOverview) -> CasePublic:
+    facts = []
+    for f in view.facts:
+        sharing = SharingPublic(level=str(f.sharing["level"]))
+        if "partners" in f.sharing:
+            sharing.partners = list(f.sharing["partners"])
+        fact = FactPublic(
+            fact_id=f.fact_id,
+            kind=f.kind,
+            owner=f.owner,
+            subjects=list(f.subjects),
+            categories=list(f.categories),
+            purpose=f.purpose,
+            sharing=sharing,
+            recorded_at=f.recorded_at,
+            emergency=f.emergency,
+        )
+        if f.has_body:
+            fact.body = f.body
+        facts.append(fact)
+    return CasePublic(
+        case_id=view.case_id,
+        status=view.status,
+        phase=view.phase,
+        purpose=view.purpose,
+        participants=list(view.participants),
+        subjects=[SubjectPublic(**s) for s in view.subjects],
+        facts=facts,
+        withheld=view.withheld,
+        actions=[ActionPublic(**asdict(a)) for a in view.actions],
+        version=view.version,
+        notification=view.notification,
+        emergency=view.emergency,
+    )
+
+
+def triage(
+    case: CasePath,
+    body: TriageCreate,
+    caller: CurrentCaller,
+    guard: GuardDep,
+    services: ServicesDep,
+    pre: WritePreconditions,
+    response: Response,
+) -> WriteAck:
+    """Accept or reject the referral, with a reason (procesregisseur)."""
+
+    def run(_: Permit) -> WriteAck:
+        result = services.ledger.triage(
+            caller.context,
+            case,
+            decision=body.decision,
+            reason=body.reason,
+            expected_version=pre.expected_version,
+            idempotency_key=pre.idempotency_key,
+        )
+        status = "active" if body.decision == "accept" else "rejected"
+        return ack(response, result, status=status)
+
+    return perform(pre, lambda: guard.require(caller, A.triage, case), run)
+
+
+def change_phase(
+    case: CasePath,
+    body: PhaseCreate,
+    caller: CurrentCaller,
+    guard: GuardDep,
+    services: ServicesDep,
+    pre: WritePreconditions,
+    response: Response,
+) -> WriteAck:
+    """Escalate or de-escalate (AVE 1-4) with a reason (procesregisseur)."""
+
+    def run(_: Permit) -> WriteAck:
+        result = services.ledger.change_phase(
+            caller.context,
+            case,
+            phase=body.phase,
+            reason=body.reason,
+            expected_version=pre.expected_version,
+            idempotency_key=pre.idempotency_key,
+        )
+        return ack(response, result, phase=body.phase)
+
+    return perform(pre, lambda: guard.require(caller, A.change_phase, case), run)
+
+
+def decide_notification(
+    case: CasePath,
+    body: NotificationCreate,
+    caller: CurrentCaller,
+    guard: GuardDep,
+    services: ServicesDep,
+    pre: WritePreconditions,
+    response: Response,
+) -> WriteAck:
+    """Inform the subject, or defer with a reason and a review date (procesregisseur)."""
+
+    def run(_: Permit) -> WriteAck:
+        result = services.ledger.decide_notification(
+            caller.context,
+            case,
+            decision=body.decision,
+            reason=body.reason,
+            review_at=body.review_at.isoformat() if isinstance(body, DeferCreate) else None,
+            expected_version=pre.expected_version,
+            idempotency_key=pre.idempotency_key,
+        )
+        return ack(response, result, decision=body.decision)
+
+    return perform(pre, lambda: guard.require(caller, A.decide_notification, case), run)
+
+
+def close_case(
+    case: CasePath,
+    caller: CurrentCaller,
+    guard: GuardDep,
+    services: ServicesDep,
+    pre: WritePreconditions,
+    response: Response,
+    body: CloseCreate | None = None,
+) -> WriteAck:
+    """Close the case (procesregisseur); participants lose access, metadata remains."""
+
+    def run(_: Permit) -> WriteAck:
+        result = services.ledger.close_case(
+            caller.context,
+            case,
+            reason=body.reason if body else "",
+            expected_version=pre.expected_version,
+            idempotency_key=pre.idempotency_key,
+        )
+        return ack(response, result, status="closed")
+
+    return perform(pre, lambda: guard.require(caller, A.close_case, case), run)
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=PROBLEMS)
+    add_write(router, "", open_case, status_code=201)
+    router.add_api_route("", list_cases, methods=["GET"], response_model=CaseList)
+    router.add_api_route(
+        "/{case}", get_case, methods=["GET"], response_model=CasePublic,
+        response_model_exclude_unset=True,
+    )  # fmt: skip
+    add_write(router, "/{case}/triage", triage)
+    add_write(router, "/{case}/phase", change_phase)
+    add_write(router, "/{case}/notification", decide_notification)
+    add_write(router, "/{case}/close", close_case)
+    return router

@@ -1,0 +1,132 @@
+"""Facts: record (owned by the caller's partner), correct and retract (the owner only)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from api._deps import CurrentCaller, ServicesDep, WritePreconditions
+from api._guard import Permit, new_fact
+from api._responses import WriteAck
+from api._schemas import CorrectionCreate, FactCreate, RetractionCreate
+from api._writes import ack, perform
+from api.routes._common import PROBLEMS, CasePath, CommitterDep, FactPath, GuardDep, add_write
+from ledger import NewFact
+from policies import WriteAction
+
+A = WriteAction
+
+
+def record_fact(
+    case: CasePath,
+    body: FactCreate,
+    caller: CurrentCaller,
+    guard: GuardDep,
+    services: ServicesDep,
+    committer: CommitterDep,
+    pre: WritePreconditions,
+    response: Response,
+) -> WriteAck:
+    """Record a fact. The owner is the caller's partner, never a body field; kind, categories,
+    legal basis and sharing must fit the covenant (health and criminal facts need named
+    partners). The body is sealed under the owner's keys."""
+    sharing = body.sharing
+
+    def authorise() -> Permit:
+        meta = new_fact(
+            caller,
+            case,
+            kind=body.kind,
+            subjects=body.subjects,
+            categories=body.categories,
+            purpose=body.purpose,
+            legal_basis=body.legal_basis,
+            level=sharing.level,
+            partners=sharing.partners,
+            now=services.clock(),
+        )
+        return guard.require(caller, A.record_fact, case, fact=meta)
+
+    def run(_: Permit) -> WriteAck:
+        fact = NewFact(
+            body.kind,
+            tuple(body.subjects),
+            tuple(body.categories),
+            body.purpose,
+            body.legal_basis,
+            sharing.level,
+            tuple(sharing.partners),
+            body.body,
+        )
+        if committer is not None and pre.expected_version is None and not pre.idempotency_key:
+            result = committer.record(caller.context, case, fact)
+        else:
+            result = services.ledger.record_facts(
+                caller.context,
+                case,
+                [fact],
+                expected_version=pre.expected_version,
+                idempotency_key=pre.idempotency_key,
+            )
+        return ack(response, result, fact_id=result.created_id)
+
+    return perform(pre, authorise, run)
+
+
+def correct_fact(
+    case: CasePath,
+    fact: FactPath,
+    body: CorrectionCreate,
+    caller: CurrentCaller,
+    guard: GuardDep,
+    services: ServicesDep,
+    pre: WritePreconditions,
+    response: Response,
+) -> WriteAck:
+    """Correct your own fact with a new body (the old one stays sealed in the history)."""
+
+    def run(_: Permit) -> WriteAck:
+        result = services.ledger.correct_fact(
+            caller.context,
+            case,
+            fact,
+            body=body.body,
+            expected_version=pre.expected_version,
+            idempotency_key=pre.idempotency_key,
+        )
+        return ack(response, result, fact_id=fact)
+
+    return perform(pre, lambda: guard.require(caller, A.correct_fact, case, fact_id=fact), run)
+
+
+def retract_fact(
+    case: CasePath,
+    fact: FactPath,
+    caller: CurrentCaller,
+    guard: GuardDep,
+    services: ServicesDep,
+    pre: WritePreconditions,
+    response: Response,
+    body: RetractionCreate | None = None,
+) -> WriteAck:
+    """Retract your own fact: its content keys are destroyed (crypto-shredding)."""
+
+    def run(_: Permit) -> WriteAck:
+        result = services.ledger.retract_fact(
+            caller.context,
+            case,
+            fact,
+            reason=body.reason if body else "",
+            expected_version=pre.expected_version,
+            idempotency_key=pre.idempotency_key,
+        )
+        return ack(response, result, fact_id=fact)
+
+    return perform(pre, lambda: guard.require(caller, A.retract_fact, case, fact_id=fact), run)
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/v1/cases/{case}/facts", tags=["facts"], responses=PROBLEMS)
+    add_write(router, "", record_fact, status_code=201)
+    add_write(router, "/{fact}/corrections", correct_fact)
+    add_write(router, "/{fact}/retraction", retract_fact)
+    return router

@@ -1,0 +1,174 @@
+"""Who a case is about and who works on it: subjects, participants."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from api._deps import Caller, CurrentCaller, Preconditions, ServicesDep, WritePreconditions
+from api._guard import Guard, Permit, new_fact
+from api._responses import WriteAck
+from api._schemas import ParticipantCreate, SubjectCreate
+from api._writes import MAX_ATTEMPTS, ack, perform
+from api.bootstrap import Services
+from api.routes._common import PROBLEMS, CasePath, GuardDep, OrgPath, add_write, require_declared
+from ledger import ConcurrencyConflictError, WriteResult
+from policies import WriteAction
+
+A = WriteAction
+IDENTITY_KIND = "observation"
+IDENTITY_CATEGORY = "identity"
+
+
+def add_subject(
+    case: CasePath,
+    body: SubjectCreate,
+    caller: CurrentCaller,
+    guard: GuardDep,
+    services: ServicesDep,
+    pre: WritePreconditions,
+    response: Response,
+) -> WriteAck:
+    """Add a subject with its case role. Identifying data, when given, is recorded as a fact
+    (kind observation, category identity) owned by the caller's partner and sealed."""
+    require_declared(services.covenant, legal_basis=body.legal_basis)
+    partners = body.sharing.partners
+    require_declared(services.covenant, partner__sharing=partners)
+
+    def authorise() -> Permit:
+        permit = guard.require(caller, A.add_subject, case)
+        if body.identity is not None:
+            _identity_permit(guard, caller, case, body, permit, subjects=[])
+        return permit
+
+    def run(permit: Permit) -> WriteAck:
+        added = services.ledger.add_subject(
+            caller.context,
+            case,
+            case_role=body.case_role,
+            expected_version=pre.expected_version,
+            idempotency_key=pre.idempotency_key,
+        )
+        subject_id = added.created_id or ""
+        if body.identity is None:
+            return ack(response, added, subject_id=subject_id)
+        fact = _record_identity(services, guard, caller, case, body, permit, subject_id, pre)
+        return ack(response, fact, subject_id=subject_id, identity_fact_id=fact.created_id)
+
+    return perform(pre, authorise, run)
+
+
+def _identity_permit(
+    guard: Guard,
+    caller: Caller,
+    case: str,
+    body: SubjectCreate,
+    permit: Permit,
+    *,
+    subjects: list[str],
+) -> Permit:
+    assert permit.case is not None
+    meta = new_fact(
+        caller,
+        case,
+        kind=IDENTITY_KIND,
+        subjects=subjects,
+        categories=[IDENTITY_CATEGORY],
+        purpose=permit.case.purpose,
+        legal_basis=body.legal_basis or "wgs",
+        level=body.sharing.level,
+        partners=body.sharing.partners,
+        now=permit.now,
+    )
+    return guard.require(caller, A.record_fact, case, fact=meta)
+
+
+def _record_identity(
+    services: Services,
+    guard: Guard,
+    caller: Caller,
+    case: str,
+    body: SubjectCreate,
+    permit: Permit,
+    subject_id: str,
+    pre: Preconditions,
+) -> WriteResult:
+    assert permit.case is not None
+    legal_basis = body.legal_basis or services.ledger.get_case(case).legal_basis
+    key = f"{pre.idempotency_key}/identity" if pre.idempotency_key else None
+    # The subject exists now: only this fact may be retried (it has no precondition).
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return services.ledger.record_fact(
+                caller.context,
+                case,
+                kind=IDENTITY_KIND,
+                subjects=[subject_id],
+                categories=[IDENTITY_CATEGORY],
+                purpose=permit.case.purpose,
+                legal_basis=legal_basis,
+                sharing_level=body.sharing.level,
+                sharing_partners=body.sharing.partners,
+                body=body.identity,
+                idempotency_key=key,
+            )
+        except ConcurrencyConflictError:
+            if attempt == MAX_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def invite_participant(
+    case: CasePath,
+    body: ParticipantCreate,
+    caller: CurrentCaller,
+    guard: GuardDep,
+    services: ServicesDep,
+    pre: WritePreconditions,
+    response: Response,
+) -> WriteAck:
+    """Invite a partner to the case (procesregisseur)."""
+    require_declared(services.covenant, partner__org=body.org)
+
+    def run(_: Permit) -> WriteAck:
+        result = services.ledger.invite_participant(
+            caller.context,
+            case,
+            org=body.org,
+            expected_version=pre.expected_version,
+            idempotency_key=pre.idempotency_key,
+        )
+        return ack(response, result, org=body.org)
+
+    return perform(pre, lambda: guard.require(caller, A.invite_participant, case), run)
+
+
+def remove_participant(
+    case: CasePath,
+    org: OrgPath,
+    caller: CurrentCaller,
+    guard: GuardDep,
+    services: ServicesDep,
+    pre: WritePreconditions,
+    response: Response,
+) -> WriteAck:
+    """Remove a partner from the case (procesregisseur); its own facts stay its own."""
+
+    def run(_: Permit) -> WriteAck:
+        result = services.ledger.remove_participant(
+            caller.context,
+            case,
+            org=org,
+            expected_version=pre.expected_version,
+            idempotency_key=pre.idempotency_key,
+        )
+        return ack(response, result, org=org)
+
+    return perform(pre, lambda: guard.require(caller, A.remove_participant, case), run)
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/v1/cases/{case}", tags=["cases"], responses=PROBLEMS)
+    add_write(router, "/subjects", add_subject, status_code=201)
+    add_write(router, "/participants", invite_participant, status_code=201)
+    add_write(router, "/participants/{org}", remove_participant, method="DELETE")
+    return router
