@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from ledger import RequestContext, StoreConfig
 from policies import PartnerId, Principal, RoleId, UserId
 from tests.pg import PG_URL, create_schemas, drop_schemas
+
+# CI machines are shared and slow at times: no per-example deadline there, and a fixed
+# derandomised search so a run is reproducible (local runs keep exploring).
+settings.register_profile(
+    "ci", deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def ctx(
