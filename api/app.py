@@ -7,14 +7,11 @@ Run with ``uvicorn --factory api.app:create_app_from_env`` (or ``caseledger serv
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import psycopg
 from fastapi import FastAPI
-from psycopg import sql
 
 from api._auth import TokenVerifier, key_source
 from api._guard import Guard
@@ -23,7 +20,7 @@ from api._hygiene import HygieneMiddleware
 from api._logging import RequestLogMiddleware, configure_logging
 from api._openapi import build_openapi
 from api._writes import FactCommitter
-from api.bootstrap import Clock, Services, build_services, utcnow
+from api.bootstrap import Clock, build_services, utcnow
 from api.routes import build_routers
 from api.settings import Settings
 from policies import load_covenant
@@ -62,7 +59,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             app.state.office = PrivacyOffice(services.reads)
             yield
         finally:
-            _stop_runner_promptly(services)
             services.close()
 
     app = FastAPI(
@@ -91,23 +87,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
-
-
-def _stop_runner_promptly(services: Services) -> None:
-    """On PostgreSQL the runner's follower sleeps in LISTEN (up to a second); wake it with a
-    NOTIFY so shutdown does not wait for the timeout. (Belongs in ProjectionRunner.stop.)"""
-    channel = getattr(services.ledger.recorder, "channel_name", None)
-    url = services.settings.database_url
-    if not channel or not url:
-        return
-    stopper = threading.Thread(target=services.runner.stop, name="runner-stop")
-    stopper.start()
-    with psycopg.connect(url, autocommit=True) as connection:
-        for _ in range(100):
-            connection.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(channel)))
-            stopper.join(0.02)
-            if not stopper.is_alive():
-                return
 
 
 def create_app_from_env() -> FastAPI:

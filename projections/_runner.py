@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
+from psycopg import sql
 
 from ledger import CaseLedger
 from projections._store import CaseViews
@@ -41,6 +42,7 @@ class ProjectionRunner:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.error: BaseException | None = None
+        self._listen_waiter: _ListenWaiter | None = None
 
     @property
     def position(self) -> int:
@@ -98,19 +100,35 @@ class ProjectionRunner:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop following; wakes a follower waiting on PostgreSQL LISTEN at once."""
         self._stop.set()
+        waiter = self._listen_waiter
+        if waiter is not None:
+            waiter.wake()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
 
     def _follow(self, poll_interval: float) -> None:
+        """Catch up, wait for news, repeat; an error is kept in ``error`` and retried."""
         wait = self._waiter(poll_interval)
+        backoff = poll_interval
         try:
             while not self._stop.is_set():
-                self.catch_up()
+                try:
+                    self.catch_up()
+                except Exception as error:
+                    self.error = error
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                self.error = None
+                backoff = poll_interval
                 wait()
-        except BaseException as error:
-            self.error = error
+        finally:
+            if self._listen_waiter is not None:
+                self._listen_waiter.close()
+                self._listen_waiter = None
 
     def _sleep(self, seconds: float) -> None:
         self._stop.wait(seconds)
@@ -119,7 +137,8 @@ class ProjectionRunner:
         channel = getattr(self.ledger.recorder, "channel_name", None)
         if channel is None or self.listen_url is None:
             return lambda: self._sleep(poll_interval)
-        return _ListenWaiter(self.listen_url, channel, poll_interval, self._stop)
+        self._listen_waiter = _ListenWaiter(self.listen_url, channel, poll_interval, self._stop)
+        return self._listen_waiter
 
 
 class _ListenWaiter:
@@ -128,14 +147,28 @@ class _ListenWaiter:
     def __init__(self, url: str, channel: str, timeout: float, stop: threading.Event) -> None:
         import psycopg
 
+        self._url = url
+        self._channel = channel
         self._conn = psycopg.connect(url, autocommit=True)
-        self._conn.execute(f'LISTEN "{channel}"')
+        self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
         self._timeout = max(timeout, 1.0)
         self._stop = stop
 
     def __call__(self) -> None:
         if self._stop.is_set():
-            self._conn.close()
             return
         for _ in self._conn.notifies(timeout=self._timeout, stop_after=1):
             break
+
+    def wake(self) -> None:
+        """Send a NOTIFY so a waiting follower returns now."""
+        import psycopg
+
+        try:
+            with psycopg.connect(self._url, autocommit=True) as conn:
+                conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(self._channel)))
+        except psycopg.Error:
+            pass  # the follower still wakes at its timeout
+
+    def close(self) -> None:
+        self._conn.close()
