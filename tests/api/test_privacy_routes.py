@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.support import PO, PR, Auth, active_case, ok, record
@@ -160,7 +163,18 @@ class TestHealth:
         assert ready["status"] == "ready"
         assert set(ready["checks"].values()) == {"ok"}
 
-    def test_not_ready_when_the_runner_failed(self, client: TestClient) -> None:
-        client.app.state.services.runner.error = RuntimeError("invented")  # type: ignore[attr-defined]
+    def test_not_ready_when_the_runner_failed(
+        self, client: TestClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        runner = client.app.state.services.runner  # type: ignore[attr-defined]
+
+        def broken(progress: object = None) -> int:
+            raise RuntimeError("invented")
+
+        monkeypatch.setattr(runner, "catch_up", broken)  # the follower's next round fails
+        for _ in range(500):
+            if runner.error is not None:
+                break
+            time.sleep(0.01)
         body = problem(client.get("/readyz"), 503, "unavailable")
         assert body["checks"]["projection_runner"] == "failed"  # type: ignore[index]
