@@ -12,6 +12,7 @@ import typer
 from api._tokens import create_local_signing_key
 from api.bootstrap import Services, build_services
 from api.cli_policy import covenant_app, policy_app
+from api.cli_privacy import register as register_privacy_commands
 from api.cli_server import serve, token
 from api.demo import run_demo
 from api.settings import Settings
@@ -35,6 +36,7 @@ app.add_typer(covenant_app, name="covenant", help="Validate covenant files.")
 app.add_typer(policy_app, name="policy", help="Explain and compare policy decisions.")
 app.command()(serve)
 app.command()(token)
+register_privacy_commands(audit_app, app)
 
 DataDir = Annotated[
     Path | None,

@@ -38,6 +38,7 @@ LDV_COLUMNS = (
     "caseledger.decision",
     "caseledger.reason",
     "caseledger.emergency",
+    "caseledger.emergency_reason",
     "caseledger.seq",
     "caseledger.hash",
 )
@@ -52,6 +53,7 @@ NEN7513_COLUMNS = (
     "data_accessed",
     "authorisation_basis",
     "emergency_access",
+    "emergency_reason",
     "outcome",
     "purpose",
 )
@@ -86,6 +88,7 @@ def to_ldv(entry: StoredEntry) -> dict[str, Any]:
         "caseledger.decision": entry.decision,
         "caseledger.reason": entry.reason,
         "caseledger.emergency": entry.emergency,
+        "caseledger.emergency_reason": entry.note if entry.emergency else "",
         "caseledger.seq": entry.seq,
         "caseledger.hash": entry.hash,
     }
@@ -104,6 +107,7 @@ def to_nen7513(entry: StoredEntry) -> dict[str, Any]:
         "data_accessed": ",".join(entry.fact_ids) or f"case:{entry.case_id}",
         "authorisation_basis": entry.reason,
         "emergency_access": entry.emergency,
+        "emergency_reason": entry.note if entry.emergency else "",
         "outcome": entry.decision,
         "purpose": entry.purpose,
     }

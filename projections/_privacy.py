@@ -44,6 +44,7 @@ class ReportFact:
     retention_until: str | None
     body: Any | None
     withheld_reason: str | None = None
+    legal_basis: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +164,7 @@ class PrivacyOffice:
                 retention_until=_iso(fact_retention_deadline(self.covenant, f, snapshot.state)),
                 body=bodies.get(f.fact_id) if d.allowed else None,
                 withheld_reason=None if d.allowed else str(d.reason),
+                legal_basis=f.legal_basis,
             )
             for f, d in decisions
             if not f.erased and not f.retracted
@@ -243,18 +245,19 @@ class PrivacyOffice:
             state = snapshot.state
             deadline = case_retention_deadline(self.covenant, state)
             if is_on_hold(state, now):
-                if deadline is not None and now >= deadline:
-                    due.holds.append(
-                        {
-                            "case_id": str(case_id),
-                            "due_since": deadline.isoformat(),
-                            "holds": [
-                                h.reason_code
-                                for h in state.legal_holds
-                                if h.lifted_at is None or now < h.lifted_at
-                            ],
-                        }
-                    )
+                in_force = [
+                    h for h in state.legal_holds if h.lifted_at is None or now < h.lifted_at
+                ]
+                past_due = deadline is not None and now >= deadline
+                due.holds.append(
+                    {
+                        "case_id": str(case_id),
+                        "due_since": deadline.isoformat() if deadline and past_due else None,
+                        "suspends_erasure": past_due,
+                        "holds": [h.reason_code for h in in_force],
+                        "hold_ids": [h.hold_id for h in in_force],
+                    }
+                )
                 continue
             if deadline is not None and now >= deadline:
                 due.case_erasures.append(str(case_id))
@@ -407,6 +410,7 @@ class PrivacyOffice:
                 "fact_ids": list(e.fact_ids),
                 "subject": e.subject,
                 "reason": e.reason,
+                "stated_reason": e.note,
             }
             for e in self.log.entries(emergency="1", decision="allowed", limit=1_000_000)
             if e.seq not in reviewed
@@ -454,6 +458,8 @@ class PrivacyOffice:
         }
         findings = []
         for entry in self.log.entries(decision="allowed", limit=10_000_000):
+            if _no_disclosure(entry):
+                continue
             for fact_id in entry.fact_ids:
                 if fact_id in special:
                     owner, named = special[fact_id]
@@ -493,6 +499,8 @@ class PrivacyOffice:
                 for entry in self.log.entries(
                     case_id=str(case_id), decision="allowed", limit=10_000_000
                 ):
+                    if _no_disclosure(entry):
+                        continue
                     if fact.fact_id in entry.fact_ids and entry.time >= cutoff.isoformat():
                         findings.append(
                             {
@@ -519,6 +527,12 @@ class _AllowedMeta:
 
 
 _ALLOWED_META: Any = _AllowedMeta()
+
+
+def _no_disclosure(entry: Any) -> bool:
+    """The privacy officer's metadata reads show no content; an access report shows the
+    person their own data (AVG art. 15). Neither is a disclosure to another reader."""
+    return bool(entry.reason == "privacy_officer_metadata" or entry.outcome == "access_report")
 
 
 def _json_list(text: Any) -> list[str]:

@@ -41,7 +41,8 @@ class ProjectionRunner:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self.error: BaseException | None = None
+        self.error: BaseException | None = None  # the current failure (readiness)
+        self.last_error: BaseException | None = None  # the most recent failure, kept
         self._listen_waiter: _ListenWaiter | None = None
 
     @property
@@ -117,8 +118,8 @@ class ProjectionRunner:
             while not self._stop.is_set():
                 try:
                     self.catch_up()
-                except Exception as error:
-                    self.error = error
+                except Exception as error:  # kept for readiness, then retried
+                    self.error = self.last_error = error
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue

@@ -166,10 +166,10 @@ class TestGapFreeUnderCrashes:
                 stack.ledger, crashing_on(views_for(store_config), batch=3), batch_size=40
             )
             crashing.start(poll_interval=0.001)
-            wait_for(lambda: crashing.error is not None, what="the simulated crash")
+            wait_for(lambda: crashing.last_error is not None, what="the simulated crash")
             crashing.stop()
             crashing.views.datastore.close()
-            assert isinstance(crashing.error, SimulatedCrashError)
+            assert isinstance(crashing.last_error, SimulatedCrashError)
             crashed_at = assert_views_match_prefix(stack.views, stack.ledger)
             assert crashed_at > killed_at
 
