@@ -12,6 +12,7 @@ import base64
 import json
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from ledger._mapper import SealingMapper
 from policies import Principal
 
 Clock = Callable[[], datetime]
+CASE_CACHE_SIZE = 512
 SHARING_LEVELS = frozenset({"owner", "regie", "participants", "partners"})
 
 
@@ -147,7 +149,9 @@ class CaseLedger(Application[UUID]):
 
     def _init_caches(self) -> None:
         self.committer = GroupCommitter(self._save_many)
-        self._cache: dict[UUID, Case] = {}
+        # Recently used cases (an LRU): bounded, so a long-running server's memory does not
+        # grow with the number of cases it has ever touched.
+        self._cache: OrderedDict[UUID, Case] = OrderedDict()
         self._case_locks: dict[UUID, threading.Lock] = {}
         self._locks_lock = threading.Lock()
 
@@ -174,6 +178,7 @@ class CaseLedger(Application[UUID]):
     def _load(self, uid: UUID) -> Case:
         cached = self._cache.get(uid)
         if cached is not None:
+            self._cache.move_to_end(uid)
             for event in self.events.get(uid, gt=cached.version):
                 cast(Case.Event, event).mutate(cached)
             return cached
@@ -184,6 +189,8 @@ class CaseLedger(Application[UUID]):
         if not isinstance(case, Case):
             raise CaseNotFoundError("case not found")
         self._cache[uid] = case
+        while len(self._cache) > CASE_CACHE_SIZE:
+            self._cache.popitem(last=False)
         return case
 
     def _sync(self) -> None:
