@@ -943,7 +943,14 @@ class CaseLedger(Application[UUID]):
         fact = case.get_fact(fact_id)
         destroyed = _erasure.destroy_fact_keys(self.keys, [r.fact_key_id for r in fact.revisions])
         return self._finish_erasure(
-            ctx, [case_id], "fact", fact_id, ground, destroyed, {case_id: [fact_id]}
+            ctx,
+            [case_id],
+            "fact",
+            fact_id,
+            ground,
+            destroyed,
+            {case_id: [fact_id]},
+            {case_id: case.purpose},
         )
 
     def erase_subject(
@@ -953,7 +960,14 @@ class CaseLedger(Application[UUID]):
         fact_ids = [f.fact_id for f in case.facts.values() if subject_id in f.subjects]
         destroyed = _erasure.destroy_subject(self.keys, case_id, subject_id)
         return self._finish_erasure(
-            ctx, [case_id], "subject", subject_id, ground, destroyed, {case_id: fact_ids}
+            ctx,
+            [case_id],
+            "subject",
+            subject_id,
+            ground,
+            destroyed,
+            {case_id: fact_ids},
+            {case_id: case.purpose},
         )
 
     def erase_case(self, ctx: RequestContext, case_id: str, *, ground: str) -> ErasureReport:
@@ -961,17 +975,28 @@ class CaseLedger(Application[UUID]):
         fact_ids = list(case.facts)
         destroyed = _erasure.destroy_case(self.keys, case_id)
         return self._finish_erasure(
-            ctx, [case_id], "case", case_id, ground, destroyed, {case_id: fact_ids}
+            ctx,
+            [case_id],
+            "case",
+            case_id,
+            ground,
+            destroyed,
+            {case_id: fact_ids},
+            {case_id: case.purpose},
         )
 
     def erase_owner(self, ctx: RequestContext, owner: str, *, ground: str) -> ErasureReport:
         case_ids = self._cases_with_keys_of(owner)
         facts: dict[str, list[str]] = {}
+        purposes: dict[str, str] = {}
         for case_id in case_ids:
             case = self.get_case(case_id)
             facts[case_id] = [f.fact_id for f in case.facts.values() if f.owner == owner]
+            purposes[case_id] = case.purpose
         destroyed = _erasure.destroy_owner(self.keys, owner)
-        return self._finish_erasure(ctx, case_ids, "owner", owner, ground, destroyed, facts)
+        return self._finish_erasure(
+            ctx, case_ids, "owner", owner, ground, destroyed, facts, purposes
+        )
 
     def rotate_keys(self, owners: Sequence[str]) -> _erasure.EpochReport:
         """A KEK rotation epoch for these owners (``caseledger keys rotate``)."""
@@ -996,6 +1021,7 @@ class CaseLedger(Application[UUID]):
         ground: str,
         destroyed: _erasure.Destroyed,
         fact_ids: dict[str, list[str]],
+        purposes: dict[str, str],
     ) -> ErasureReport:
         epoch = _erasure.run_epoch(self.keys, destroyed)
         self._cache.clear()
@@ -1012,6 +1038,7 @@ class CaseLedger(Application[UUID]):
                 destroyed,
                 fact_ids.get(case_id, []),
                 epoch,
+                purposes.get(case_id, ""),
             )
         return ErasureReport(
             erasure_id=erasure_id,
@@ -1036,6 +1063,7 @@ class CaseLedger(Application[UUID]):
         destroyed: _erasure.Destroyed,
         fact_ids: list[str],
         epoch: _erasure.EpochReport,
+        case_purpose: str,
     ) -> None:
         # Erasure must be recorded even against concurrent writers: retry on conflicts.
         for _ in range(20):
@@ -1059,6 +1087,7 @@ class CaseLedger(Application[UUID]):
                     scope_key_ids=list(destroyed.scope_key_ids),
                     fact_key_ids=list(destroyed.fact_key_ids),
                     epoch=epoch.as_dict(),
+                    case_purpose=case_purpose,
                 )
                 try:
                     self.save(case)

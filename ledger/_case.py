@@ -355,6 +355,7 @@ class Case(Aggregate):
         scope_key_ids: list[str]
         fact_key_ids: list[str]
         epoch: dict[str, Any]
+        case_purpose: str  # kept so refusals of an erased case still say "erased"
 
         def sealing_scope(self) -> SealingScope:
             # Sealed under the ledger's registry key, which survives erasure of the case.
@@ -364,6 +365,8 @@ class Case(Aggregate):
             for fact_id in self.fact_ids:
                 if fact_id in case.facts:
                     case.facts[fact_id].erased = True
+            if not case.purpose:
+                case.purpose = self.case_purpose
             if self.scope == "case":
                 case.status = "erased"
             elif self.scope == "subject":

@@ -260,6 +260,10 @@ def _erased(ex: Executor, case_id: str, e: Any) -> None:
             "UPDATE cl_facts SET erased_at = ? WHERE fact_id = ? AND erased_at IS NULL",
             (at, fact_id),
         )
+    ex.execute(
+        "UPDATE cl_cases SET purpose = ? WHERE case_id = ? AND purpose = ''",
+        (e.case_purpose, case_id),
+    )
     if e.scope == "case":
         ex.execute(
             "UPDATE cl_cases SET status = 'erased', erased_at = ? WHERE case_id = ?",

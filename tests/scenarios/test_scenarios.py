@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import timedelta
 from uuid import UUID
 
-import pytest
-
 from ledger import Case
 from tests.pg import pg_dump
 from tests.scenarios.checks import (
@@ -363,11 +361,6 @@ class TestSC5RefusalReasonAfterErasure:
     """After the case is erased, a participant's attempt should be logged as refused because
     the case was erased (DOMAIN.md Q5)."""
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: the erased case's projection has no purpose left, and decide_case_read "
-        "checks purpose compatibility before status, so the log says purpose_incompatible",
-    )
     def test_erased_case_refusal_is_logged_as_erased(self, env: Env) -> None:
         http = env.http
         case = sc5_escalation(http)
