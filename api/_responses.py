@@ -45,6 +45,7 @@ class FactPublic(_Public):
     subjects: list[str]
     categories: list[str]
     purpose: str
+    legal_basis: str = ""
     sharing: SharingPublic
     recorded_at: str
     body: Any = None

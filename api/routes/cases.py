@@ -102,6 +102,7 @@ def case_public(view: CaseOverview) -> CasePublic:
             subjects=list(f.subjects),
             categories=list(f.categories),
             purpose=f.purpose,
+            legal_basis=f.legal_basis,
             sharing=sharing,
             recorded_at=f.recorded_at,
             emergency=f.emergency,
