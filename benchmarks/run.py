@@ -28,6 +28,9 @@ from api.settings import Settings
 from ledger import NewFact, RequestContext
 from ledger import _erasure as erasure
 from ledger._audit import AccessEntry
+from ledger._keys import scope_context
+from ledger._keystore import ScopeKeyRow
+from ledger._sealing import new_key, new_key_id
 from policies import PartnerId, Principal, RoleId, UserId, sample_covenant_path
 from projections import ReadRequest
 
@@ -140,10 +143,6 @@ def bench_owner_epoch(services: Services, scope_keys: int) -> dict[str, float]:
         with keys.store.transaction(write=True) as tx:
             rows = []
             for i in range(start, min(scope_keys, start + 1000)):
-                from ledger._keys import scope_context
-                from ledger._keystore import ScopeKeyRow
-                from ledger._sealing import new_key, new_key_id
-
                 key_id = new_key_id().hex()
                 row = ScopeKeyRow(key_id, owner, f"bench-case-{i}", "", "derive", 0, b"")
                 version, wrapped = keys.keyring.wrap(owner, new_key(), scope_context(row, key_id))

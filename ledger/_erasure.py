@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger._keys import KeyManager, ScopeKey, fact_key_context, scope_context
-from ledger._keystore import WRAP, KeyStoreTransaction, ScopeKeyRow
+from ledger._keystore import SCOPE_COLUMNS, WRAP, KeyStoreTransaction, scope_row
 from ledger._sealing import new_key, unwrap_key, wrap_key
 
 
@@ -180,13 +180,13 @@ def run_epoch(keys: KeyManager, destroyed: Destroyed) -> EpochReport:
 def _rekey_wrapping_key(keys: KeyManager, owner: str, case_id: str) -> int:
     with keys.store.transaction(write=True) as tx:
         rows = tx.execute(
-            "SELECT key_id, owner, case_id, subject_id, kind, kek_version, wrapped"
+            f"SELECT {SCOPE_COLUMNS}"
             " FROM scope_keys WHERE owner = ? AND case_id = ? AND subject_id = '' AND kind = ?",
             (owner, case_id, WRAP),
         )
         if not rows:
             return 0
-        row = _row(rows[0])
+        row = scope_row(rows[0])
         old = keys.keyring.unwrap(
             row.owner, row.kek_version, row.wrapped, scope_context(row, row.key_id)
         )
@@ -211,10 +211,9 @@ def _rekey_wrapping_key(keys: KeyManager, owner: str, case_id: str) -> int:
 def _rewrap_owner(keys: KeyManager, owner: str, version: int) -> int:
     with keys.store.transaction(write=True) as tx:
         rows = [
-            _row(r)
+            scope_row(r)
             for r in tx.execute(
-                "SELECT key_id, owner, case_id, subject_id, kind, kek_version, wrapped"
-                " FROM scope_keys WHERE owner = ? AND kek_version <> ?",
+                f"SELECT {SCOPE_COLUMNS} FROM scope_keys WHERE owner = ? AND kek_version <> ?",
                 (owner, version),
             )
         ]
@@ -234,12 +233,6 @@ def _rewrap_owner(keys: KeyManager, owner: str, version: int) -> int:
 def rotate_all(keys: KeyManager, owners: list[str]) -> EpochReport:
     """`caseledger keys rotate`: a KEK rotation epoch for the given owners (no erasure)."""
     return run_epoch(keys, Destroyed(owners=set(owners)))
-
-
-def _row(r: tuple[Any, ...]) -> ScopeKeyRow:
-    return ScopeKeyRow(
-        str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), bytes(r[6])
-    )
 
 
 def _settle(keys: KeyManager) -> None:

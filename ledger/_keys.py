@@ -23,7 +23,15 @@ from dataclasses import dataclass
 
 from ledger._errors import KeyDestroyedError, ScopeErasedError, SealedError
 from ledger._keyring import KeyEncryptionProvider
-from ledger._keystore import DERIVE, NO_SUBJECT, WRAP, KeyStore, ScopeKeyRow
+from ledger._keystore import (
+    DERIVE,
+    NO_SUBJECT,
+    SCOPE_COLUMNS,
+    WRAP,
+    KeyStore,
+    ScopeKeyRow,
+    scope_row,
+)
 from ledger._sealing import (
     EnvelopeHeader,
     SealingKey,
@@ -203,15 +211,13 @@ class KeyManager:
             if self.store.is_erased(tx, owner, case_id, subject_id):
                 raise ScopeErasedError(f"scope {case_id}/{subject_id or '-'} was erased")
             existing = tx.execute(
-                "SELECT key_id, owner, case_id, subject_id, kind, kek_version, wrapped"
+                f"SELECT {SCOPE_COLUMNS}"
                 " FROM scope_keys WHERE owner = ? AND case_id = ? AND subject_id = ?"
                 " AND kind = ?",
                 (owner, case_id, subject_id, kind),
             )
             if existing:
-                r = existing[0]
-                row = ScopeKeyRow(r[0], r[1], r[2], r[3], r[4], int(r[5]), bytes(r[6]))
-                return self._unwrap_scope(row)
+                return self._unwrap_scope(scope_row(existing[0]))
             key_id = new_key_id()
             material = new_key()
             key = ScopeKey(key_id, owner, case_id, subject_id, kind, material)

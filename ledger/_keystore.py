@@ -124,7 +124,7 @@ class KeyStore:
         with self.transaction(write=False) as tx:
             return _one_scope(
                 tx.execute(
-                    f"SELECT {_SCOPE_COLS} FROM scope_keys"
+                    f"SELECT {SCOPE_COLUMNS} FROM scope_keys"
                     " WHERE owner = ? AND case_id = ? AND subject_id = ? AND kind = ?",
                     (owner, case_id, subject_id, kind),
                 )
@@ -136,9 +136,9 @@ class KeyStore:
             for chunk in _chunks(key_ids, 500):
                 marks = ",".join("?" * len(chunk))
                 rows = tx.execute(
-                    f"SELECT {_SCOPE_COLS} FROM scope_keys WHERE key_id IN ({marks})", chunk
+                    f"SELECT {SCOPE_COLUMNS} FROM scope_keys WHERE key_id IN ({marks})", chunk
                 )
-                found.update((row[0], _scope(row)) for row in rows)
+                found.update((row[0], scope_row(row)) for row in rows)
         return found
 
     def get_fact_keys(self, key_ids: Sequence[str]) -> dict[str, FactKeyRow]:
@@ -181,11 +181,12 @@ class KeyStore:
         return int(scopes), int(facts)
 
 
-_SCOPE_COLS = "key_id, owner, case_id, subject_id, kind, kek_version, wrapped"
+SCOPE_COLUMNS = "key_id, owner, case_id, subject_id, kind, kek_version, wrapped"
 _FACT_COLS = "key_id, owner, case_id, wrap_key_id, wrapped"
 
 
-def _scope(row: Sequence[Any]) -> ScopeKeyRow:
+def scope_row(row: Sequence[Any]) -> ScopeKeyRow:
+    """A ``SCOPE_COLUMNS`` row as a ScopeKeyRow."""
     return ScopeKeyRow(
         str(row[0]),
         str(row[1]),
@@ -198,7 +199,7 @@ def _scope(row: Sequence[Any]) -> ScopeKeyRow:
 
 
 def _one_scope(rows: list[tuple[Any, ...]]) -> ScopeKeyRow | None:
-    return _scope(rows[0]) if rows else None
+    return scope_row(rows[0]) if rows else None
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
