@@ -17,12 +17,13 @@ database), so someone who can write the database cannot re-hash a rewritten or a
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
 import os
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -204,6 +205,10 @@ class AuditKeys:
         """The key of the hash chain (derived from the pseudonym key, domain-separated)."""
         return hmac.digest(self.pseudonym_key, b"caseledger/access-log-chain", "sha256")
 
+    def chain_link(self) -> Callable[[bytes, bytes], bytes]:
+        """``link(prev, canonical) = HMAC-SHA256(chain_key, prev || canonical)``, fast."""
+        return chain_link(self.chain_key)
+
     def public_key_b64(self) -> str:
         from cryptography.hazmat.primitives import serialization
 
@@ -211,6 +216,29 @@ class AuditKeys:
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
         return base64.b64encode(raw).decode()
+
+
+def chain_link(key: bytes) -> Callable[[bytes, bytes], bytes]:
+    """HMAC-SHA256 under ``key`` with the padded key blocks hashed once (RFC 2104).
+
+    Equal to ``hmac.digest(key, prev + message, "sha256")`` (a test pins this) but about four
+    times faster per entry, which is what bounds ``verify`` on a long log.
+    """
+    block = (
+        key.ljust(64, b"\0") if len(key) <= 64 else hashlib.sha256(key).digest().ljust(64, b"\0")
+    )
+    inner_start = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+    outer_start = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+    def link(prev: bytes, message: bytes) -> bytes:
+        inner = inner_start.copy()
+        inner.update(prev)
+        inner.update(message)
+        outer = outer_start.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+    return link
 
 
 def canonical(seq: int, entry_id: str, time: str, e: AccessEntry | StoredEntry) -> bytes:
@@ -289,7 +317,7 @@ class AccessLog:
             return []
         time = now.astimezone(UTC).isoformat()
         try:
-            chain_key = self.keys.chain_key
+            link = self.keys.chain_link()
             with self._lock, self.database.transaction(write=True) as tx:
                 seq, prev = _head(tx)
                 rows = []
@@ -297,9 +325,7 @@ class AccessLog:
                     entry = _sanitised(entry)
                     seq += 1
                     entry_id = uuid.uuid4().hex
-                    prev = hmac.digest(
-                        chain_key, prev + canonical(seq, entry_id, time, entry), "sha256"
-                    )
+                    prev = link(prev, canonical(seq, entry_id, time, entry))
                     rows.append(
                         (
                             seq,
@@ -415,7 +441,7 @@ class AccessLog:
         public = self.keys.signing_key.public_key()
         prev, expected_seq, count = GENESIS, 1, 0
         hashes_at: dict[int, bytes] = {}
-        digest, chain_key = hmac.digest, self.keys.chain_key
+        link = self.keys.chain_link()
         for rows in self._pages(page):
             for seq, text, stored_hash in rows:  # seq int, text str, hash bytes-like
                 if seq != expected_seq:
@@ -426,7 +452,7 @@ class AccessLog:
                         expected_seq,
                         "entry missing or out of order",
                     )
-                prev = digest(chain_key, prev + text.encode(), "sha256")
+                prev = link(prev, text.encode())
                 if prev != stored_hash:
                     return VerifyReport(
                         False, count, len(checkpoints), seq, "entry changed (hash mismatch)"
@@ -448,20 +474,32 @@ class AccessLog:
         return VerifyReport(True, count, len(checkpoints))
 
     def _pages(self, page: int) -> Iterator[list[tuple[int, str, bytes]]]:
-        """(seq, canonical text, stored hash) in log order; the database builds the text."""
-        separator = "char(31)" if self.database.blob_type == "BLOB" else "chr(31)"
-        text = f" || {separator} || ".join(
-            f"CAST({name} AS TEXT)" if name in ("seq", "emergency") else name for name in FIELDS
+        """(seq, canonical text, stored hash) in log order; the database builds the text.
+
+        Pages are seq ranges from the lowest stored seq (an entry inserted below 1 is reported,
+        not skipped) to the highest.
+        """
+        # One format() call builds the canonical text in the database (both SQLite and
+        # PostgreSQL have it); it costs about half of concatenating the columns with ||.
+        template = _SEP.join(["%s"] * len(FIELDS))
+        sql = (
+            f"SELECT seq, format(?, {', '.join(FIELDS)}), hash FROM access_log"
+            " WHERE seq > ? AND seq <= ? ORDER BY seq"
         )
-        sql = f"SELECT seq, {text}, hash FROM access_log WHERE seq > ? ORDER BY seq LIMIT ?"
-        after = 0
-        while True:
+        with self.database.transaction(write=False) as tx:
+            low, high = tx.execute(
+                "SELECT COALESCE(MIN(seq), 1), COALESCE(MAX(seq), 0) FROM access_log"
+            )[0]
+
+        def fetch(after: int) -> list[tuple[int, str, bytes]]:
             with self.database.transaction(write=False) as tx:
-                rows = tx.execute(sql, (after, page))
-            if not rows:
-                return
-            yield rows
-            after = int(rows[-1][0])
+                rows: list[tuple[int, str, bytes]] = tx.execute(
+                    sql, (template, after, after + page)
+                )
+            return rows
+
+        for after in range(min(int(low) - 1, 0), int(high), page):
+            yield fetch(after)
 
     def _hash_at(self, seq: int) -> bytes | None:
         with self.database.transaction(write=False) as tx:

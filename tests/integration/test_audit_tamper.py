@@ -282,6 +282,23 @@ class TestEntryTampering:
             p if p < N else next_checkpoint(p) for p in positions
         ]
 
+    def test_entry_planted_before_the_first_is_caught(self, audit: Log) -> None:
+        """Pages start at the lowest stored seq, so a row numbered 0 is not skipped."""
+        ((*row, stored_hash),) = audit.raw.execute("SELECT * FROM access_log WHERE seq = 1")
+        marks = ", ".join("?" * (len(row) + 1))
+        audit.raw.script((f"INSERT INTO access_log VALUES ({marks})", (0, *row[1:], stored_hash)))  # noqa: S608
+
+        report = audit.log.verify()
+        audit.restore()
+
+        assert (report.ok, report.first_bad_seq) == (False, 1)
+        assert report.problem == "entry missing or out of order"
+
+    @pytest.mark.parametrize("page", [1, 7, 999, 1000, 1001])
+    def test_small_pages_verify_the_same_log(self, audit: Log, page: int) -> None:
+        assert audit.log.verify(page=page) == audit.log.verify()
+        assert audit.log.verify(page=page).entries == N
+
     def test_restored_log_verifies(self, audit: Log) -> None:
         """The detections above are not artefacts: the restored log is intact."""
         flip_byte(audit.raw, 500, "actor")
