@@ -33,6 +33,7 @@ from ledger._keystore import (
     scope_row,
 )
 from ledger._sealing import (
+    KEY_ID_BYTES,
     EnvelopeHeader,
     SealingKey,
     body_key,
@@ -108,6 +109,8 @@ class KeyManager:
         self._by_ref: dict[tuple[str, str, str, str], bytes] = {}
         self._prepared: dict[tuple[str, str, tuple[str, ...]], PreparedScope] = {}
         self._by_key_ids: dict[tuple[bytes, ...], PreparedScope] = {}
+        # Event envelopes by their exact header bytes: the hot read path skips parsing.
+        self._by_header: dict[bytes, PreparedScope] = {}
         self._pools: dict[tuple[str, str], list[tuple[str, bytes]]] = {}
         self._batch_sizes: dict[tuple[str, str], int] = {}
         self._generation = store.generation()
@@ -133,6 +136,7 @@ class KeyManager:
             self._by_ref.clear()
             self._prepared.clear()
             self._by_key_ids.clear()
+            self._by_header.clear()
             self._pools.clear()
             self._batch_sizes.clear()
 
@@ -341,6 +345,11 @@ class KeyManager:
 
     def open_event(self, blob: bytes, context: bytes) -> bytes:
         """Open a sealed event; KeyDestroyedError when any of its keys was destroyed."""
+        if len(blob) > 3:
+            # A header seen before (same bytes, so same format, flags and key ids).
+            known = self._by_header.get(blob[: 3 + KEY_ID_BYTES * blob[2]])
+            if known is not None:
+                return known.event_key.open(blob, known.bind(context))
         header, _ = read_header(blob)
         if header.fact_key_id is not None:
             raise SealedError("not an event envelope")
@@ -354,7 +363,10 @@ class KeyManager:
             scope = self._prepare([found[k] for k in ids])
             with self._lock:
                 self._by_key_ids[ids] = scope
-        return scope.event_key.open(blob, scope.bind(context))
+        plaintext = scope.event_key.open(blob, scope.bind(context))
+        with self._lock:
+            self._by_header[scope.event_key.header_bytes] = scope
+        return plaintext
 
     def seal_body(
         self,

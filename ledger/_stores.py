@@ -153,6 +153,27 @@ class DurableSQLiteFactory(SQLiteFactory):
         self.datastore.pool.__class__ = _DurableConnectionPool
 
 
+class _DerivedConnectionPool(SQLiteConnectionPool):
+    """WAL with synchronous=NORMAL: a crash never corrupts, at worst it loses the last commits."""
+
+    def _create_connection(self) -> SQLiteConnection:
+        connection = super()._create_connection()
+        connection._sqlite_conn.execute("PRAGMA synchronous=NORMAL")
+        return connection
+
+
+class DerivedSQLiteFactory(SQLiteFactory):
+    """For stores rebuilt from the event log (projections): a commit need not wait for fsync.
+
+    Each batch of view updates commits together with its tracking position, so whatever a
+    power loss takes back is taken back consistently, and the next catch-up re-applies it.
+    """
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.datastore.pool.__class__ = _DerivedConnectionPool
+
+
 def sqlite_pragma(path: Path, name: str) -> Any:
     """Read a PRAGMA of a database file (durability checks)."""
     with sqlite3.connect(str(path)) as conn:

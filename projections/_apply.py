@@ -36,8 +36,11 @@ def _t(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
 def _j(values: Sequence[str]) -> str:
-    return json.dumps(sorted(values), separators=(",", ":"))
+    return _COMPACT_JSON.encode(sorted(values))
 
 
 CaseHistory = Callable[[str, int], Sequence[Any]]
@@ -167,14 +170,15 @@ def _fact(ex: Executor, case_id: str, e: Any) -> None:
 def _corrected(ex: Executor, case_id: str, e: Any) -> None:
     ex.execute(
         "UPDATE cl_facts SET body_version = ?, revisions = revisions + 1, corrected_at = ?"
-        " WHERE fact_id = ?",
-        (e.originator_version, _t(e.timestamp), e.fact_id),
+        " WHERE case_id = ? AND fact_id = ?",
+        (e.originator_version, _t(e.timestamp), case_id, e.fact_id),
     )
 
 
 def _retracted(ex: Executor, case_id: str, e: Any) -> None:
     ex.execute(
-        "UPDATE cl_facts SET retracted_at = ? WHERE fact_id = ?", (_t(e.timestamp), e.fact_id)
+        "UPDATE cl_facts SET retracted_at = ? WHERE case_id = ? AND fact_id = ?",
+        (_t(e.timestamp), case_id, e.fact_id),
     )
 
 
@@ -257,8 +261,9 @@ def _erased(ex: Executor, case_id: str, e: Any) -> None:
     )
     for fact_id in e.fact_ids:
         ex.execute(
-            "UPDATE cl_facts SET erased_at = ? WHERE fact_id = ? AND erased_at IS NULL",
-            (at, fact_id),
+            "UPDATE cl_facts SET erased_at = ?"
+            " WHERE case_id = ? AND fact_id = ? AND erased_at IS NULL",
+            (at, case_id, fact_id),
         )
     ex.execute(
         "UPDATE cl_cases SET purpose = ? WHERE case_id = ? AND purpose = ''",

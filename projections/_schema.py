@@ -22,15 +22,15 @@ TABLES = {
         added_by TEXT NOT NULL, added_at TEXT NOT NULL, erased_at TEXT,
         PRIMARY KEY (case_id, subject_id))""",
     "cl_facts": """CREATE TABLE IF NOT EXISTS cl_facts (
-        fact_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, owner TEXT NOT NULL,
+        fact_id TEXT NOT NULL, case_id TEXT NOT NULL, owner TEXT NOT NULL,
         author TEXT NOT NULL, kind TEXT NOT NULL, categories TEXT NOT NULL,
         subjects TEXT NOT NULL, purpose TEXT NOT NULL, legal_basis TEXT NOT NULL,
         sharing_level TEXT NOT NULL, sharing_partners TEXT NOT NULL, recorded_at TEXT NOT NULL,
         body_version INTEGER NOT NULL, revisions INTEGER NOT NULL, corrected_at TEXT,
-        retracted_at TEXT, erased_at TEXT)""",
+        retracted_at TEXT, erased_at TEXT, PRIMARY KEY (case_id, fact_id))""",
     "cl_fact_subjects": """CREATE TABLE IF NOT EXISTS cl_fact_subjects (
         case_id TEXT NOT NULL, subject_id TEXT NOT NULL, fact_id TEXT NOT NULL,
-        PRIMARY KEY (case_id, subject_id, fact_id))""",
+        PRIMARY KEY (case_id, subject_id, fact_id)){without_rowid}""",
     "cl_actions": """CREATE TABLE IF NOT EXISTS cl_actions (
         action_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, assignee TEXT NOT NULL,
         due TEXT NOT NULL, status TEXT NOT NULL, agreed_by TEXT NOT NULL,

@@ -110,8 +110,10 @@ class CaseViewsMixin:
 
     def create_view_tables(self) -> None:
         with self._transaction(commit=True) as ex:
+            # Narrow tables keyed by their primary key skip SQLite's rowid b-tree.
+            without_rowid = "" if self.postgres else " WITHOUT ROWID"
             for statement in [*TABLES.values(), *INDEXES]:
-                ex.execute(statement)
+                ex.execute(statement.replace("{without_rowid}", without_rowid))
 
     def apply_batch(self, events: Sequence[Any], tracking: Tracking, history: CaseHistory) -> int:
         """Apply events and record the tracking position in one transaction.
@@ -206,7 +208,7 @@ def open_views(config: StoreConfig, *, schema: str | None = None) -> CaseViews:
     else:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         env = {
-            "PERSISTENCE_MODULE": "ledger._stores:DurableSQLiteFactory",
+            "PERSISTENCE_MODULE": "ledger._stores:DerivedSQLiteFactory",
             "SQLITE_DBNAME": str(config.data_dir / PROJECTIONS_FILE),
             "SQLITE_LOCK_TIMEOUT": "30",
         }

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from ledger import StoreConfig
-from ledger._stores import _DurableConnectionPool, sqlite_pragma
+from ledger._stores import _DerivedConnectionPool, _DurableConnectionPool, sqlite_pragma
+from projections import open_views
 from tests.integration._ledger_support import POLITIE, open_active_case, opened, record
 
-FULL = 2  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
+NORMAL, FULL = 1, 2  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
 
 
 def _pragma(connection: Any, name: str) -> Any:
@@ -47,6 +48,23 @@ class TestSQLiteDurability:
             assert store.pragma("synchronous") == FULL
             assert store.pragma("secure_delete") == 1
         assert sqlite_pragma(config.keystore_path, "journal_mode") == "wal"
+
+    def test_projection_store_is_consistent_not_fsynced(self, tmp_path: Path) -> None:
+        """Projections are rebuilt from the log: WAL keeps them consistent, and each batch
+        commits with its tracking position, so they skip the fsync per commit."""
+        config = StoreConfig(data_dir=tmp_path / "data")
+        views = open_views(config)
+        try:
+            pool = views.datastore.pool
+            assert isinstance(pool, _DerivedConnectionPool)
+            connection = pool.get_connection()
+            try:
+                assert _pragma(connection, "synchronous") == NORMAL
+                assert _pragma(connection, "journal_mode") == "wal"
+            finally:
+                pool.put_connection(connection)
+        finally:
+            views.datastore.close()
 
 
 class TestPostgresDurability:
