@@ -18,6 +18,7 @@ whenever the key store's erasure generation moves (checked by :meth:`KeyManager.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,7 +41,7 @@ from ledger._sealing import (
     derive_data_key,
     new_key,
     new_key_id,
-    open_sealed,
+    open_sealed_at,
     read_header,
     seal,
     unwrap_key,
@@ -48,6 +49,7 @@ from ledger._sealing import (
 )
 
 _CACHE_LIMIT = 200_000
+_FACT_KEY_CACHE_LIMIT = 16_384  # unwrapped fact keys kept for repeated reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,8 @@ class KeyManager:
         self._by_key_ids: dict[tuple[bytes, ...], PreparedScope] = {}
         # Event envelopes by their exact header bytes: the hot read path skips parsing.
         self._by_header: dict[bytes, PreparedScope] = {}
+        # Unwrapped fact keys of recently opened bodies (an LRU; dropped with the others).
+        self._fact_key_cache: OrderedDict[str, bytes] = OrderedDict()
         self._pools: dict[tuple[str, str], list[tuple[str, bytes]]] = {}
         self._batch_sizes: dict[tuple[str, str], int] = {}
         self._generation = store.generation()
@@ -137,6 +141,7 @@ class KeyManager:
             self._prepared.clear()
             self._by_key_ids.clear()
             self._by_header.clear()
+            self._fact_key_cache.clear()
             self._pools.clear()
             self._batch_sizes.clear()
 
@@ -321,18 +326,36 @@ class KeyManager:
             return self._fact_keys(key_ids)
 
     def _fact_keys(self, key_ids: Sequence[str]) -> dict[str, bytes]:
-        rows = self.store.get_fact_keys(list(key_ids))
-        self._require_destroyed([k for k in key_ids if k not in rows])
-        wrappers = self.scope_keys_by_id([bytes.fromhex(r.wrap_key_id) for r in rows.values()])
         found: dict[str, bytes] = {}
+        wanted: list[str] = []
+        with self._lock:
+            cache = self._fact_key_cache
+            for key_id in key_ids:
+                material = cache.get(key_id)
+                if material is None:
+                    wanted.append(key_id)
+                else:
+                    cache.move_to_end(key_id)
+                    found[key_id] = material
+        if not wanted:
+            return found
+        rows = self.store.get_fact_keys(wanted)
+        self._require_destroyed([k for k in wanted if k not in rows])
+        wrappers = self.scope_keys_by_id([bytes.fromhex(r.wrap_key_id) for r in rows.values()])
+        fresh: dict[str, bytes] = {}
         for key_id, row in rows.items():
             wrapper = wrappers.get(bytes.fromhex(row.wrap_key_id))
             if wrapper is not None:
-                found[key_id] = unwrap_key(
+                fresh[key_id] = unwrap_key(
                     wrapper.material,
                     row.wrapped,
                     fact_key_context(key_id, row.wrap_key_id, row.owner, row.case_id),
                 )
+        with self._lock:
+            self._fact_key_cache.update(fresh)
+            while len(self._fact_key_cache) > _FACT_KEY_CACHE_LIMIT:
+                self._fact_key_cache.popitem(last=False)
+        found.update(fresh)
         return found
 
     # -- sealing with the hierarchy -------------------------------------------------------
@@ -395,25 +418,41 @@ class KeyManager:
 
     def open_bodies(self, items: Sequence[tuple[bytes, bytes]]) -> list[bytes | None]:
         """Open (blob, context) pairs in one batch; None where a key was destroyed."""
-        headers = [read_header(blob)[0] for blob, _ in items]
+        headers = [read_header(blob) for blob, _ in items]
         fact_keys = self.fact_keys(
-            [h.fact_key_id.hex() for h in headers if h.fact_key_id is not None]
+            [h.fact_key_id.hex() for h, _ in headers if h.fact_key_id is not None]
         )
-        scope = self.scope_keys_by_id(list({k for h in headers for k in h.scope_key_ids}))
+        scope = self.scope_keys_by_id(list({k for h, _ in headers for k in h.scope_key_ids}))
         opened: list[bytes | None] = []
-        for (blob, context), header in zip(items, headers, strict=True):
+        for (blob, context), (header, offset) in zip(items, headers, strict=True):
             if header.fact_key_id is None:
                 raise SealedError("sealed body has no fact key")
             fact_key = fact_keys.get(header.fact_key_id.hex())
-            keys = [scope.get(k) for k in header.scope_key_ids]
-            if fact_key is None or any(k is None for k in keys):
+            prepared = self._prepared_for(header.scope_key_ids, scope)
+            if fact_key is None or prepared is None:
                 opened.append(None)
                 continue
-            prepared = self._prepare([k for k in keys if k is not None])
             opened.append(
-                open_sealed(body_key(prepared.secret, fact_key), blob, prepared.bind(context))
+                open_sealed_at(
+                    body_key(prepared.secret, fact_key), blob, offset, prepared.bind(context)
+                )
             )
         return opened
+
+    def _prepared_for(
+        self, key_ids: tuple[bytes, ...], found: dict[bytes, ScopeKey]
+    ) -> PreparedScope | None:
+        """The prepared scope of these key ids (cached); None if any of them is gone."""
+        prepared = self._by_key_ids.get(key_ids)
+        if prepared is not None:
+            return prepared
+        keys = [found.get(k) for k in key_ids]
+        if any(k is None for k in keys):
+            return None
+        prepared = self._prepare([k for k in keys if k is not None])
+        with self._lock:
+            self._by_key_ids[key_ids] = prepared
+        return prepared
 
 
 def _bind_suffix(keys: Sequence[ScopeKey]) -> bytes:

@@ -164,6 +164,11 @@ class SealingKey:
 def open_sealed(key: bytes, blob: bytes, context: bytes) -> bytes:
     """Open a value sealed by :func:`seal` with the same key and context, or raise."""
     _, offset = read_header(blob)
+    return open_sealed_at(key, blob, offset, context)
+
+
+def open_sealed_at(key: bytes, blob: bytes, offset: int, context: bytes) -> bytes:
+    """:func:`open_sealed` for a blob whose header (ending at ``offset``) was already read."""
     header_bytes = blob[:offset]
     nonce = blob[offset : offset + NONCE_BYTES]
     try:

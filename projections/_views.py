@@ -11,7 +11,8 @@ metadata purpose and gets metadata of everything, the content of nothing.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,6 +48,7 @@ from projections._runner import ProjectionRunner
 
 Clock = Callable[[], datetime]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CANDIDATE_CACHE_CASES = 256
 
 
 class ReadDeniedError(CaseNotFoundError):
@@ -145,6 +147,9 @@ class ReadService:
         self.access_log = access_log
         self.covenant = covenant
         self.clock = clock
+        # case id -> (projected case version, its facts' metadata): an LRU of recent cases.
+        self._candidates: OrderedDict[str, tuple[int, tuple[FactMetadata, ...]]] = OrderedDict()
+        self._candidates_lock = threading.Lock()
 
     # -- public views ---------------------------------------------------------------------
 
@@ -154,7 +159,7 @@ class ReadService:
         case_decision = decide_case_read(
             self.covenant, request.principal, request.purpose, snapshot.state, now
         )
-        facts = self.fact_candidates(case_id)
+        facts = self.fact_candidates(case_id, version=snapshot.version)
         emergency = self._emergency(request, now)
         decisions = [
             (
@@ -330,8 +335,27 @@ class ReadService:
             tuple(notification) if notification[0] is not None else None,
         )
 
-    def fact_candidates(self, case_id: str) -> list[FactMetadata]:
-        """Metadata of every fact of the case (policy inputs; never bodies)."""
+    def fact_candidates(self, case_id: str, *, version: int | None = None) -> list[FactMetadata]:
+        """Metadata of every fact of the case (policy inputs; never bodies).
+
+        With the case's projected ``version`` (from :meth:`snapshot`), the parsed metadata is
+        reused while the case has not changed: every change to a fact is a case event.
+        """
+        if version is not None:
+            with self._candidates_lock:
+                cached = self._candidates.get(case_id)
+                if cached is not None and cached[0] == version:
+                    self._candidates.move_to_end(case_id)
+                    return list(cached[1])
+        facts = self._load_candidates(case_id)
+        if version is not None:
+            with self._candidates_lock:
+                self._candidates[case_id] = (version, tuple(facts))
+                while len(self._candidates) > _CANDIDATE_CACHE_CASES:
+                    self._candidates.popitem(last=False)
+        return facts
+
+    def _load_candidates(self, case_id: str) -> list[FactMetadata]:
         rows = self.views.fetch(
             "SELECT fact_id, owner, kind, categories, subjects, purpose, legal_basis,"
             " sharing_level, sharing_partners, recorded_at, retracted_at, erased_at"
