@@ -1,30 +1,42 @@
 """One command for Caseledger's benchmarks: synthetic partnerships, timings, a results table.
 
-    python -m benchmarks.run [--sizes 10000,100000,1000000] [--quick] [--json FILE]
+    python -m benchmarks.run [--sizes 10000,100000,1000000] [--postgres] [--postgres-sizes S]
+                             [--skip-append] [--skip-http] [--quick] [--json FILE]
 
-Generates invented partnerships (reproducible seed) of each size on the embedded SQLite
-store and measures, median of 3 where it is a rate: the role view of a 200-fact case (p50/p95),
-erasure of a subject with 500 facts (and its epoch), the epoch for an owner with 100,000
-scope keys, projection rebuild events/s, audit verify entries/s and RSS after serving views.
-The sealed-vs-unsealed append ratio comes from ``benchmarks.bench_ledger``. ``--quick``
-(10,000 events, a few seconds) runs in CI so this code cannot rot.
+Generates invented partnerships (reproducible seed) of each size, on the embedded SQLite
+store and with ``--postgres`` also on PostgreSQL (a fresh database per size), and measures,
+median of 3 where it is a rate: the role view of a 200-fact case (p50/p95), erasure of a
+subject with 500 facts (and its epoch), projection rebuild events/s, audit verify entries/s,
+and (SQLite) the RSS of a ``caseledger serve`` process after serving views of the store.
+Then the epoch for an owner with 100,000 scope keys, the sealed-vs-unsealed append ratio
+(``benchmarks.bench_ledger``) and HTTP throughput (``benchmarks.bench_http``) on the same
+backends. ``--quick`` (10,000 events, reduced append and HTTP runs) runs in CI so this code
+cannot rot.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from api._tokens import issue_token
 from api.bootstrap import Services, build_services
 from api.settings import Settings
+from benchmarks import bench_http, bench_ledger
 from ledger import NewFact, RequestContext
 from ledger import _erasure as erasure
 from ledger._audit import AccessEntry
@@ -35,6 +47,7 @@ from policies import PartnerId, Principal, RoleId, UserId, sample_covenant_path
 from projections import ReadRequest
 
 PURPOSE = "zvh_joint_approach"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 OWNERS = ("politie", "reclassering", "ggz", "woningcorporatie", "gemeente")
 
 
@@ -193,25 +206,64 @@ def bench_verify(services: Services, entries: int, runs: int) -> float:
     return round(statistics.median(rates))
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def rss_mb(pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0
 
 
+def server_rss(data_dir: Path, cases: list[str], views_per_case: int = 2) -> dict[str, float]:
+    """RSS of a one-worker ``caseledger serve`` on this store after it served case views.
+
+    The server is started cold on the generated data dir, reads (and logs) views of up to
+    ``cases`` as the procesregisseur, and its resident memory is read from /proc.
+    """
+    cli = str(Path(sys.executable).with_name("caseledger"))
+    env = {**os.environ, "CASELEDGER_DATA_DIR": str(data_dir)}
+    subprocess.run([cli, "init"], env=env, check=True, capture_output=True)
+    port = bench_http._free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [cli, "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        bench_http._wait_ready(base, server)
+        started_mb = rss_mb(server.pid)
+        token = issue_token(
+            Settings(data_dir=data_dir), sub="zvh-bench", org="zvh", roles=["procesregisseur"]
+        )
+        headers = {"Authorization": f"Bearer {token}", "X-Purpose": PURPOSE}
+        served = 0
+        with httpx.Client(base_url=base, timeout=60, headers=headers) as http:
+            for case_id in cases:
+                for _ in range(views_per_case):
+                    http.get(f"/v1/cases/{case_id}").raise_for_status()
+                    served += 1
+        return {"views": served, "rss_mb_start": started_mb, "rss_mb": rss_mb(server.pid)}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def case_ids(services: Services, limit: int) -> list[str]:
+    rows = services.views.fetch("SELECT case_id FROM cl_cases ORDER BY opened_at LIMIT ?", (limit,))
+    return [str(r[0]) for r in rows]
+
+
 def run_size(
+    settings: Settings,
     size: int,
-    root: Path,
     *,
     seed: int,
     runs: int,
     view_iterations: int,
+    serve_cases: int,
     echo: Callable[[str], None],
 ) -> dict[str, Any]:
-    settings = Settings(
-        data_dir=root / f"store-{size}", covenant_path=Path(str(sample_covenant_path()))
-    )
     services = build_services(settings)
     try:
         last = [0.0]
@@ -225,6 +277,7 @@ def run_size(
         generate(services, size, seed, progress)
         generated_s = time.perf_counter() - started
         rng = random.Random(seed + 1)
+        echo("  role view, erasure, rebuild, verify ...")
         result: dict[str, Any] = {
             "events": services.ledger.recorder.max_notification_id(),
             "generate_events_per_s": round(size / generated_s),
@@ -232,37 +285,88 @@ def run_size(
             "erase_subject_500_facts": bench_erasure(services, rng),
             "rebuild_events_per_s": bench_rebuild(services, runs),
             "audit_verify_entries_per_s": bench_verify(services, 100_000, runs),
-            "rss_mb_after_views": rss_mb(),
         }
-        return result
+        cases = case_ids(services, serve_cases)
     finally:
         services.close()
+    if settings.database_url is None and serve_cases:
+        echo(f"  server RSS after views of {len(cases)} cases ...")
+        result["server"] = server_rss(settings.data_dir, cases)
+    return result
+
+
+def _postgres_database() -> str:
+    import psycopg
+
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+    return name
+
+
+def _drop_postgres_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
+
+
+def _run_backend(
+    backend: str, size: int, root: Path, args: argparse.Namespace, echo: Callable[[str], None]
+) -> dict[str, Any]:
+    covenant = Path(str(sample_covenant_path()))
+    options: dict[str, Any] = {
+        "seed": args.seed,
+        "runs": 1 if args.quick else 3,
+        "view_iterations": 30 if args.quick else 200,
+        "serve_cases": 20 if args.quick else 300,
+        "echo": echo,
+    }
+    if backend == "sqlite":
+        settings = Settings(data_dir=root / f"sqlite-{size}", covenant_path=covenant)
+        return run_size(settings, size, **options)
+    database = _postgres_database()
+    try:
+        settings = Settings(
+            data_dir=root / f"postgres-{size}",
+            covenant_path=covenant,
+            database_url=f"postgresql://postgres@127.0.0.1:5432/{database}",
+        )
+        return run_size(settings, size, **options)
+    finally:
+        _drop_postgres_database(database)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description="Caseledger benchmarks (see module doc).")
-    parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--quick", action="store_true", help="10k events, 1 run (CI)")
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="store sizes (SQLite)")
+    parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
+    parser.add_argument(
+        "--postgres-sizes", help="store sizes on PostgreSQL (default: the same as --sizes)"
+    )
+    parser.add_argument("--quick", action="store_true", help="10k events, reduced runs (CI)")
+    parser.add_argument("--skip-append", action="store_true", help="leave out bench_ledger")
+    parser.add_argument("--skip-http", action="store_true", help="leave out bench_http")
     parser.add_argument("--seed", type=int, default=20261122)
     parser.add_argument("--epoch-scope-keys", type=int, default=100_000)
+    parser.add_argument("--http-seconds", type=int, default=10)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     sizes = [10_000] if args.quick else [int(s) for s in args.sizes.split(",")]
-    runs = 1 if args.quick else 3
+    pg_sizes = (
+        sizes if not args.postgres_sizes else [int(s) for s in args.postgres_sizes.split(",")]
+    )
+    backends = ["sqlite", "postgres"] if args.postgres else ["sqlite"]
     echo = print
-    results: dict[str, Any] = {"sizes": {}, "seed": args.seed}
+    results: dict[str, Any] = {"seed": args.seed, "sizes": {}}
     with tempfile.TemporaryDirectory(prefix="caseledger-bench-") as tmp:
         root = Path(tmp)
-        for size in sizes:
-            echo(f"store of {size:,} events ...")
-            results["sizes"][str(size)] = run_size(
-                size,
-                root,
-                seed=args.seed,
-                runs=runs,
-                view_iterations=30 if args.quick else 200,
-                echo=echo,
-            )
+        for backend in backends:
+            results["sizes"][backend] = {}
+            for size in sizes if backend == "sqlite" else pg_sizes:
+                echo(f"{backend}: store of {size:,} events ...")
+                results["sizes"][backend][str(size)] = _run_backend(backend, size, root, args, echo)
+        echo("epoch for one owner's scope keys ...")
         settings = Settings(
             data_dir=root / "epoch", covenant_path=Path(str(sample_covenant_path()))
         )
@@ -272,6 +376,20 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             results["owner_epoch"] = bench_owner_epoch(services, keys)
         finally:
             services.close()
+    if not args.skip_append:
+        echo("ledger append, sealed vs unsealed ...")
+        append_args = ["--facts", "200", "--batched-facts", "2000", "--runs", "1"]
+        if not args.quick:
+            append_args = ["--facts", "1000", "--batched-facts", "10000", "--runs", "3"]
+        results["append"] = bench_ledger.main(
+            append_args + (["--postgres"] if args.postgres else [])
+        )["results"]
+    if not args.skip_http:
+        seconds = 2 if args.quick else args.http_seconds
+        results["http"] = []
+        for backend in backends:
+            echo(f"HTTP load on {backend} ({seconds} s per route) ...")
+            results["http"].append(bench_http.run(backend, seconds, 16, 2))
     print_table(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
@@ -279,10 +397,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 def print_table(results: dict[str, Any]) -> None:
-    sizes = results["sizes"]
-    print()
-    print("| measure | " + " | ".join(f"{int(s):,} events" for s in sizes) + " |")
-    print("|---|" + "---:|" * len(sizes))
     rows: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         (
             "role view, 200-fact case, p50 / p95 ms",
@@ -297,13 +411,40 @@ def print_table(results: dict[str, Any]) -> None:
         ),
         ("projection rebuild events/s", lambda r: f"{r['rebuild_events_per_s']:,}"),
         ("audit verify entries/s", lambda r: f"{r['audit_verify_entries_per_s']:,}"),
-        ("RSS after views (MB)", lambda r: f"{r['rss_mb_after_views']}"),
+        (
+            "server RSS after views (MB)",
+            lambda r: (
+                f"{r['server']['rss_mb']} ({r['server']['views']} views)" if "server" in r else "-"
+            ),
+        ),
         ("generation events/s (100/save)", lambda r: f"{r['generate_events_per_s']:,}"),
     ]
-    for label, cell in rows:
-        print(f"| {label} | " + " | ".join(cell(r) for r in sizes.values()) + " |")
+    for backend, sizes in results["sizes"].items():
+        print(f"\n{backend}\n")
+        print("| measure | " + " | ".join(f"{int(s):,} events" for s in sizes) + " |")
+        print("|---|" + "---:|" * len(sizes))
+        for label, cell in rows:
+            print(f"| {label} | " + " | ".join(cell(r) for r in sizes.values()) + " |")
     epoch = results["owner_epoch"]
     print(f"\nepoch for an owner with {epoch['scope_keys']:,} scope keys: {epoch['seconds']} s")
+    if "append" in results:
+        print("\n| store | events/save | sealed events/s | unsealed events/s | ratio |")
+        print("|---|---:|---:|---:|---:|")
+        for r in results["append"]:
+            print(
+                f"| {r['backend']} | {r['events_per_save']} | {r['sealed_events_per_s']:,} | "
+                f"{r['plain_events_per_s']:,} | {r['ratio']:.2f} |"
+            )
+    if "http" in results:
+        print("\n| store | route | req/s | p50 ms | p99 ms | non-2xx |")
+        print("|---|---|---:|---:|---:|---:|")
+        for r in results["http"]:
+            for route, key in (("POST facts", "post_facts"), ("GET case view", "get_case_view")):
+                m = r[key]
+                print(
+                    f"| {r['backend']} | {route} | {m['requests_per_s']:,} | {m['p50_ms']} | "
+                    f"{m['p99_ms']} | {m['non_2xx']} |"
+                )
 
 
 if __name__ == "__main__":
