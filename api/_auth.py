@@ -46,6 +46,9 @@ class ConfigurationError(Exception):
 
 
 class KeySource(Protocol):
+    #: True when ``find`` may wait on the network (then callers keep it off the event loop).
+    may_block: bool
+
     def find(self, kid: str) -> jwt.PyJWK | None: ...
 
 
@@ -67,6 +70,8 @@ def parse_jwks(document: Mapping[str, Any]) -> dict[str, jwt.PyJWK]:
 class StaticKeys:
     """A JWKS read once from a file (the embedded default, or a mounted issuer JWKS)."""
 
+    may_block = False
+
     def __init__(self, path: Path) -> None:
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
@@ -82,6 +87,8 @@ class StaticKeys:
 
 class OidcKeys:
     """An OIDC issuer's JWKS, via discovery; refreshed (rate-limited) on an unknown kid."""
+
+    may_block = True
 
     def __init__(
         self, discovery_url: str, issuer: str, *, fetch: Callable[[str], Any] | None = None

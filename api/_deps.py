@@ -3,6 +3,10 @@
 ``CurrentCaller`` authenticates the bearer token, reads ``X-On-Behalf-Of``, requires a declared
 ``X-Purpose`` and takes ``X-Emergency-Reason``; ``WritePreconditions`` parses ``If-Match`` and
 ``Idempotency-Key``. Header values never appear in a problem body.
+
+The dependencies are ``async``: they only compute, and FastAPI runs a plain ``def``
+dependency on a worker thread, a hand-off that cost more than the work itself. Token
+verification moves to a thread only when its key source may wait on the network.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api._auth import AuthenticationError, TokenVerifier, is_printable_id
@@ -31,12 +36,12 @@ REASON_PATTERN = r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$"
 _REASON = re.compile(REASON_PATTERN)
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def get_verifier(request: Request) -> TokenVerifier:
+async def get_verifier(request: Request) -> TokenVerifier:
     verifier: TokenVerifier = request.app.state.verifier
     return verifier
 
@@ -44,7 +49,7 @@ def get_verifier(request: Request) -> TokenVerifier:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     verifier: Annotated[TokenVerifier, Depends(get_verifier)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -62,7 +67,12 @@ def current_principal(
     if on_behalf_of is not None and not is_printable_id(on_behalf_of):
         raise ProblemError(BAD_HEADER, detail="X-On-Behalf-Of must be a user id.")
     try:
-        principal = verifier.verify(credentials.credentials, on_behalf_of=on_behalf_of)
+        if verifier.keys.may_block:
+            principal = await run_in_threadpool(
+                verifier.verify, credentials.credentials, on_behalf_of=on_behalf_of
+            )
+        else:
+            principal = verifier.verify(credentials.credentials, on_behalf_of=on_behalf_of)
     except AuthenticationError as error:
         request.scope[CALLER_KEY] = {"auth_failure": error.code}
         raise ProblemError(UNAUTHENTICATED) from None
@@ -91,7 +101,7 @@ class Caller:
         return ReadRequest(self.principal, self.purpose, self.emergency_reason, self.trace_id)
 
 
-def current_caller(
+async def current_caller(
     request: Request,
     services: ServicesDep,
     principal: CurrentPrincipal,
@@ -132,7 +142,7 @@ class Preconditions:
     idempotency_key: str | None
 
 
-def write_preconditions(
+async def write_preconditions(
     if_match: Annotated[
         str | None,
         Header(

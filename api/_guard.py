@@ -11,6 +11,7 @@ like an unknown case.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,6 +48,10 @@ _NOT_GATED = frozenset({A.open_case, A.retract_fact, A.withdraw_consent, A.erase
 #: the grant that can change (participation, status open for facts, the subjects) is checked
 #: again by the aggregate in the same transaction. A refusal is always re-decided on fresh state.
 _STALE_SAFE = frozenset({A.record_fact})
+#: How long a lagging case state is reused for those grants (it may lag anyway), and how
+#: many cases are remembered.
+STALE_STATE_SECONDS = 1.0
+_STALE_STATE_CASES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,7 @@ class Guard:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.covenant = services.covenant
+        self._stale: dict[str, tuple[float, CaseState | None]] = {}
 
     def require(
         self,
@@ -125,10 +131,19 @@ class Guard:
         return decision, sight
 
     def _stale_state(self, case_id: str) -> CaseState | None:
+        """The projected state, reused for ``STALE_STATE_SECONDS`` (grants that tolerate lag)."""
+        now = time.monotonic()
+        cached = self._stale.get(case_id)
+        if cached is not None and now - cached[0] < STALE_STATE_SECONDS:
+            return cached[1]
         try:
-            return self.services.reads.snapshot(case_id, catch_up=False).state
+            state: CaseState | None = self.services.reads.snapshot(case_id, catch_up=False).state
         except CaseNotFoundError:
-            return None
+            state = None
+        if len(self._stale) >= _STALE_STATE_CASES:
+            self._stale.clear()
+        self._stale[case_id] = (now, state)
+        return state
 
     def require_supervision(self, caller: Caller) -> AccessDecision:
         """Reading the access log or erasure records: the privacy officer, for a metadata

@@ -26,6 +26,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 MAX_ATTEMPTS = 50
 RETRY_SECONDS = 10.0
+CONFLICT_RETRIES = 8  # immediate retries of a group commit that lost a race
 
 
 def perform(pre: Preconditions, authorise: Callable[[], T], command: Callable[[T], R]) -> R:
@@ -105,6 +106,21 @@ class FactCommitter:
         assert item.result is not None
         return item.result
 
+    def _record(self, case_id: str, batch: list[_Pending]) -> WriteResult:
+        """One transaction for the batch; a lost race with another process is retried at once.
+
+        These facts carry no precondition, and their grant tolerates a lagging view (see
+        ``api._guard``): the aggregate, reloaded after a conflict, re-checks everything that
+        can have changed, so retrying here is what ``perform`` would do, minus its backoff.
+        """
+        facts = [p.fact for p in batch]
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                return self.ledger.record_facts(batch[0].ctx, case_id, facts)
+            except ConcurrencyConflictError:
+                continue
+        return self.ledger.record_facts(batch[0].ctx, case_id, facts)
+
     def _take(self, lane: _Lane) -> list[_Pending]:
         with lane.guard:
             head = lane.items[0].ctx
@@ -118,7 +134,7 @@ class FactCommitter:
 
     def _commit(self, case_id: str, batch: list[_Pending]) -> None:
         try:
-            result = self.ledger.record_facts(batch[0].ctx, case_id, [p.fact for p in batch])
+            result = self._record(case_id, batch)
         except BaseException as error:
             if len(batch) == 1:
                 batch[0].error, batch[0].done = error, True
@@ -127,6 +143,7 @@ class FactCommitter:
                 self._commit(case_id, [pending])
             return
         ids = (result.created_id or "").split(",")
+        assert len(ids) == len(batch)
         last = len(batch) - 1
         for n, pending in enumerate(batch):
             pending.result = WriteResult(case_id, result.version - (last - n), ids[n])

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
@@ -41,6 +41,7 @@ from ledger._errors import (
     SealedError,
 )
 from ledger._idempotency import IdempotencyRecord, fingerprint, record_id
+from ledger._interprocess import case_stripes, sqlite_writer_lock
 from ledger._keys import KeyManager
 from ledger._mapper import SealingMapper
 from policies import Principal
@@ -144,10 +145,20 @@ class CaseLedger(Application[UUID]):
         self.keys: KeyManager = mapper.keys
         self._init_caches()
 
-    def _save_many(self, objs: Sequence[Any]) -> None:
-        Application.save(self, *objs)
+    def _save_many(self, events: Sequence[Any]) -> None:
+        """Store domain events the committer already took from their aggregates.
+
+        What ``Application.save`` does for them, minus its per-object protocol checks
+        (``isinstance`` against a runtime protocol costs more than sealing an event) and the
+        snapshotting step (cases are never snapshotted).
+        """
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        processing_event.events.extend(events)
+        self._notify(self._record(processing_event))
 
     def _init_caches(self) -> None:
+        self._writer = sqlite_writer_lock(self.env.get("SQLITE_DBNAME"))
+        self._stripes = case_stripes(self.env.get("SQLITE_DBNAME"))
         self.committer = GroupCommitter(self._save_many)
         # Recently used cases (an LRU): bounded, so a long-running server's memory does not
         # grow with the number of cases it has ever touched.
@@ -162,9 +173,15 @@ class CaseLedger(Application[UUID]):
         super().register_transcodings(transcoder)
         transcoder.register(_BytesAsBase64())
 
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> Any:
+        # One writer at a time across processes (see ledger._interprocess).
+        with self._writer.hold():
+            return super()._record(processing_event)
+
     def close(self) -> None:
         super().close()
         self.keys.close()
+        self._writer.close()
 
     # -- loading --------------------------------------------------------------------------
 
@@ -226,7 +243,7 @@ class CaseLedger(Application[UUID]):
             replay = self._replay(record_uid, print_)
             if replay is not None:
                 return replay
-        with self._case_lock(uid):
+        with self._case_lock(uid), self._stripes.hold(uid.bytes):
             case = self._load(uid)
             if expected_version is not None and case.version != expected_version:
                 raise ConcurrencyConflictError(case_id, case.version)

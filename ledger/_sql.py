@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from ledger._interprocess import sqlite_writer_lock
+
 
 class Transaction(Protocol):
     """Statements inside one transaction."""
@@ -57,6 +59,7 @@ class SQLiteDatabase:
     def __init__(self, path: Path, *, secure_delete: bool = False) -> None:
         self.path = path
         self._mutex = threading.RLock()
+        self._writer = sqlite_writer_lock(path)
         self._conn = sqlite3.connect(
             str(path), isolation_level=None, check_same_thread=False, timeout=30
         )
@@ -73,13 +76,14 @@ class SQLiteDatabase:
                 # Reads run in autocommit: no BEGIN/COMMIT round trip on hot paths.
                 yield _SQLiteTx(self._conn)
                 return
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield _SQLiteTx(self._conn)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+            with self._writer.hold():
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield _SQLiteTx(self._conn)
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
 
     def checkpoint(self) -> None:
         """Fold the WAL into the file and truncate it (after erasures)."""
@@ -95,6 +99,7 @@ class SQLiteDatabase:
     def close(self) -> None:
         with self._mutex:
             self._conn.close()
+            self._writer.close()
 
 
 class _PostgresTx:

@@ -17,6 +17,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
 from ledger import StoreConfig
+from ledger._interprocess import WriterLock, sqlite_writer_lock
 from projections._apply import CaseHistory, apply_event
 from projections._schema import INDEXES, ORDERED_TABLES, TABLES
 
@@ -88,6 +89,8 @@ class CaseViewsMixin:
 
     datastore: Any
     postgres = False
+    #: Serialises SQLite writers across processes (set by ``open_views``; no-op otherwise).
+    writer = WriterLock(None)
 
     if TYPE_CHECKING:  # provided by the library's tracking recorder
 
@@ -123,7 +126,7 @@ class CaseViewsMixin:
         does nothing if that position is already tracked (redelivery changes nothing).
         """
         applied = 0
-        with self.datastore.transaction(commit=True) as cursor:
+        with self.writer.hold(), self.datastore.transaction(commit=True) as cursor:
             if self.postgres:
                 cursor.execute(f"SET LOCAL search_path TO {self.datastore.schema}")
             ex = _Executor(cursor, postgres=self.postgres)
@@ -148,7 +151,7 @@ class CaseViewsMixin:
 
     def clear(self) -> None:
         """Empty every view table and forget the tracking position (for a rebuild)."""
-        with self._transaction(commit=True) as ex:
+        with self.writer.hold(), self._transaction(commit=True) as ex:
             for table in TABLES:
                 ex.execute(f"DELETE FROM {table}")  # noqa: S608 - our table names
             # Keep the library's own "__migration__" row: without it, reopening the store
@@ -221,4 +224,6 @@ def open_views(config: StoreConfig, *, schema: str | None = None) -> CaseViews:
         factory = InfrastructureFactory[Any].construct(Environment(VIEW_NAME, env))
         views = factory.tracking_recorder(view_class)
     assert isinstance(views, SQLiteCaseViews | PostgresCaseViews)
+    if not config.database_url:
+        views.writer = sqlite_writer_lock(config.data_dir / PROJECTIONS_FILE)
     return views

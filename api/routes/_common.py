@@ -15,12 +15,12 @@ from api._writes import FactCommitter
 from policies import Covenant
 
 
-def get_guard(request: Request) -> Guard:
+async def get_guard(request: Request) -> Guard:
     guard: Guard = request.app.state.guard
     return guard
 
 
-def get_committer(request: Request) -> FactCommitter | None:
+async def get_committer(request: Request) -> FactCommitter | None:
     committer: FactCommitter | None = request.app.state.committer
     return committer
 

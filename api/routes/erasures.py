@@ -28,7 +28,7 @@ from policies import WriteAction
 from projections._privacy import PrivacyOffice
 
 
-def get_office(request: Request) -> PrivacyOffice:
+async def get_office(request: Request) -> PrivacyOffice:
     office: PrivacyOffice = request.app.state.office
     return office
 
