@@ -34,6 +34,7 @@ from api.settings import Settings
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 PURPOSE = "zvh_joint_approach"
+VIEW_FACTS = 200
 
 
 def _free_port() -> int:
@@ -131,6 +132,18 @@ def _load(
     return asyncio.run(_asyncio_load(url, headers, seconds, connections, body))
 
 
+def _open_case(http: httpx.Client, regie: dict[str, str]) -> str:
+    case: str = http.post(
+        "/v1/cases",
+        headers=regie,
+        json={"purpose": PURPOSE, "legal_basis": "wgs", "referred_by": "politie", "phase": 3},
+    ).json()["case_id"]
+    http.post(
+        f"/v1/cases/{case}/triage", headers=regie, json={"decision": "accept", "reason": "bench"}
+    ).raise_for_status()
+    return case
+
+
 def run(backend: str, seconds: int, connections: int, workers: int) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="caseledger-http-"))
     env = {**os.environ, "CASELEDGER_DATA_DIR": str(tmp / "data")}
@@ -165,22 +178,6 @@ def run(backend: str, seconds: int, connections: int, workers: int) -> dict[str,
             }
 
         regie, police = headers("zvh", "procesregisseur"), headers("politie", "melder")
-        with httpx.Client(base_url=base, timeout=30) as http:
-            case = http.post(
-                "/v1/cases",
-                headers=regie,
-                json={
-                    "purpose": PURPOSE,
-                    "legal_basis": "wgs",
-                    "referred_by": "politie",
-                    "phase": 3,
-                },
-            ).json()["case_id"]
-            http.post(
-                f"/v1/cases/{case}/triage",
-                headers=regie,
-                json={"decision": "accept", "reason": "bench"},
-            ).raise_for_status()
         fact = json.dumps(
             {
                 "kind": "observation",
@@ -192,8 +189,16 @@ def run(backend: str, seconds: int, connections: int, workers: int) -> dict[str,
                 "body": {"text": "invented load-test observation " + "x" * 200},
             }
         )
+        with httpx.Client(base_url=base, timeout=30) as http:
+            case, view_case = (_open_case(http, regie) for _ in range(2))
+            # The view is measured on a case of VIEW_FACTS facts, not on the write-load case
+            # (which holds every fact the load posted).
+            for _ in range(VIEW_FACTS):
+                http.post(
+                    f"/v1/cases/{view_case}/facts", headers=police, content=fact
+                ).raise_for_status()
         writes = _load(f"{base}/v1/cases/{case}/facts", police, seconds, connections, fact)
-        views = _load(f"{base}/v1/cases/{case}", regie, seconds, connections, None)
+        views = _load(f"{base}/v1/cases/{view_case}", regie, seconds, connections, None)
         with httpx.Client(base_url=base, timeout=60) as http:
             stored = len(http.get(f"/v1/cases/{case}", headers=regie).json()["facts"])
         writes["stored"] = stored

@@ -48,6 +48,9 @@ from policies import Principal
 
 Clock = Callable[[], datetime]
 CASE_CACHE_SIZE = 512
+#: The cache is also bounded by the facts its cases hold (about 1.7 kB each, sealed body
+#: included), so a server's memory stays flat however large the store and its cases grow.
+CASE_CACHE_FACTS = 20_000
 SHARING_LEVELS = frozenset({"owner", "regie", "participants", "partners"})
 
 
@@ -206,9 +209,17 @@ class CaseLedger(Application[UUID]):
         if not isinstance(case, Case):
             raise CaseNotFoundError("case not found")
         self._cache[uid] = case
+        self._trim_cache()
+        return case
+
+    def _trim_cache(self) -> None:
+        """Drop least recently used cases beyond the count and fact budgets (keeps the newest)."""
         while len(self._cache) > CASE_CACHE_SIZE:
             self._cache.popitem(last=False)
-        return case
+        facts = sum(len(c.facts) for c in self._cache.values())
+        while facts > CASE_CACHE_FACTS and len(self._cache) > 1:
+            _, dropped = self._cache.popitem(last=False)
+            facts -= len(dropped.facts)
 
     def _sync(self) -> None:
         if self.keys.sync():

@@ -52,8 +52,10 @@ class EpochReport:
         }
 
 
-def _bump(tx: KeyStoreTransaction) -> None:
+def _bump(tx: KeyStoreTransaction) -> int:
+    """Move the erasure generation on (other processes drop their caches); the new value."""
     tx.execute("UPDATE generation SET value = value + 1 WHERE id = 1")
+    return int(tx.execute("SELECT value FROM generation WHERE id = 1")[0][0])
 
 
 def _record_destroyed(tx: KeyStoreTransaction, destroyed: Destroyed) -> None:
@@ -87,8 +89,8 @@ def destroy_fact_keys(keys: KeyManager, fact_key_ids: list[str]) -> Destroyed:
                 destroyed.owners.add(owner)
                 destroyed.rekey.add((owner, case_id))
         _record_destroyed(tx, destroyed)
-        _bump(tx)
-    _settle(keys)
+        generation = _bump(tx)
+    _settle(keys, generation, destroyed)
     return destroyed
 
 
@@ -108,8 +110,8 @@ def destroy_subject(keys: KeyManager, case_id: str, subject_id: str) -> Destroye
         )
         _tombstone(tx, "*", case_id, subject_id)
         _record_destroyed(tx, destroyed)
-        _bump(tx)
-    _settle(keys)
+        generation = _bump(tx)
+    _settle(keys, generation, destroyed)
     return destroyed
 
 
@@ -130,8 +132,8 @@ def destroy_case(keys: KeyManager, case_id: str) -> Destroyed:
         tx.execute("DELETE FROM scope_keys WHERE case_id = ?", (case_id,))
         _tombstone(tx, "*", case_id, "*")
         _record_destroyed(tx, destroyed)
-        _bump(tx)
-    _settle(keys)
+        generation = _bump(tx)
+    _settle(keys, generation, destroyed)
     return destroyed
 
 
@@ -149,9 +151,9 @@ def destroy_owner(keys: KeyManager, owner: str) -> Destroyed:
         tx.execute("DELETE FROM scope_keys WHERE owner = ?", (owner,))
         _tombstone(tx, owner, "*", "*")
         _record_destroyed(tx, destroyed)
-        _bump(tx)
+        generation = _bump(tx)
     destroyed.kek_versions_destroyed[owner] = keys.keyring.retire(owner)
-    _settle(keys)
+    _settle(keys, generation, destroyed)
     return destroyed
 
 
@@ -173,7 +175,7 @@ def run_epoch(keys: KeyManager, destroyed: Destroyed) -> EpochReport:
         scope_rewrapped += _rewrap_owner(keys, owner, version)
         rotations[owner] = version
         destroyed_versions[owner] = keys.keyring.destroy_versions_except(owner, version)
-    _settle(keys)
+    keys.store.after_erasure()
     return EpochReport(rekeyed, fact_rewrapped, scope_rewrapped, rotations, destroyed_versions)
 
 
@@ -204,7 +206,8 @@ def _rekey_wrapping_key(keys: KeyManager, owner: str, case_id: str) -> int:
             "UPDATE scope_keys SET kek_version = ?, wrapped = ? WHERE key_id = ?",
             (version, wrapped_new, row.key_id),
         )
-        _bump(tx)
+        generation = _bump(tx)
+    keys.forget(generation, scope_key_ids=[row.key_id])  # same id, new material
     return len(updates)
 
 
@@ -226,7 +229,8 @@ def _rewrap_owner(keys: KeyManager, owner: str, version: int) -> int:
         tx.executemany(
             "UPDATE scope_keys SET kek_version = ?, wrapped = ? WHERE key_id = ?", updates
         )
-        _bump(tx)
+        generation = _bump(tx)
+    keys.forget(generation)  # rewrapped, same material: nothing cached goes stale
     return len(updates)
 
 
@@ -235,10 +239,15 @@ def rotate_all(keys: KeyManager, owners: list[str]) -> EpochReport:
     return run_epoch(keys, Destroyed(owners=set(owners)))
 
 
-def _settle(keys: KeyManager) -> None:
+def _settle(keys: KeyManager, generation: int, destroyed: Destroyed) -> None:
+    """Make deletions physical, then drop what this erasure destroyed from the caches."""
     keys.store.after_erasure()
-    keys.clear_caches()
-    keys.sync()
+    keys.forget(
+        generation,
+        scope_key_ids=destroyed.scope_key_ids,
+        fact_key_ids=destroyed.fact_key_ids,
+        owner=destroyed.retired_owner,
+    )
 
 
 __all__ = ["Destroyed", "EpochReport", "ScopeKey"]

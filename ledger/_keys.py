@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ledger._errors import KeyDestroyedError, ScopeErasedError, SealedError
@@ -133,6 +133,57 @@ class KeyManager:
             self.clear_caches()
             self._generation = generation
             return True
+
+    def forget(
+        self,
+        generation: int,
+        *,
+        scope_key_ids: Iterable[str] = (),
+        fact_key_ids: Iterable[str] = (),
+        owner: str | None = None,
+    ) -> None:
+        """After this process's own erasure step moved the key store to ``generation``.
+
+        If nothing else changed the store since this process last looked (the generation
+        moved by exactly one), only what that step touched is dropped: the named scope keys
+        (and every prepared scope built on them), the named fact keys, every key of a
+        retired ``owner``, and the fact-key pools. Otherwise every cache is dropped, as in
+        :meth:`sync`. Dropping everything costs time in proportion to the caches (a server's
+        may hold a hundred thousand keys); this keeps an erasure's cost to what it erased.
+        """
+        with self._lock:
+            if generation != self._generation + 1:
+                self.clear_caches()
+                self._generation = generation
+                return
+            self._generation = generation
+            gone = {bytes.fromhex(k) for k in scope_key_ids}
+            if owner is not None:
+                gone |= {k for k, key in self._by_id.items() if key.owner == owner}
+                gone |= {
+                    k
+                    for scope in self._prepared.values()
+                    for k in scope.key_ids
+                    if scope.keys[0].owner == owner
+                }
+            if gone:
+                self._by_id = {k: v for k, v in self._by_id.items() if k not in gone}
+                self._by_ref = {r: k for r, k in self._by_ref.items() if k not in gone}
+                self._prepared = {
+                    r: p for r, p in self._prepared.items() if gone.isdisjoint(p.key_ids)
+                }
+                self._by_key_ids = {
+                    ids: p for ids, p in self._by_key_ids.items() if gone.isdisjoint(ids)
+                }
+                self._by_header = {
+                    h: p for h, p in self._by_header.items() if gone.isdisjoint(p.key_ids)
+                }
+            for key_id in fact_key_ids:
+                self._fact_key_cache.pop(key_id, None)
+            if owner is not None:
+                self._fact_key_cache.clear()
+            self._pools.clear()
+            self._batch_sizes.clear()
 
     def clear_caches(self) -> None:
         with self._lock:

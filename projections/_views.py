@@ -49,6 +49,7 @@ from projections._runner import ProjectionRunner
 Clock = Callable[[], datetime]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CANDIDATE_CACHE_CASES = 256
+_CANDIDATE_CACHE_FACTS = 20_000  # about 1.7 kB of metadata each
 
 
 class ReadDeniedError(CaseNotFoundError):
@@ -351,8 +352,13 @@ class ReadService:
         if version is not None:
             with self._candidates_lock:
                 self._candidates[case_id] = (version, tuple(facts))
-                while len(self._candidates) > _CANDIDATE_CACHE_CASES:
-                    self._candidates.popitem(last=False)
+                cached_facts = sum(len(f) for _, f in self._candidates.values())
+                while len(self._candidates) > 1 and (
+                    len(self._candidates) > _CANDIDATE_CACHE_CASES
+                    or cached_facts > _CANDIDATE_CACHE_FACTS
+                ):
+                    _, (_, dropped) = self._candidates.popitem(last=False)
+                    cached_facts -= len(dropped)
         return facts
 
     def _load_candidates(self, case_id: str) -> list[FactMetadata]:

@@ -1,0 +1,64 @@
+"""After an erasure in this process, caches lose what was destroyed and keep the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ledger import StoreConfig
+from ledger import _erasure as erasure
+from tests.integration._ledger_support import (
+    POLITIE,
+    add_subject,
+    open_active_case,
+    opened,
+    readable,
+    record,
+)
+
+
+def _cached_scope_ids(keys: object) -> set[str]:
+    return {k.hex() for k in keys._by_id}  # type: ignore[attr-defined]
+
+
+def test_erasure_drops_only_the_destroyed_keys(tmp_path: Path) -> None:
+    with opened(StoreConfig(data_dir=tmp_path / "data")) as ledger:
+        erased_case, kept_case = open_active_case(ledger), open_active_case(ledger)
+        erased_subject = add_subject(ledger, erased_case)
+        kept_subject = add_subject(ledger, kept_case)
+        record(ledger, POLITIE, erased_case, {"n": 1}, subjects=[erased_subject])
+        kept_fact = record(ledger, POLITIE, kept_case, {"n": 2}, subjects=[kept_subject])
+        readable(ledger, kept_case)  # warm the caches for both cases
+        readable(ledger, erased_case)
+        keys = ledger.keys
+        before = _cached_scope_ids(keys)
+
+        destroyed = erasure.destroy_subject(keys, erased_case, erased_subject)
+
+        after = _cached_scope_ids(keys)
+        assert destroyed.scope_key_ids
+        assert after.isdisjoint(destroyed.scope_key_ids)
+        assert after == before - set(destroyed.scope_key_ids)  # the rest stays cached
+        assert all(
+            set(p.key_ids).isdisjoint(bytes.fromhex(k) for k in destroyed.scope_key_ids)
+            for p in [*keys._prepared.values(), *keys._by_key_ids.values()]
+        )
+        assert keys._generation == keys.store.generation()
+        ledger._cache.clear()
+        assert readable(ledger, kept_case)[kept_fact] == {"n": 2}
+
+
+def test_an_erasure_elsewhere_in_between_drops_everything(tmp_path: Path) -> None:
+    config = StoreConfig(data_dir=tmp_path / "data")
+    with opened(config) as ledger, opened(config) as other:
+        case_id = open_active_case(ledger)
+        subject = add_subject(ledger, case_id)
+        record(ledger, POLITIE, case_id, {"n": 1}, subjects=[subject])
+        readable(ledger, case_id)
+        other_case = open_active_case(other)
+        other_subject = add_subject(other, other_case)
+        erasure.destroy_subject(other.keys, other_case, other_subject)  # not seen by `ledger`
+
+        erasure.destroy_subject(ledger.keys, case_id, subject)
+
+        assert _cached_scope_ids(ledger.keys) == set()
+        assert ledger.keys._generation == ledger.keys.store.generation()
