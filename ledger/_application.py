@@ -50,7 +50,7 @@ Clock = Callable[[], datetime]
 CASE_CACHE_SIZE = 512
 #: The cache is also bounded by the facts its cases hold (about 1.7 kB each, sealed body
 #: included), so a server's memory stays flat however large the store and its cases grow.
-CASE_CACHE_FACTS = 20_000
+CASE_CACHE_FACTS = 10_000
 SHARING_LEVELS = frozenset({"owner", "regie", "participants", "partners"})
 
 

@@ -21,6 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ledger._errors import KeyDestroyedError, ScopeErasedError, SealedError
 from ledger._keyring import KeyEncryptionProvider
@@ -113,6 +114,8 @@ class KeyManager:
         self._by_key_ids: dict[tuple[bytes, ...], PreparedScope] = {}
         # Event envelopes by their exact header bytes: the hot read path skips parsing.
         self._by_header: dict[bytes, PreparedScope] = {}
+        # Scope key id -> the prepared-scope cache entries built on it (for targeted eviction).
+        self._dependents: dict[bytes, list[tuple[str, Any]]] = {}
         # Unwrapped fact keys of recently opened bodies (an LRU; dropped with the others).
         self._fact_key_cache: OrderedDict[str, bytes] = OrderedDict()
         self._pools: dict[tuple[str, str], list[tuple[str, bytes]]] = {}
@@ -166,24 +169,24 @@ class KeyManager:
                     for k in scope.key_ids
                     if scope.keys[0].owner == owner
                 }
-            if gone:
-                self._by_id = {k: v for k, v in self._by_id.items() if k not in gone}
-                self._by_ref = {r: k for r, k in self._by_ref.items() if k not in gone}
-                self._prepared = {
-                    r: p for r, p in self._prepared.items() if gone.isdisjoint(p.key_ids)
-                }
-                self._by_key_ids = {
-                    ids: p for ids, p in self._by_key_ids.items() if gone.isdisjoint(ids)
-                }
-                self._by_header = {
-                    h: p for h, p in self._by_header.items() if gone.isdisjoint(p.key_ids)
-                }
+            for scope_key_id in gone:
+                key = self._by_id.pop(scope_key_id, None)
+                if key is not None:
+                    self._by_ref.pop((key.owner, key.case_id, key.subject_id, key.kind), None)
+                for cache, entry in self._dependents.pop(scope_key_id, ()):
+                    getattr(self, cache).pop(entry, None)
             for key_id in fact_key_ids:
                 self._fact_key_cache.pop(key_id, None)
             if owner is not None:
                 self._fact_key_cache.clear()
             self._pools.clear()
             self._batch_sizes.clear()
+
+    def _depends(self, cache: str, entry: Any, scope: PreparedScope) -> None:
+        """Remember that ``cache[entry]`` was built on each of ``scope``'s keys."""
+        with self._lock:
+            for key in scope.keys:
+                self._dependents.setdefault(key.key_id, []).append((cache, entry))
 
     def clear_caches(self) -> None:
         with self._lock:
@@ -192,6 +195,7 @@ class KeyManager:
             self._prepared.clear()
             self._by_key_ids.clear()
             self._by_header.clear()
+            self._dependents.clear()
             self._fact_key_cache.clear()
             self._pools.clear()
             self._batch_sizes.clear()
@@ -309,6 +313,7 @@ class KeyManager:
             prepared = self._prepare(keys)
             with self._lock:
                 self._prepared[ref] = prepared
+                self._depends("_prepared", ref, prepared)
         return prepared
 
     def _prepare(self, keys: Sequence[ScopeKey]) -> PreparedScope:
@@ -437,9 +442,11 @@ class KeyManager:
             scope = self._prepare([found[k] for k in ids])
             with self._lock:
                 self._by_key_ids[ids] = scope
+                self._depends("_by_key_ids", ids, scope)
         plaintext = scope.event_key.open(blob, scope.bind(context))
         with self._lock:
             self._by_header[scope.event_key.header_bytes] = scope
+            self._depends("_by_header", scope.event_key.header_bytes, scope)
         return plaintext
 
     def seal_body(
@@ -503,6 +510,7 @@ class KeyManager:
         prepared = self._prepare([k for k in keys if k is not None])
         with self._lock:
             self._by_key_ids[key_ids] = prepared
+            self._depends("_by_key_ids", key_ids, prepared)
         return prepared
 
 

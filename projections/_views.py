@@ -49,7 +49,7 @@ from projections._runner import ProjectionRunner
 Clock = Callable[[], datetime]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CANDIDATE_CACHE_CASES = 256
-_CANDIDATE_CACHE_FACTS = 20_000  # about 1.7 kB of metadata each
+_CANDIDATE_CACHE_FACTS = 10_000  # about 1.7 kB of metadata each
 
 
 class ReadDeniedError(CaseNotFoundError):
