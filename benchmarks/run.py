@@ -425,6 +425,16 @@ def print_table(results: dict[str, Any]) -> None:
         print("|---|" + "---:|" * len(sizes))
         for label, cell in rows:
             print(f"| {label} | " + " | ".join(cell(r) for r in sizes.values()) + " |")
+        if len(sizes) > 1:
+            smallest, largest = min(sizes, key=int), max(sizes, key=int)
+            ratio = (
+                sizes[largest]["erase_subject_500_facts"]["destroy_ms"]
+                / sizes[smallest]["erase_subject_500_facts"]["destroy_ms"]
+            )
+            print(
+                f"\nkey destruction, {int(largest):,} vs {int(smallest):,} events: "
+                f"ratio {ratio:.2f} (target <= 1.2)"
+            )
     epoch = results["owner_epoch"]
     print(f"\nepoch for an owner with {epoch['scope_keys']:,} scope keys: {epoch['seconds']} s")
     if "append" in results:

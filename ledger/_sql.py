@@ -56,7 +56,9 @@ class SQLiteDatabase:
     blob_type = "BLOB"
     bigint_type = "INTEGER"
 
-    def __init__(self, path: Path, *, secure_delete: bool = False) -> None:
+    def __init__(
+        self, path: Path, *, secure_delete: bool = False, wal_autocheckpoint: int | None = None
+    ) -> None:
         self.path = path
         self._mutex = threading.RLock()
         self._writer = sqlite_writer_lock(path)
@@ -68,6 +70,8 @@ class SQLiteDatabase:
         self._conn.execute("PRAGMA busy_timeout=30000")
         if secure_delete:
             self._conn.execute("PRAGMA secure_delete=ON")
+        if wal_autocheckpoint is not None:
+            self._conn.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[Transaction]:

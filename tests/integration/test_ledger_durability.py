@@ -47,6 +47,8 @@ class TestSQLiteDurability:
             assert store.pragma("journal_mode") == "wal"
             assert store.pragma("synchronous") == FULL
             assert store.pragma("secure_delete") == 1
+            # Little WAL left for an erasure's checkpoint to write (see SQLiteKeyStore).
+            assert store.pragma("wal_autocheckpoint") == 100
         assert sqlite_pragma(config.keystore_path, "journal_mode") == "wal"
 
     def test_projection_store_is_consistent_not_fsynced(self, tmp_path: Path) -> None:
