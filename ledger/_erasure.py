@@ -28,6 +28,7 @@ class Destroyed:
     owners: set[str] = field(default_factory=set)
     rekey: set[tuple[str, str]] = field(default_factory=set)
     retired_owner: str | None = None
+    erased_case: str | None = None
     kek_versions_destroyed: dict[str, list[int]] = field(default_factory=dict)
 
 
@@ -117,7 +118,7 @@ def destroy_subject(keys: KeyManager, case_id: str, subject_id: str) -> Destroye
 
 def destroy_case(keys: KeyManager, case_id: str) -> Destroyed:
     """Erase a whole case: all its scope keys and fact keys, of every owner."""
-    destroyed = Destroyed()
+    destroyed = Destroyed(erased_case=case_id)
     with keys.store.transaction(write=True) as tx:
         for key_id, owner in tx.execute(
             "SELECT key_id, owner FROM scope_keys WHERE case_id = ?", (case_id,)
@@ -247,6 +248,7 @@ def _settle(keys: KeyManager, generation: int, destroyed: Destroyed) -> None:
         scope_key_ids=destroyed.scope_key_ids,
         fact_key_ids=destroyed.fact_key_ids,
         owner=destroyed.retired_owner,
+        case_id=destroyed.erased_case,
     )
 
 

@@ -50,6 +50,7 @@ from ledger._sealing import (
 )
 
 _CACHE_LIMIT = 200_000
+_POOLS = 128  # (owner, case) fact-key pools kept, each at most 1,023 keys
 _FACT_KEY_CACHE_LIMIT = 16_384  # unwrapped fact keys kept for repeated reads
 
 
@@ -118,7 +119,9 @@ class KeyManager:
         self._dependents: dict[bytes, list[tuple[str, Any]]] = {}
         # Unwrapped fact keys of recently opened bodies (an LRU; dropped with the others).
         self._fact_key_cache: OrderedDict[str, bytes] = OrderedDict()
-        self._pools: dict[tuple[str, str], list[tuple[str, bytes]]] = {}
+        # Fresh fact keys per (owner, case), most recently used last; at most _POOLS of them
+        # (a dropped pool only leaves unused key rows behind, erased with their case).
+        self._pools: OrderedDict[tuple[str, str], list[tuple[str, bytes]]] = OrderedDict()
         self._batch_sizes: dict[tuple[str, str], int] = {}
         self._generation = store.generation()
 
@@ -144,13 +147,15 @@ class KeyManager:
         scope_key_ids: Iterable[str] = (),
         fact_key_ids: Iterable[str] = (),
         owner: str | None = None,
+        case_id: str | None = None,
     ) -> None:
         """After this process's own erasure step moved the key store to ``generation``.
 
         If nothing else changed the store since this process last looked (the generation
         moved by exactly one), only what that step touched is dropped: the named scope keys
         (and every prepared scope built on them), the named fact keys, every key of a
-        retired ``owner``, and the fact-key pools. Otherwise every cache is dropped, as in
+        retired ``owner``, and the fact-key pools of that owner or of an erased ``case_id``
+        (their rows are gone). Otherwise every cache is dropped, as in
         :meth:`sync`. Dropping everything costs time in proportion to the caches (a server's
         may hold a hundred thousand keys); this keeps an erasure's cost to what it erased.
         """
@@ -179,8 +184,10 @@ class KeyManager:
                 self._fact_key_cache.pop(key_id, None)
             if owner is not None:
                 self._fact_key_cache.clear()
-            self._pools.clear()
-            self._batch_sizes.clear()
+            if owner is not None or case_id is not None:
+                for ref in [r for r in self._pools if r[0] == owner or r[1] == case_id]:
+                    del self._pools[ref]
+                    self._batch_sizes.pop(ref, None)
 
     def _depends(self, cache: str, entry: Any, scope: PreparedScope) -> None:
         """Remember that ``cache[entry]`` was built on each of ``scope``'s keys."""
@@ -336,6 +343,7 @@ class KeyManager:
         pool_ref = (owner, case_id)
         with self._lock:
             pool = self._pools.setdefault(pool_ref, [])
+            self._pools.move_to_end(pool_ref)
             taken = [pool.pop() for _ in range(min(count, len(pool)))]
             batch = self._batch_sizes.get(pool_ref, self._batch)
         if len(taken) < count:
@@ -345,6 +353,9 @@ class KeyManager:
             with self._lock:
                 self._pools.setdefault(pool_ref, []).extend(fresh[needed:])
                 self._batch_sizes[pool_ref] = min(batch * 2, 1024)
+                while len(self._pools) > _POOLS:
+                    dropped, _ = self._pools.popitem(last=False)
+                    self._batch_sizes.pop(dropped, None)
         return taken
 
     def _create_fact_keys(self, owner: str, case_id: str, count: int) -> list[tuple[str, bytes]]:

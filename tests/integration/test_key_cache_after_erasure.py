@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+import ledger._keys as keys_module
 from ledger import StoreConfig
 from ledger import _erasure as erasure
 from tests.integration._ledger_support import (
@@ -62,3 +65,31 @@ def test_an_erasure_elsewhere_in_between_drops_everything(tmp_path: Path) -> Non
 
         assert _cached_scope_ids(ledger.keys) == set()
         assert ledger.keys._generation == ledger.keys.store.generation()
+
+
+def test_fact_key_pools_go_with_their_case_only(tmp_path: Path) -> None:
+    with opened(StoreConfig(data_dir=tmp_path / "data")) as ledger:
+        erased_case, kept_case = open_active_case(ledger), open_active_case(ledger)
+        subject = add_subject(ledger, kept_case)
+        for case_id in (erased_case, kept_case):
+            record(ledger, POLITIE, case_id, {"n": 1})
+        keys = ledger.keys
+        assert {ref[1] for ref in keys._pools} == {erased_case, kept_case}
+
+        erasure.destroy_subject(keys, kept_case, subject)
+        assert {ref[1] for ref in keys._pools} == {erased_case, kept_case}  # no key rows gone
+
+        erasure.destroy_case(keys, erased_case)
+        assert {ref[1] for ref in keys._pools} == {kept_case}
+        fresh = record(ledger, POLITIE, kept_case, {"n": 2})
+        ledger._cache.clear()
+        assert readable(ledger, kept_case)[fresh] == {"n": 2}  # pooled keys still open
+
+
+def test_fact_key_pools_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(keys_module, "_POOLS", 2)
+    with opened(StoreConfig(data_dir=tmp_path / "data")) as ledger:
+        cases = [open_active_case(ledger) for _ in range(3)]
+        for case_id in cases:
+            record(ledger, POLITIE, case_id, {"n": 1})
+        assert [ref[1] for ref in ledger.keys._pools] == cases[1:]
