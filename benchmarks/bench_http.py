@@ -23,7 +23,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,54 @@ def _load(
     return asyncio.run(_asyncio_load(url, headers, seconds, connections, body))
 
 
+def create_database() -> str:
+    """A fresh PostgreSQL database for one benchmark store; its name."""
+    import psycopg
+
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+    return name
+
+
+def drop_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
+
+
+@contextmanager
+def serving(env: dict[str, str], workers: int) -> Iterator[tuple[str, int]]:
+    """``caseledger init`` and ``caseledger serve`` on a free loopback port until the block
+    ends: its base URL and the server's pid (with one worker, the process that serves)."""
+    cli = str(Path(sys.executable).with_name("caseledger"))
+    subprocess.run([cli, "init"], env=env, check=True, capture_output=True)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [cli, "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_ready(base, server)
+        yield base, server.pid
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def auth_headers(settings: Settings, org: str, role: str) -> dict[str, str]:
+    token = issue_token(settings, sub=f"{org}-bench", org=org, roles=[role])
+    return {
+        "Authorization": f"Bearer {token}",
+        "X-Purpose": PURPOSE,
+        "Content-Type": "application/json",
+    }
+
+
 def _open_case(http: httpx.Client, regie: dict[str, str]) -> str:
     case: str = http.post(
         "/v1/cases",
@@ -149,77 +198,56 @@ def run(backend: str, seconds: int, connections: int, workers: int) -> dict[str,
     env = {**os.environ, "CASELEDGER_DATA_DIR": str(tmp / "data")}
     database = None
     if backend == "postgres":
-        import psycopg
-
-        database = f"bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {database}")  # type: ignore[arg-type]
+        database = create_database()
         env["CASELEDGER_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:5432/{database}"
-    cli = [str(Path(sys.executable).with_name("caseledger"))]
-    subprocess.run([*cli, "init"], env=env, check=True, capture_output=True)
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [*cli, "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        _wait_ready(base, server)
-        settings = Settings(data_dir=tmp / "data")
-
-        def headers(org: str, role: str) -> dict[str, str]:
-            token = issue_token(settings, sub=f"{org}-bench", org=org, roles=[role])
-            return {
-                "Authorization": f"Bearer {token}",
-                "X-Purpose": PURPOSE,
-                "Content-Type": "application/json",
-            }
-
-        regie, police = headers("zvh", "procesregisseur"), headers("politie", "melder")
-        fact = json.dumps(
-            {
-                "kind": "observation",
-                "subjects": [],
-                "categories": ["housing"],
-                "purpose": PURPOSE,
-                "legal_basis": "wgs",
-                "sharing": {"level": "participants"},
-                "body": {"text": "invented load-test observation " + "x" * 200},
-            }
-        )
-        with httpx.Client(base_url=base, timeout=30) as http:
-            case, view_case = (_open_case(http, regie) for _ in range(2))
-            # The view is measured on a case of VIEW_FACTS facts, not on the write-load case
-            # (which holds every fact the load posted).
-            for _ in range(VIEW_FACTS):
-                http.post(
-                    f"/v1/cases/{view_case}/facts", headers=police, content=fact
-                ).raise_for_status()
-        writes = _load(f"{base}/v1/cases/{case}/facts", police, seconds, connections, fact)
-        views = _load(f"{base}/v1/cases/{view_case}", regie, seconds, connections, None)
-        with httpx.Client(base_url=base, timeout=60) as http:
-            stored = len(http.get(f"/v1/cases/{case}", headers=regie).json()["facts"])
-        writes["stored"] = stored
-        writes["acknowledged"] = writes["requests"] - writes["non_2xx"]
-        return {
-            "backend": backend,
-            "workers": workers,
-            "connections": connections,
-            "seconds": seconds,
-            "post_facts": writes,
-            "get_case_view": views,
-        }
+        with serving(env, workers) as (base, _):
+            settings = Settings(data_dir=tmp / "data")
+            return _drive(base, settings, backend, seconds, connections, workers)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
         if database:
-            import psycopg
+            drop_database(database)
 
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")  # type: ignore[arg-type]
+
+def _drive(
+    base: str, settings: Settings, backend: str, seconds: int, connections: int, workers: int
+) -> dict[str, Any]:
+    regie = auth_headers(settings, "zvh", "procesregisseur")
+    police = auth_headers(settings, "politie", "melder")
+    fact = json.dumps(
+        {
+            "kind": "observation",
+            "subjects": [],
+            "categories": ["housing"],
+            "purpose": PURPOSE,
+            "legal_basis": "wgs",
+            "sharing": {"level": "participants"},
+            "body": {"text": "invented load-test observation " + "x" * 200},
+        }
+    )
+    with httpx.Client(base_url=base, timeout=30) as http:
+        case, view_case = (_open_case(http, regie) for _ in range(2))
+        # The view is measured on a case of VIEW_FACTS facts, not on the write-load case
+        # (which holds every fact the load posted).
+        for _ in range(VIEW_FACTS):
+            http.post(
+                f"/v1/cases/{view_case}/facts", headers=police, content=fact
+            ).raise_for_status()
+    writes = _load(f"{base}/v1/cases/{case}/facts", police, seconds, connections, fact)
+    views = _load(f"{base}/v1/cases/{view_case}", regie, seconds, connections, None)
+    with httpx.Client(base_url=base, timeout=60) as http:
+        stored = len(http.get(f"/v1/cases/{case}", headers=regie).json()["facts"])
+    writes["stored"] = stored
+    writes["acknowledged"] = writes["requests"] - writes["non_2xx"]
+    return {
+        "backend": backend,
+        "workers": workers,
+        "connections": connections,
+        "seconds": seconds,
+        "post_facts": writes,
+        "get_case_view": views,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:

@@ -21,11 +21,8 @@ import json
 import os
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +30,6 @@ from typing import Any
 
 import httpx
 
-from api._tokens import issue_token
 from api.bootstrap import Services, build_services
 from api.settings import Settings
 from benchmarks import bench_http, bench_ledger
@@ -47,7 +43,6 @@ from policies import PartnerId, Principal, RoleId, UserId, sample_covenant_path
 from projections import ReadRequest
 
 PURPOSE = "zvh_joint_approach"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 OWNERS = ("politie", "reclassering", "ggz", "woningcorporatie", "gemeente")
 
 
@@ -219,34 +214,17 @@ def server_rss(data_dir: Path, cases: list[str], views_per_case: int = 2) -> dic
     The server is started cold on the generated data dir, reads (and logs) views of up to
     ``cases`` as the procesregisseur, and its resident memory is read from /proc.
     """
-    cli = str(Path(sys.executable).with_name("caseledger"))
     env = {**os.environ, "CASELEDGER_DATA_DIR": str(data_dir)}
-    subprocess.run([cli, "init"], env=env, check=True, capture_output=True)
-    port = bench_http._free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [cli, "serve", "--port", str(port), "--workers", "1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        bench_http._wait_ready(base, server)
-        started_mb = rss_mb(server.pid)
-        token = issue_token(
-            Settings(data_dir=data_dir), sub="zvh-bench", org="zvh", roles=["procesregisseur"]
-        )
-        headers = {"Authorization": f"Bearer {token}", "X-Purpose": PURPOSE}
+    with bench_http.serving(env, workers=1) as (base, pid):
+        started_mb = rss_mb(pid)
+        headers = bench_http.auth_headers(Settings(data_dir=data_dir), "zvh", "procesregisseur")
         served = 0
         with httpx.Client(base_url=base, timeout=60, headers=headers) as http:
             for case_id in cases:
                 for _ in range(views_per_case):
                     http.get(f"/v1/cases/{case_id}").raise_for_status()
                     served += 1
-        return {"views": served, "rss_mb_start": started_mb, "rss_mb": rss_mb(server.pid)}
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        return {"views": served, "rss_mb_start": started_mb, "rss_mb": rss_mb(pid)}
 
 
 def case_ids(services: Services, limit: int) -> list[str]:
@@ -295,22 +273,6 @@ def run_size(
     return result
 
 
-def _postgres_database() -> str:
-    import psycopg
-
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
-    return name
-
-
-def _drop_postgres_database(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
-
-
 def _run_backend(
     backend: str, size: int, root: Path, args: argparse.Namespace, echo: Callable[[str], None]
 ) -> dict[str, Any]:
@@ -325,7 +287,7 @@ def _run_backend(
     if backend == "sqlite":
         settings = Settings(data_dir=root / f"sqlite-{size}", covenant_path=covenant)
         return run_size(settings, size, **options)
-    database = _postgres_database()
+    database = bench_http.create_database()
     try:
         settings = Settings(
             data_dir=root / f"postgres-{size}",
@@ -334,7 +296,7 @@ def _run_backend(
         )
         return run_size(settings, size, **options)
     finally:
-        _drop_postgres_database(database)
+        bench_http.drop_database(database)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from ledger._errors import (
 from ledger._idempotency import IdempotencyRecord, fingerprint, record_id
 from ledger._interprocess import case_stripes, sqlite_writer_lock
 from ledger._keys import KeyManager
+from ledger._lru import trim_lru
 from ledger._mapper import SealingMapper
 from policies import Principal
 
@@ -214,12 +215,12 @@ class CaseLedger(Application[UUID]):
 
     def _trim_cache(self) -> None:
         """Drop least recently used cases beyond the count and fact budgets (keeps the newest)."""
-        while len(self._cache) > CASE_CACHE_SIZE:
-            self._cache.popitem(last=False)
-        facts = sum(len(c.facts) for c in self._cache.values())
-        while facts > CASE_CACHE_FACTS and len(self._cache) > 1:
-            _, dropped = self._cache.popitem(last=False)
-            facts -= len(dropped.facts)
+        trim_lru(
+            self._cache,
+            CASE_CACHE_SIZE,
+            max_weight=CASE_CACHE_FACTS,
+            weight=lambda case: len(case.facts),
+        )
 
     def _sync(self) -> None:
         if self.keys.sync():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,8 +49,7 @@ class WriterLock:
         # A forked child must not share the parent's open file (flock is per open file).
         if self._fd is None or self._pid != os.getpid():
             assert self.path is not None
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            self._pid = os.getpid()
+            self._fd, self._pid = _open_lock_file(self.path), os.getpid()
         return self._fd
 
     def close(self) -> None:
@@ -97,16 +97,17 @@ class CaseStripes:
         local = self._local
         if getattr(local, "pid", None) != os.getpid():
             assert self.path is not None
-            local.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            local.pid = os.getpid()
+            local.fd, local.pid = _open_lock_file(self.path), os.getpid()
         fd: int = local.fd
         return fd
 
 
+def _open_lock_file(path: Path) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
 def _lock_record(kind: int, offset: int) -> bytes:
     """A ``struct flock`` (l_type, l_whence, l_start, l_len, l_pid) for one byte."""
-    import struct
-
     return struct.pack("hhqqi4x", kind, os.SEEK_SET, offset, 1, 0)
 
 

@@ -34,6 +34,7 @@ from ledger._keystore import (
     ScopeKeyRow,
     scope_row,
 )
+from ledger._lru import trim_lru
 from ledger._sealing import (
     KEY_ID_BYTES,
     EnvelopeHeader,
@@ -353,8 +354,7 @@ class KeyManager:
             with self._lock:
                 self._pools.setdefault(pool_ref, []).extend(fresh[needed:])
                 self._batch_sizes[pool_ref] = min(batch * 2, 1024)
-                while len(self._pools) > _POOLS:
-                    dropped, _ = self._pools.popitem(last=False)
+                for dropped, _ in trim_lru(self._pools, _POOLS):
                     self._batch_sizes.pop(dropped, None)
         return taken
 
@@ -420,8 +420,7 @@ class KeyManager:
                 )
         with self._lock:
             self._fact_key_cache.update(fresh)
-            while len(self._fact_key_cache) > _FACT_KEY_CACHE_LIMIT:
-                self._fact_key_cache.popitem(last=False)
+            trim_lru(self._fact_key_cache, _FACT_KEY_CACHE_LIMIT)
         found.update(fresh)
         return found
 
@@ -444,16 +443,13 @@ class KeyManager:
         if header.fact_key_id is not None:
             raise SealedError("not an event envelope")
         ids = header.scope_key_ids
-        with self._lock:
-            scope = self._by_key_ids.get(ids)
+        scope = self._by_key_ids.get(ids)
         if scope is None:
             found = self.scope_keys_by_id(ids)
             if len(found) != len(ids):
                 raise KeyDestroyedError("a key of this event was destroyed")
-            scope = self._prepare([found[k] for k in ids])
-            with self._lock:
-                self._by_key_ids[ids] = scope
-                self._depends("_by_key_ids", ids, scope)
+            scope = self._prepared_for(ids, found)
+            assert scope is not None  # every key was found
         plaintext = scope.event_key.open(blob, scope.bind(context))
         with self._lock:
             self._by_header[scope.event_key.header_bytes] = scope

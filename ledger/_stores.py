@@ -135,43 +135,54 @@ def postgres_env(url: str, schema: str | None, pool_size: int = 4) -> dict[str, 
     return env
 
 
-class _DurableConnectionPool(SQLiteConnectionPool):
-    """Every connection commits with synchronous=FULL: an acknowledged fact survives power loss."""
+class _PinnedSyncPool(SQLiteConnectionPool):
+    """Every connection the pool makes runs with ``synchronous`` set to the class's mode."""
+
+    synchronous = "FULL"
 
     def _create_connection(self) -> SQLiteConnection:
         connection = super()._create_connection()
-        connection._sqlite_conn.execute("PRAGMA synchronous=FULL")
+        connection._sqlite_conn.execute(f"PRAGMA synchronous={self.synchronous}")
         return connection
 
 
-class DurableSQLiteFactory(SQLiteFactory):
-    """The library's SQLite persistence with durability pinned (WAL + synchronous=FULL)."""
+class _DurableConnectionPool(_PinnedSyncPool):
+    """Every connection commits with synchronous=FULL: an acknowledged fact survives power loss."""
+
+    synchronous = "FULL"
+
+
+class _DerivedConnectionPool(_PinnedSyncPool):
+    """WAL with synchronous=NORMAL: a crash never corrupts, at worst it loses the last commits."""
+
+    synchronous = "NORMAL"
+
+
+class _PinnedSyncFactory(SQLiteFactory):
+    """The library's SQLite persistence with its pool narrowed to ``pool_class``."""
+
+    pool_class: type[_PinnedSyncPool] = _DurableConnectionPool
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)
-        # The library builds its pool internally; narrow its class to the durable variant.
-        self.datastore.pool.__class__ = _DurableConnectionPool
+        # The library builds its pool internally; narrow its class to the pinned variant.
+        self.datastore.pool.__class__ = self.pool_class
 
 
-class _DerivedConnectionPool(SQLiteConnectionPool):
-    """WAL with synchronous=NORMAL: a crash never corrupts, at worst it loses the last commits."""
+class DurableSQLiteFactory(_PinnedSyncFactory):
+    """The library's SQLite persistence with durability pinned (WAL + synchronous=FULL)."""
 
-    def _create_connection(self) -> SQLiteConnection:
-        connection = super()._create_connection()
-        connection._sqlite_conn.execute("PRAGMA synchronous=NORMAL")
-        return connection
+    pool_class = _DurableConnectionPool
 
 
-class DerivedSQLiteFactory(SQLiteFactory):
+class DerivedSQLiteFactory(_PinnedSyncFactory):
     """For stores rebuilt from the event log (projections): a commit need not wait for fsync.
 
     Each batch of view updates commits together with its tracking position, so whatever a
     power loss takes back is taken back consistently, and the next catch-up re-applies it.
     """
 
-    def __init__(self, env: Any) -> None:
-        super().__init__(env)
-        self.datastore.pool.__class__ = _DerivedConnectionPool
+    pool_class = _DerivedConnectionPool
 
 
 def sqlite_pragma(path: Path, name: str) -> Any:

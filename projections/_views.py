@@ -20,6 +20,7 @@ from typing import Any
 
 from ledger import CaseNotFoundError, LedgerError
 from ledger._audit import AccessEntry, AccessLog
+from ledger._lru import trim_lru
 from policies import (
     AccessDecision,
     CaseId,
@@ -352,13 +353,12 @@ class ReadService:
         if version is not None:
             with self._candidates_lock:
                 self._candidates[case_id] = (version, tuple(facts))
-                cached_facts = sum(len(f) for _, f in self._candidates.values())
-                while len(self._candidates) > 1 and (
-                    len(self._candidates) > _CANDIDATE_CACHE_CASES
-                    or cached_facts > _CANDIDATE_CACHE_FACTS
-                ):
-                    _, (_, dropped) = self._candidates.popitem(last=False)
-                    cached_facts -= len(dropped)
+                trim_lru(
+                    self._candidates,
+                    _CANDIDATE_CACHE_CASES,
+                    max_weight=_CANDIDATE_CACHE_FACTS,
+                    weight=lambda entry: len(entry[1]),
+                )
         return facts
 
     def _load_candidates(self, case_id: str) -> list[FactMetadata]:
