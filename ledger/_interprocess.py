@@ -61,7 +61,21 @@ class WriterLock:
 
 def sqlite_writer_lock(database_file: Path | str | None) -> WriterLock:
     """The writer lock of a SQLite file (``<file>.lock``); a no-op lock for other stores."""
-    return WriterLock(Path(f"{database_file}.lock") if database_file else None)
+    return WriterLock(_side_file(database_file, ".lock"))
+
+
+def _side_file(database_file: Path | str | None, suffix: str) -> Path | None:
+    """``<file><suffix>`` beside an on-disk database; None for other stores and in-memory ones.
+
+    An in-memory database (``:memory:`` or a ``mode=memory`` URI) lives in one process, so
+    there is nobody to take turns with, and no file may be created for it.
+    """
+    if not database_file:
+        return None
+    name = str(database_file)
+    if name == ":memory:" or "mode=memory" in name:
+        return None
+    return Path(name + suffix)
 
 
 class CaseStripes:
@@ -112,4 +126,4 @@ def _lock_record(kind: int, offset: int) -> bytes:
 
 
 def case_stripes(database_file: Path | str | None) -> CaseStripes:
-    return CaseStripes(Path(f"{database_file}.cases.lock") if database_file else None)
+    return CaseStripes(_side_file(database_file, ".cases.lock"))

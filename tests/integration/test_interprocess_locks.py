@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+import pytest
+
 from ledger._interprocess import CaseStripes, WriterLock, case_stripes, sqlite_writer_lock
 
 Hold = Callable[[], AbstractContextManager[None]]
@@ -88,6 +90,17 @@ class TestWriterLock:
         with lock.hold(), lock.hold():
             pass
         assert lock.path is None
+
+    @pytest.mark.parametrize("name", [":memory:", "file:cases?mode=memory&cache=shared"])
+    def test_in_memory_databases_get_no_side_files(
+        self, name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.chdir(tmp_path)
+        lock, stripes = sqlite_writer_lock(name), case_stripes(name)
+        with lock.hold(), stripes.hold(bytes(16)):
+            pass
+        assert (lock.path, stripes.path) == (None, None)
+        assert list(tmp_path.iterdir()) == []
 
 
 class TestCaseStripes:
