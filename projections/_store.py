@@ -182,6 +182,17 @@ class SQLiteCaseViews(CaseViewsMixin, SQLiteTrackingRecorder):
         super().create_table()
         self.create_view_tables()
 
+    def clear(self) -> None:
+        """Empty the views, then compact the file.
+
+        Emptied pages go to SQLite's free list and a rebuild would fill them back in
+        scattered order, about a fifth slower than into a fresh file; the empty database
+        compacts in milliseconds.
+        """
+        super().clear()
+        with self.writer.hold(), self.datastore.get_connection(commit=True) as connection:
+            connection._sqlite_conn.execute("VACUUM")
+
 
 class PostgresCaseViews(CaseViewsMixin, PostgresTrackingRecorder):
     """Case projections in a PostgreSQL schema."""

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import Tracking
 
-from ledger import CaseLedger, StoreConfig
+from ledger import CaseLedger, NewFact, StoreConfig
 from projections import CaseViews, ProjectionRunner
 from tests.integration.read_helpers import (
+    POLICE,
+    PURPOSE,
     History,
     ReadStack,
     open_stack,
@@ -118,6 +120,31 @@ class TestRebuildEqualsLive:
                 assert reopened.content_hash() == live
             finally:
                 reopened.datastore.close()
+
+    def test_clearing_a_sqlite_store_compacts_it(
+        self, store_config: StoreConfig, stack: ReadStack, other_views: Callable[[], CaseViews]
+    ) -> None:
+        """A rebuild writes into a compact file, not into a free list left by the clear."""
+        if store_config.database_url:
+            pytest.skip("compacting the file is specific to SQLite")
+        history = record_history(stack.ledger)
+        facts = [
+            NewFact("observation", (), ("housing",), PURPOSE, "wgs", "participants", (), {"n": n})
+            for n in range(100)
+        ]
+        for _ in range(4):  # enough rows for the fact tables to span many pages
+            stack.ledger.record_facts(POLICE, history.sc1.case_id, facts)
+        stack.runner.catch_up()
+        assert stack.views.fetch("PRAGMA freelist_count") == [(0,)]
+        fresh_pages = other_views().fetch("PRAGMA page_count")[0][0]
+        assert stack.views.fetch("PRAGMA page_count")[0][0] > fresh_pages * 2
+
+        stack.views.clear()
+
+        assert stack.views.fetch("PRAGMA freelist_count") == [(0,)]
+        assert stack.views.fetch("PRAGMA page_count") == [(fresh_pages,)]
+        assert stack.views.fetch("SELECT COUNT(*) FROM cl_facts") == [(0,)]
+        assert stack.runner.position == 0
 
     @staticmethod
     def assert_erasures_projected(views: CaseViews, history: History) -> None:

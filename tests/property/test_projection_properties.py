@@ -8,6 +8,7 @@ order among them, as an at-least-once subscription may.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from ledger import CaseLedger, StoreConfig
 from projections import CaseViews, ProjectionRunner
+from projections._apply import _j
 from tests.integration.read_helpers import open_test_ledger, record_history, views_for
 
 PROPERTY_SETTINGS = settings(max_examples=60, deadline=None)
@@ -134,3 +136,8 @@ class TestRedeliveryIdempotence:
 
         assert world.views.content_hash() == before == world.prefix_hash(k)
         assert world.views.max_tracking_id(world.ledger.name) == world.events[k - 1][0]
+
+
+@given(st.lists(st.text()))
+def test_json_arrays_in_view_columns_are_what_json_dumps_writes(values: list[str]) -> None:
+    assert _j(values) == json.dumps(sorted(values), separators=(",", ":"))
