@@ -34,6 +34,7 @@ from ledger._errors import (
 )
 from ledger._keyring import KeyEncryptionProvider, LocalKeyring
 from ledger._stores import StoreConfig
+from ledger._uuids import text_of
 
 __all__ = [
     "ActionNotFoundError",
@@ -69,4 +70,5 @@ __all__ = [
     "WriteResult",
     "body_context",
     "open_ledger",
+    "text_of",
 ]

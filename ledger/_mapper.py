@@ -27,6 +27,7 @@ from ledger._errors import KeyDestroyedError, LedgerError, SealedError
 from ledger._keyring import LocalKeyring
 from ledger._keys import KeyManager
 from ledger._keystore import KeyStore, PostgresKeyStore, SQLiteKeyStore
+from ledger._uuids import text_of
 
 KEYRING_PATH = "CASELEDGER_KEYRING_PATH"
 KEYSTORE_PATH = "CASELEDGER_KEYSTORE_PATH"
@@ -65,7 +66,8 @@ class SealingCipher(Cipher):
 
 
 def _event_context(originator_id: UUID | str, version: int, topic: str) -> bytes:
-    return f"event|{originator_id}|{version}|{topic}".encode()
+    oid = originator_id if isinstance(originator_id, str) else text_of(originator_id)
+    return f"event|{oid}|{version}|{topic}".encode()
 
 
 class SealingMapper(Mapper[UUID]):

@@ -15,8 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+from uuid import UUID
 
-from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteFactory,
+)
+
+from ledger._uuids import uuid_of
 
 EVENTS_FILE = "events.sqlite3"
 KEYSTORE_FILE = "keys.sqlite3"
@@ -153,15 +161,35 @@ class _DurableConnectionPool(_PinnedSyncPool):
 
 
 class _DerivedConnectionPool(_PinnedSyncPool):
-    """WAL with synchronous=NORMAL: a crash never corrupts, at worst it loses the last commits."""
+    """WAL with synchronous=NORMAL: a crash never corrupts, at worst it loses the last commits.
+
+    Deleted rows are overwritten (``secure_delete``): the views hold fact metadata, and the
+    rows of an erased fact must not linger in free pages. Some SQLite builds (Debian's)
+    default to this; it is set here so that it holds on every build.
+    """
 
     synchronous = "NORMAL"
+
+    def _create_connection(self) -> SQLiteConnection:
+        connection = super()._create_connection()
+        connection._sqlite_conn.execute("PRAGMA secure_delete=ON")
+        return connection
+
+
+class _InterningRecorder(SQLiteApplicationRecorder):
+    """The library's recorder, handing out one shared UUID object per aggregate id."""
+
+    def convert_originator_id(self, originator_id: str) -> UUID | str:
+        if self.datastore.originator_id_type == "uuid":
+            return uuid_of(originator_id)
+        return originator_id
 
 
 class _PinnedSyncFactory(SQLiteFactory):
     """The library's SQLite persistence with its pool narrowed to ``pool_class``."""
 
     pool_class: type[_PinnedSyncPool] = _DurableConnectionPool
+    application_recorder_class = _InterningRecorder
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)

@@ -7,12 +7,12 @@ gap must never be papered over).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from json.encoder import encode_basestring_ascii
 from typing import Any, Protocol
 
-from ledger import Case, LedgerError
+from ledger import Case, LedgerError, text_of
 from projections._schema import ORDERED_TABLES
 
 
@@ -49,6 +49,11 @@ CaseHistory = Callable[[str, int], Sequence[Any]]
 """(case id, up to version) -> the case's events as they decode now (after erasures)."""
 
 
+def case_ids_of(events: Iterable[Any]) -> set[str]:
+    """The ids of the cases these events belong to (other events are not projected)."""
+    return {text_of(e.originator_id) for e in events if isinstance(e, Case.Event)}
+
+
 def apply_event(ex: Executor, event: Any, history: CaseHistory | None) -> bool:
     """Apply one event; False when it was already applied (redelivery) or not a case event.
 
@@ -58,7 +63,7 @@ def apply_event(ex: Executor, event: Any, history: CaseHistory | None) -> bool:
     """
     if not isinstance(event, Case.Event):
         return False
-    case_id = str(event.originator_id)
+    case_id = text_of(event.originator_id)
     version = event.originator_version
     current = ex.version(case_id)
     if version <= current:

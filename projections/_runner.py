@@ -9,8 +9,10 @@ nothing is skipped, nothing applied twice.
 
 from __future__ import annotations
 
+import gc
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +23,25 @@ from ledger import CaseLedger
 from projections._store import CaseViews
 
 Progress = Callable[[int, int], None]
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Hold off Python's cyclic garbage collector while one page is read, decoded and applied.
+
+    A page allocates hundreds of thousands of short-lived objects that reference counting
+    frees, yet every 700 allocations trigger a collector pass, and every hundredth of those
+    walks the whole long-lived heap (key caches, interned ids): 13 % of a 1M-event rebuild.
+    Paused per page (tens of milliseconds), cycles made meanwhile, on any thread, wait only
+    until the page is done. The collector is switched back on only if it was on.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class ProjectionRunner:
@@ -60,16 +81,18 @@ class ProjectionRunner:
             start = self.position + 1
             total = self._horizon()
             while True:
-                notifications = self.ledger.recorder.select_notifications(
-                    start=start, limit=self.batch_size, stop=total
-                )
-                if not notifications:
-                    return applied
-                events = [self.ledger.mapper.to_domain_event(n) for n in notifications]
-                last = notifications[-1].id
-                applied += self.views.apply_batch(
-                    events, Tracking(self.ledger.name, last), self.history
-                )
+                with collector_paused():
+                    notifications = self.ledger.recorder.select_notifications(
+                        start=start, limit=self.batch_size, stop=total
+                    )
+                    if not notifications:
+                        return applied
+                    last = notifications[-1].id
+                    events = [self.ledger.mapper.to_domain_event(n) for n in notifications]
+                    applied += self.views.apply_batch(
+                        events, Tracking(self.ledger.name, last), self.history
+                    )
+                    del notifications, events
                 start = last + 1
                 if progress is not None:
                     progress(last, max(total, last))

@@ -63,6 +63,8 @@ class TestSQLiteDurability:
             try:
                 assert _pragma(connection, "synchronous") == NORMAL
                 assert _pragma(connection, "journal_mode") == "wal"
+                # Rows of erased facts are overwritten, whatever the SQLite build's default.
+                assert _pragma(connection, "secure_delete") == 1
             finally:
                 pool.put_connection(connection)
         finally:

@@ -13,6 +13,7 @@ from eventsourcing.persistence import Tracking
 
 from ledger import CaseLedger, NewFact, StoreConfig
 from projections import CaseViews, ProjectionRunner
+from projections._store import PROJECTIONS_FILE
 from tests.integration.read_helpers import (
     POLICE,
     PURPOSE,
@@ -143,6 +144,10 @@ class TestRebuildEqualsLive:
 
         assert stack.views.fetch("PRAGMA freelist_count") == [(0,)]
         assert stack.views.fetch("PRAGMA page_count") == [(fresh_pages,)]
+        page_size = stack.views.fetch("PRAGMA page_size")[0][0]
+        views_file = store_config.data_dir / PROJECTIONS_FILE
+        assert views_file.stat().st_size == fresh_pages * page_size
+        assert stack.views.fetch("PRAGMA secure_delete") == [(1,)]
         assert stack.views.fetch("SELECT COUNT(*) FROM cl_facts") == [(0,)]
         assert stack.runner.position == 0
 
