@@ -43,6 +43,7 @@ from ledger._sealing import (
     derive_data_key,
     new_key,
     new_key_id,
+    new_keys,
     open_sealed_at,
     read_header,
     seal,
@@ -361,7 +362,7 @@ class KeyManager:
     def _create_fact_keys(self, owner: str, case_id: str, count: int) -> list[tuple[str, bytes]]:
         wrapper = self.scope_key(owner, case_id, NO_SUBJECT, WRAP)
         wrapper_id = wrapper.key_id.hex()
-        fresh = [(new_key_id().hex(), new_key()) for _ in range(count)]
+        fresh = [(key_id.hex(), key) for key_id, key in new_keys(count)]
         wrapped = wrap_keys(
             wrapper.material,
             [(m, fact_key_context(k, wrapper_id, owner, case_id)) for k, m in fresh],

@@ -15,6 +15,7 @@ from ledger._sealing import (
     SealingKey,
     body_key,
     derive_data_key,
+    new_keys,
     open_sealed,
     read_header,
     seal,
@@ -303,3 +304,26 @@ class TestOpaqueErrors:
         assert KEY.hex() not in text
         assert raised.value.__cause__ is None
         assert raised.value.__suppress_context__
+
+
+class TestKeyBatches:
+    def test_a_batch_has_distinct_random_keys_and_adjacent_ids(self) -> None:
+        batch = new_keys(300)
+        ids = [key_id for key_id, _ in batch]
+        keys = [key for _, key in batch]
+        assert all(len(i) == KEY_ID_BYTES for i in ids)
+        assert all(len(k) == 32 for k in keys)
+        assert len(set(keys)) == len(keys) == 300
+        assert len({i[:10] for i in ids}) == 1
+        counters = [int.from_bytes(i[10:], "big") for i in ids]
+        assert counters == list(range(counters[0], counters[0] + 300))
+        assert ids == sorted(ids)
+
+    def test_batches_do_not_share_ids_or_prefixes(self) -> None:
+        batches = [new_keys(64) for _ in range(50)]
+        ids = [key_id for batch in batches for key_id, _ in batch]
+        assert len(set(ids)) == len(ids)
+        assert len({batch[0][0][:10] for batch in batches}) == 50
+
+    def test_an_empty_batch(self) -> None:
+        assert new_keys(0) == []
