@@ -28,13 +28,12 @@ from policies import (
     FactMetadata,
     PartnerId,
     PurposeId,
-    ReasonCode,
-    Role,
     Sharing,
     SharingLevel,
     SubjectId,
     WriteAction,
     decide_case_read,
+    decide_supervision,
     decide_write,
 )
 
@@ -146,18 +145,15 @@ class Guard:
         return state
 
     def require_supervision(self, caller: Caller) -> AccessDecision:
-        """Reading the access log or erasure records: the privacy officer, for a metadata
-        purpose (AVG art. 39; the same rule as the privacy office's reviews). policies has
-        no decision function for the log itself yet, so this applies its vocabulary."""
-        if not caller.principal.has_role(Role.privacy_officer):
-            reason = ReasonCode.role_not_permitted
-        elif not self.covenant.discloses_metadata_only(caller.purpose):
-            reason = ReasonCode.purpose_incompatible
-        else:
-            return AccessDecision(
-                True, ReasonCode.privacy_officer_metadata, "supervision", disclosure=METADATA
+        """Reading the access log or erasure records: ``policies.decide_supervision``."""
+        decision = decide_supervision(self.covenant, caller.principal, caller.purpose)
+        if not decision.allowed:
+            raise ProblemError(
+                FORBIDDEN,
+                detail=decision.reason.description,
+                extra={"reason": str(decision.reason)},
             )
-        raise ProblemError(FORBIDDEN, detail=reason.description, extra={"reason": str(reason)})
+        return decision
 
     def _sight(self, caller: Caller, case: CaseState, now: datetime) -> AccessDecision:
         return decide_case_read(self.covenant, caller.principal, caller.purpose, case, now)

@@ -5,7 +5,7 @@ The covenant file is loaded once (``load_covenant``); every decision is a pure f
 ``AccessDecision`` with a ``ReasonCode`` the access log keeps.
 """
 
-from policies._case_reads import decide_case_read, decide_subject_report
+from policies._case_reads import decide_case_read, decide_subject_report, decide_supervision
 from policies._covenant import Covenant, Domain
 from policies._covenant_load import load_covenant, parse_covenant, sample_covenant_path
 from policies._diff import DecisionChange, diff_covenants
@@ -81,6 +81,7 @@ __all__ = [
     "decide_case_read",
     "decide_fact_read",
     "decide_subject_report",
+    "decide_supervision",
     "decide_write",
     "diff_covenants",
     "explain",

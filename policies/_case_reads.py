@@ -23,6 +23,11 @@ step  check                                           denial
 officer, for a metadata purpose; then erased / retracted / retention_expired as for facts; a
 fact must concern the subject and nobody else (art. 15(4): the rights of others), else
 concerns_other_subjects; then **allowed** allowed_access_report with content.
+
+``decide_supervision`` guards the access log and the erasure records: partner, roles and
+purpose as above; then only the privacy officer (role_not_permitted), only for a metadata
+purpose (purpose_incompatible); then **allowed** privacy_officer_metadata, metadata only
+(AVG art. 5(2) and 39: the officer supervises, and sees no content doing so).
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from policies._covenant import Covenant
 from policies._fact_read import metadata_view
 from policies._identity import Principal, SubjectId
 from policies._inputs import CaseState, CaseStatus, FactMetadata, Role, require_aware
-from policies._reasons import AccessDecision, ReasonCode, allow, deny
+from policies._reasons import AccessDecision, Disclosure, ReasonCode, allow, deny
 
 R = ReasonCode
 #: Roles that never see case process data: the FG supervises via metadata, the client is
@@ -105,3 +110,15 @@ def decide_subject_report(
     if others:
         return deny(R.concerns_other_subjects, f"fact also concerns {others} other subject(s)")
     return allow(R.allowed_access_report, f"owner={fact.owner}; kind={fact.kind}")
+
+
+def decide_supervision(covenant: Covenant, principal: Principal, purpose: str) -> AccessDecision:
+    """May ``principal`` read the access log and the erasure records (metadata only)?"""
+    early = check_principal(covenant, principal) or check_purpose(covenant, purpose)
+    if early is not None:
+        return early
+    if not principal.has_role(Role.privacy_officer):
+        return deny(R.role_not_permitted, "access log and erasure records: privacy officer only")
+    if not covenant.discloses_metadata_only(purpose):
+        return deny(R.purpose_incompatible, f"purpose {purpose} does not disclose metadata only")
+    return allow(R.privacy_officer_metadata, "supervision; metadata only", Disclosure.metadata)

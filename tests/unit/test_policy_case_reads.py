@@ -19,6 +19,7 @@ from policies import (
     SubjectId,
     decide_case_read,
     decide_subject_report,
+    decide_supervision,
 )
 from tests.strategies import SUBJECT_A, SUBJECT_B, at, case, fact, members, reader, sample
 
@@ -144,3 +145,35 @@ class TestSubjectReport:
         assert report(fact(retracted=True)).reason is R.retracted
         expired = case(CaseStatus.closed, closed_at=at(days=-800))
         assert report(fact(), c=expired).reason is R.retention_expired
+
+
+class TestSupervision:
+    """The access log and erasure records: the privacy officer, metadata purpose, no content."""
+
+    def test_the_privacy_officer_for_a_metadata_purpose(self) -> None:
+        decision = decide_supervision(sample(), OFFICER, "accountability")
+        assert decision.allowed
+        assert decision.reason is R.privacy_officer_metadata
+        assert decision.disclosure is Disclosure.metadata
+
+    def test_not_for_a_content_purpose(self) -> None:
+        decision = decide_supervision(sample(), OFFICER, JOINT)
+        assert (decision.allowed, decision.reason) == (False, R.purpose_incompatible)
+        assert decision.disclosure is Disclosure.none
+
+    @pytest.mark.parametrize(
+        ("partner", "role"),
+        [("zvh", "procesregisseur"), ("zvh", "administratief_medewerker"), ("ggz", "deelnemer")],
+    )
+    def test_nobody_else(self, partner: str, role: str) -> None:
+        decision = decide_supervision(sample(), reader(partner, role), "accountability")
+        assert (decision.allowed, decision.reason) == (False, R.role_not_permitted)
+
+    def test_principal_and_purpose_checks_come_first(self) -> None:
+        assert (
+            decide_supervision(
+                sample(), reader("nobody", "privacy_officer"), "accountability"
+            ).reason
+            is R.partner_unknown
+        )
+        assert decide_supervision(sample(), OFFICER, "gossip").reason is R.purpose_unknown
