@@ -166,9 +166,30 @@ async def write_preconditions(
         if match is None:
             raise ProblemError(BAD_HEADER, detail='If-Match must be an ETag such as "7".')
         expected = int(match.group(1))
-    if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
-        raise ProblemError(BAD_HEADER, detail="Idempotency-Key: 1-200 visible ASCII characters.")
-    return Preconditions(expected, idempotency_key)
+    return Preconditions(expected, _checked_idempotency_key(idempotency_key))
 
 
 WritePreconditions = Annotated[Preconditions, Depends(write_preconditions)]
+
+
+async def idempotency_key_only(
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="A retry with the same key returns the first result.",
+            pattern=r"^[\x21-\x7e]{1,200}$",
+        ),
+    ] = None,
+) -> str | None:
+    """For writes without a case version to match (erasures): the key only."""
+    return _checked_idempotency_key(idempotency_key)
+
+
+def _checked_idempotency_key(key: str | None) -> str | None:
+    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+        raise ProblemError(BAD_HEADER, detail="Idempotency-Key: 1-200 visible ASCII characters.")
+    return key
+
+
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key_only)]

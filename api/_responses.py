@@ -135,6 +135,7 @@ class AuditVerification(_Public):
 class ErasurePublic(_Public):
     erasure_id: str
     certificate: dict[str, Any]
+    replayed: bool = False
 
 
 class Health(_Public):

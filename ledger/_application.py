@@ -9,6 +9,7 @@ caller gave a key) in one transaction. Optimistic concurrency surfaces as
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import uuid
@@ -39,6 +40,7 @@ from ledger._errors import (
     IdempotencyKeyReusedError,
     InvalidCommandError,
     SealedError,
+    SubjectNotFoundError,
 )
 from ledger._idempotency import IdempotencyRecord, fingerprint, record_id
 from ledger._interprocess import case_stripes, sqlite_writer_lock
@@ -117,6 +119,37 @@ class ErasureReport:
     fact_key_ids: tuple[str, ...]
     fact_ids: tuple[str, ...]
     epoch: _erasure.EpochReport
+    replayed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (ids and counts only), kept in an idempotency record."""
+        return {
+            "erasure_id": self.erasure_id,
+            "scope": self.scope,
+            "target_id": self.target_id,
+            "ground": self.ground,
+            "erased_at": self.erased_at.isoformat(),
+            "scope_key_ids": list(self.scope_key_ids),
+            "fact_key_ids": list(self.fact_key_ids),
+            "fact_ids": list(self.fact_ids),
+            "epoch": self.epoch.as_dict(),
+        }
+
+    @classmethod
+    def replayed_from(cls, data: dict[str, Any]) -> ErasureReport:
+        """The report an earlier attempt kept (see :meth:`as_dict`), marked as replayed."""
+        return cls(
+            erasure_id=str(data["erasure_id"]),
+            scope=str(data["scope"]),
+            target_id=str(data["target_id"]),
+            ground=str(data["ground"]),
+            erased_at=datetime.fromisoformat(str(data["erased_at"])),
+            scope_key_ids=tuple(data["scope_key_ids"]),
+            fact_key_ids=tuple(data["fact_key_ids"]),
+            fact_ids=tuple(data["fact_ids"]),
+            epoch=_erasure.EpochReport.from_dict(data["epoch"]),
+            replayed=True,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +333,14 @@ class CaseLedger(Application[UUID]):
         )
 
     def _replay(self, record_uid: UUID, print_: str) -> WriteResult | None:
+        record = self._recorded(record_uid, print_)
+        if record is None:
+            return None
+        r = record.result
+        return WriteResult(str(r["case_id"]), int(r["version"]), r["created_id"], replayed=True)
+
+    def _recorded(self, record_uid: UUID, print_: str) -> IdempotencyRecord | None:
+        """The earlier outcome kept under this idempotency record, if any."""
         try:
             record: object = self.repository.get(record_uid)
         except AggregateNotFoundError:
@@ -308,8 +349,7 @@ class CaseLedger(Application[UUID]):
             raise CaseNotFoundError("case not found")
         if record.fingerprint != print_:
             raise IdempotencyKeyReusedError("idempotency key was used for another request")
-        r = record.result
-        return WriteResult(str(r["case_id"]), int(r["version"]), r["created_id"], replayed=True)
+        return record
 
     def _current_version(self, uid: UUID) -> int | None:
         events = list(self.events.get(uid, desc=True, limit=1))
@@ -966,66 +1006,151 @@ class CaseLedger(Application[UUID]):
     # -- erasure --------------------------------------------------------------------------
 
     def erase_fact(
-        self, ctx: RequestContext, case_id: str, fact_id: str, *, ground: str
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        fact_id: str,
+        *,
+        ground: str,
+        idempotency_key: str | None = None,
     ) -> ErasureReport:
-        case = self.get_case(case_id)
-        fact = case.get_fact(fact_id)
-        destroyed = _erasure.destroy_fact_keys(self.keys, [r.fact_key_id for r in fact.revisions])
-        return self._finish_erasure(
-            ctx,
-            [case_id],
-            "fact",
-            fact_id,
-            ground,
-            destroyed,
-            {case_id: [fact_id]},
-            {case_id: case.purpose},
-        )
+        def run() -> ErasureReport:
+            case = self.get_case(case_id)
+            fact = case.get_fact(fact_id)
+            revisions = [r.fact_key_id for r in fact.revisions]
+            destroyed = _erasure.destroy_fact_keys(self.keys, revisions)
+            return self._finish_erasure(
+                ctx,
+                [case_id],
+                "fact",
+                fact_id,
+                ground,
+                destroyed,
+                {case_id: [fact_id]},
+                {case_id: case.purpose},
+            )
+
+        request = {"scope": "fact", "case_id": case_id, "fact_id": fact_id, "ground": ground}
+        return self._idempotent_erasure(ctx, idempotency_key, request, run)
 
     def erase_subject(
-        self, ctx: RequestContext, case_id: str, subject_id: str, *, ground: str
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        subject_id: str,
+        *,
+        ground: str,
+        idempotency_key: str | None = None,
     ) -> ErasureReport:
-        case = self.get_case(case_id)
-        fact_ids = [f.fact_id for f in case.facts.values() if subject_id in f.subjects]
-        destroyed = _erasure.destroy_subject(self.keys, case_id, subject_id)
-        return self._finish_erasure(
-            ctx,
-            [case_id],
-            "subject",
-            subject_id,
-            ground,
-            destroyed,
-            {case_id: fact_ids},
-            {case_id: case.purpose},
-        )
-
-    def erase_case(self, ctx: RequestContext, case_id: str, *, ground: str) -> ErasureReport:
-        case = self.get_case(case_id)
-        fact_ids = list(case.facts)
-        destroyed = _erasure.destroy_case(self.keys, case_id)
-        return self._finish_erasure(
-            ctx,
-            [case_id],
-            "case",
-            case_id,
-            ground,
-            destroyed,
-            {case_id: fact_ids},
-            {case_id: case.purpose},
-        )
-
-    def erase_owner(self, ctx: RequestContext, owner: str, *, ground: str) -> ErasureReport:
-        case_ids = self._cases_with_keys_of(owner)
-        facts: dict[str, list[str]] = {}
-        purposes: dict[str, str] = {}
-        for case_id in case_ids:
+        def run() -> ErasureReport:
             case = self.get_case(case_id)
-            facts[case_id] = [f.fact_id for f in case.facts.values() if f.owner == owner]
-            purposes[case_id] = case.purpose
-        destroyed = _erasure.destroy_owner(self.keys, owner)
-        return self._finish_erasure(
-            ctx, case_ids, "owner", owner, ground, destroyed, facts, purposes
-        )
+            if subject_id not in case.subjects:
+                raise SubjectNotFoundError(f"subject {subject_id} not in case {case_id}")
+            fact_ids = [f.fact_id for f in case.facts.values() if subject_id in f.subjects]
+            destroyed = _erasure.destroy_subject(self.keys, case_id, subject_id)
+            return self._finish_erasure(
+                ctx,
+                [case_id],
+                "subject",
+                subject_id,
+                ground,
+                destroyed,
+                {case_id: fact_ids},
+                {case_id: case.purpose},
+            )
+
+        request = {
+            "scope": "subject",
+            "case_id": case_id,
+            "subject_id": subject_id,
+            "ground": ground,
+        }
+        return self._idempotent_erasure(ctx, idempotency_key, request, run)
+
+    def erase_case(
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        *,
+        ground: str,
+        idempotency_key: str | None = None,
+    ) -> ErasureReport:
+        def run() -> ErasureReport:
+            case = self.get_case(case_id)
+            fact_ids = list(case.facts)
+            destroyed = _erasure.destroy_case(self.keys, case_id)
+            return self._finish_erasure(
+                ctx,
+                [case_id],
+                "case",
+                case_id,
+                ground,
+                destroyed,
+                {case_id: fact_ids},
+                {case_id: case.purpose},
+            )
+
+        request = {"scope": "case", "case_id": case_id, "ground": ground}
+        return self._idempotent_erasure(ctx, idempotency_key, request, run)
+
+    def erase_owner(
+        self,
+        ctx: RequestContext,
+        owner: str,
+        *,
+        ground: str,
+        idempotency_key: str | None = None,
+    ) -> ErasureReport:
+        def run() -> ErasureReport:
+            case_ids = self._cases_with_keys_of(owner)
+            facts: dict[str, list[str]] = {}
+            purposes: dict[str, str] = {}
+            for case_id in case_ids:
+                case = self.get_case(case_id)
+                facts[case_id] = [f.fact_id for f in case.facts.values() if f.owner == owner]
+                purposes[case_id] = case.purpose
+            destroyed = _erasure.destroy_owner(self.keys, owner)
+            return self._finish_erasure(
+                ctx, case_ids, "owner", owner, ground, destroyed, facts, purposes
+            )
+
+        request = {"scope": "owner", "owner": owner, "ground": ground}
+        return self._idempotent_erasure(ctx, idempotency_key, request, run)
+
+    def _idempotent_erasure(
+        self,
+        ctx: RequestContext,
+        idempotency_key: str | None,
+        request: dict[str, str],
+        run: Callable[[], ErasureReport],
+    ) -> ErasureReport:
+        """Run an erasure once per idempotency key: a retry gets the first report back.
+
+        The record is kept under the registry's keys, not the erased scope's, so it stays
+        readable after the erasure it describes. Retries in this process wait for the first
+        attempt; a retry racing it from another process erases nothing more (the keys are
+        gone) but adds a second record of the erasure, and gets its own report.
+        """
+        if idempotency_key is None:
+            return run()
+        record_uid = record_id(ctx.principal.partner, "erasure", idempotency_key)
+        print_ = fingerprint("erase", request)
+        with self._case_lock(record_uid):
+            recorded = self._recorded(record_uid, print_)
+            if recorded is not None:
+                return ErasureReport.replayed_from(recorded.result["report"])
+            report = run()
+            record = IdempotencyRecord._create(
+                IdempotencyRecord.Recorded,
+                id=record_uid,
+                case_id="",
+                partner=REGISTRY_OWNER,
+                fingerprint=print_,
+                result={"report": report.as_dict()},
+            )
+            with contextlib.suppress(RecordConflictError):
+                self.save(record)  # lost to another process's retry: its record stands
+            return report
 
     def rotate_keys(self, owners: Sequence[str]) -> _erasure.EpochReport:
         """A KEK rotation epoch for these owners (``caseledger keys rotate``)."""

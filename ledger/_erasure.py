@@ -52,6 +52,19 @@ class EpochReport:
             "kek_versions_destroyed": {k: list(v) for k, v in self.kek_versions_destroyed.items()},
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EpochReport:
+        """The inverse of :meth:`as_dict`."""
+        return cls(
+            rekeyed_scopes=int(data["rekeyed_scopes"]),
+            fact_keys_rewrapped=int(data["fact_keys_rewrapped"]),
+            scope_keys_rewrapped=int(data["scope_keys_rewrapped"]),
+            kek_rotations={str(k): int(v) for k, v in data["kek_rotations"].items()},
+            kek_versions_destroyed={
+                str(k): [int(x) for x in v] for k, v in data["kek_versions_destroyed"].items()
+            },
+        )
+
 
 def _bump(tx: KeyStoreTransaction) -> int:
     """Move the erasure generation on (other processes drop their caches); the new value."""

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
-from api._deps import CurrentCaller, ServicesDep
+from api._deps import CurrentCaller, IdempotencyKey, ServicesDep
 from api._problems import not_found
 from api._responses import ErasurePublic
 from api._schemas import (
@@ -23,7 +23,7 @@ from api._schemas import (
 )
 from api.bootstrap import Services
 from api.routes._common import PROBLEMS, ErasurePath, GuardDep, require_declared
-from ledger import ErasureReport, RequestContext
+from ledger import ErasureReport, RequestContext, SubjectNotFoundError
 from policies import WriteAction
 from projections._privacy import PrivacyOffice
 
@@ -42,31 +42,50 @@ def erase(
     guard: GuardDep,
     services: ServicesDep,
     office: OfficeDep,
+    idempotency_key: IdempotencyKey,
+    response: Response,
 ) -> ErasurePublic:
-    """Erase a scope (fact, subject, case, owner) on a ground; returns the certificate."""
+    """Erase a scope (fact, subject, case, owner) on a ground; returns the certificate. A
+    retry with the same ``Idempotency-Key`` returns the first certificate (200, replayed)."""
     if isinstance(body, OwnerErasure):
         require_declared(services.covenant, partner__org=body.org)
         guard.require(caller, WriteAction.erase)
-        report = services.ledger.erase_owner(caller.context, body.org, ground=body.ground)
+        report = services.ledger.erase_owner(
+            caller.context, body.org, ground=body.ground, idempotency_key=idempotency_key
+        )
     else:
         guard.require(caller, WriteAction.erase, body.case_id)
-        report = _erase_in_case(services, caller.context, body)
+        report = _erase_in_case(services, caller.context, body, idempotency_key)
+    if report.replayed:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
     return ErasurePublic(
-        erasure_id=report.erasure_id, certificate=office.certificate(report.erasure_id)
+        erasure_id=report.erasure_id,
+        certificate=office.certificate(report.erasure_id),
+        replayed=report.replayed,
     )
 
 
 def _erase_in_case(
-    services: Services, ctx: RequestContext, body: FactErasure | SubjectErasure | CaseErasure
+    services: Services,
+    ctx: RequestContext,
+    body: FactErasure | SubjectErasure | CaseErasure,
+    idempotency_key: str | None,
 ) -> ErasureReport:
     ledger = services.ledger
+    key = idempotency_key
     if isinstance(body, CaseErasure):
-        return ledger.erase_case(ctx, body.case_id, ground=body.ground)
+        return ledger.erase_case(ctx, body.case_id, ground=body.ground, idempotency_key=key)
     if isinstance(body, SubjectErasure):
-        if body.subject_id not in ledger.get_case(body.case_id).subjects:
-            raise not_found()
-        return ledger.erase_subject(ctx, body.case_id, body.subject_id, ground=body.ground)
-    return ledger.erase_fact(ctx, body.case_id, body.fact_id, ground=body.ground)
+        try:
+            return ledger.erase_subject(
+                ctx, body.case_id, body.subject_id, ground=body.ground, idempotency_key=key
+            )
+        except SubjectNotFoundError:
+            raise not_found() from None
+    return ledger.erase_fact(
+        ctx, body.case_id, body.fact_id, ground=body.ground, idempotency_key=key
+    )
 
 
 def get_erasure(

@@ -154,6 +154,59 @@ class TestErasures:
         )
 
 
+class TestIdempotentErasures:
+    """A retried erasure with the same Idempotency-Key returns the first certificate; it
+    destroys nothing more and records no second erasure."""
+
+    @pytest.mark.parametrize("scope", ["fact", "subject", "case", "owner"])
+    def test_retry_returns_the_first_certificate(
+        self, client: TestClient, auth: Auth, scope: str
+    ) -> None:
+        setup = active_case(client, auth)
+        fact_id = record(client, auth, setup, GGZ, "note")
+        body = {
+            "fact": {"scope": "fact", "case_id": setup.case_id, "fact_id": fact_id},
+            "subject": {"scope": "subject", "case_id": setup.case_id,
+                        "subject_id": setup.subject_id},
+            "case": {"scope": "case", "case_id": setup.case_id},
+            "owner": {"scope": "owner", "org": "ggz"},
+        }[scope]  # fmt: skip
+        body["ground"] = "owner_withdrawal" if scope == "owner" else "art17_request"
+        headers = {**auth.headers(PO), "Idempotency-Key": f"erase-{scope}-1"}
+
+        first = client.post("/v1/erasures", json=body, headers=headers)
+        again = client.post("/v1/erasures", json=body, headers=headers)
+
+        created = ok(first, 201)
+        replayed = ok(again, 200)
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert "Idempotent-Replayed" not in first.headers
+        assert (created["replayed"], replayed["replayed"]) == (False, True)
+        assert replayed["erasure_id"] == created["erasure_id"]
+        assert replayed["certificate"] == created["certificate"]
+
+    def test_a_key_reused_for_another_erasure_is_refused(
+        self, client: TestClient, auth: Auth
+    ) -> None:
+        setup = active_case(client, auth)
+        first_fact = record(client, auth, setup, GGZ, "note")
+        other_fact = record(client, auth, setup, GGZ, "other note")
+        headers = {**auth.headers(PO), "Idempotency-Key": "erase-reused"}
+        body = {"scope": "fact", "case_id": setup.case_id, "ground": "art17_request"}
+
+        ok(client.post("/v1/erasures", json={**body, "fact_id": first_fact}, headers=headers), 201)
+        reused = client.post("/v1/erasures", json={**body, "fact_id": other_fact}, headers=headers)
+
+        problem(reused, 422, "idempotency-key-reused")
+        view = client.get(f"/v1/cases/{setup.case_id}", headers=auth.headers(GGZ))
+        assert setup.canaries["other note"] in view.text  # not erased
+
+    def test_a_malformed_key_is_a_bad_header(self, client: TestClient, auth: Auth) -> None:
+        body = {"scope": "owner", "org": "ggz", "ground": "owner_withdrawal"}
+        headers = {**auth.headers(PO), "Idempotency-Key": "with space"}
+        problem(client.post("/v1/erasures", json=body, headers=headers), 400, "invalid-header")
+
+
 class TestHealth:
     """Liveness and readiness need no token."""
 

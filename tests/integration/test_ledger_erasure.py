@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from ledger import (
     Case,
     CaseLedger,
     ErasureReport,
+    IdempotencyKeyReusedError,
     LocalKeyring,
     StoreConfig,
     SubjectNotFoundError,
@@ -202,6 +204,43 @@ class TestEraseOwner:
         assert_erased_exactly(e.ledger, e, by_politie)
         assert_erased_exactly(e.warm, e, by_politie)
         assert_replay_agrees(e.config, e.ledger, e.warm, w)
+
+
+class TestIdempotentErasure:
+    """An erasure retried with the same idempotency key, here or from another ledger
+    instance, returns the first report and records nothing more."""
+
+    def test_retry_returns_the_first_report(self, erasure: Erasure) -> None:
+        e, w = erasure, erasure.world
+        target = w.facts["politie_a"]
+        first = e.ledger.erase_fact(
+            PRIVACY_OFFICER, w.case_1, target, ground="art17", idempotency_key="k-1"
+        )
+        again = e.warm.erase_fact(
+            PRIVACY_OFFICER, w.case_1, target, ground="art17", idempotency_key="k-1"
+        )
+        assert (first.replayed, again.replayed) == (False, True)
+        assert dataclasses.replace(again, replayed=False) == first
+        assert e.ledger.get_case(w.case_1).version == e.versions[w.case_1] + 1
+
+    def test_owner_erasure_replays_after_its_keys_are_gone(self, erasure: Erasure) -> None:
+        e = erasure
+        first = e.ledger.erase_owner(
+            PRIVACY_OFFICER, "politie", ground="partner_left", idempotency_key="k-owner"
+        )
+        again = e.ledger.erase_owner(
+            PRIVACY_OFFICER, "politie", ground="partner_left", idempotency_key="k-owner"
+        )
+        assert again.replayed
+        assert again.erasure_id == first.erasure_id
+        assert again.epoch == first.epoch
+
+    def test_a_key_reused_for_another_erasure_is_refused(self, erasure: Erasure) -> None:
+        e, w = erasure, erasure.world
+        e.ledger.erase_case(PRIVACY_OFFICER, w.case_2, ground="retention", idempotency_key="k")
+        with pytest.raises(IdempotencyKeyReusedError):
+            e.ledger.erase_case(PRIVACY_OFFICER, w.case_1, ground="retention", idempotency_key="k")
+        assert e.ledger.get_case(w.case_1).status != "erased"
 
 
 class TestErasureReachesOtherProcesses:
