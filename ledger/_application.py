@@ -1014,24 +1014,13 @@ class CaseLedger(Application[UUID]):
         ground: str,
         idempotency_key: str | None = None,
     ) -> ErasureReport:
-        def run() -> ErasureReport:
-            case = self.get_case(case_id)
-            fact = case.get_fact(fact_id)
-            revisions = [r.fact_key_id for r in fact.revisions]
-            destroyed = _erasure.destroy_fact_keys(self.keys, revisions)
-            return self._finish_erasure(
-                ctx,
-                [case_id],
-                "fact",
-                fact_id,
-                ground,
-                destroyed,
-                {case_id: [fact_id]},
-                {case_id: case.purpose},
-            )
+        def destroy(case: Case) -> _erasure.Destroyed:
+            revisions = [r.fact_key_id for r in case.get_fact(fact_id).revisions]
+            return _erasure.destroy_fact_keys(self.keys, revisions)
 
-        request = {"scope": "fact", "case_id": case_id, "fact_id": fact_id, "ground": ground}
-        return self._idempotent_erasure(ctx, idempotency_key, request, run)
+        return self._erase_in_case(
+            ctx, case_id, "fact", fact_id, ground, idempotency_key, lambda _: [fact_id], destroy
+        )
 
     def erase_subject(
         self,
@@ -1042,30 +1031,21 @@ class CaseLedger(Application[UUID]):
         ground: str,
         idempotency_key: str | None = None,
     ) -> ErasureReport:
-        def run() -> ErasureReport:
-            case = self.get_case(case_id)
+        def facts_of(case: Case) -> list[str]:
             if subject_id not in case.subjects:
                 raise SubjectNotFoundError(f"subject {subject_id} not in case {case_id}")
-            fact_ids = [f.fact_id for f in case.facts.values() if subject_id in f.subjects]
-            destroyed = _erasure.destroy_subject(self.keys, case_id, subject_id)
-            return self._finish_erasure(
-                ctx,
-                [case_id],
-                "subject",
-                subject_id,
-                ground,
-                destroyed,
-                {case_id: fact_ids},
-                {case_id: case.purpose},
-            )
+            return [f.fact_id for f in case.facts.values() if subject_id in f.subjects]
 
-        request = {
-            "scope": "subject",
-            "case_id": case_id,
-            "subject_id": subject_id,
-            "ground": ground,
-        }
-        return self._idempotent_erasure(ctx, idempotency_key, request, run)
+        return self._erase_in_case(
+            ctx,
+            case_id,
+            "subject",
+            subject_id,
+            ground,
+            idempotency_key,
+            facts_of,
+            lambda _: _erasure.destroy_subject(self.keys, case_id, subject_id),
+        )
 
     def erase_case(
         self,
@@ -1075,22 +1055,46 @@ class CaseLedger(Application[UUID]):
         ground: str,
         idempotency_key: str | None = None,
     ) -> ErasureReport:
+        return self._erase_in_case(
+            ctx,
+            case_id,
+            "case",
+            case_id,
+            ground,
+            idempotency_key,
+            lambda case: list(case.facts),
+            lambda _: _erasure.destroy_case(self.keys, case_id),
+        )
+
+    def _erase_in_case(
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        scope: str,
+        target_id: str,
+        ground: str,
+        idempotency_key: str | None,
+        facts_of: Callable[[Case], list[str]],
+        destroy: Callable[[Case], _erasure.Destroyed],
+    ) -> ErasureReport:
+        """Erase ``target_id`` of one case: the facts it makes unreadable, then its keys."""
+
         def run() -> ErasureReport:
             case = self.get_case(case_id)
-            fact_ids = list(case.facts)
-            destroyed = _erasure.destroy_case(self.keys, case_id)
+            fact_ids = facts_of(case)
+            destroyed = destroy(case)
             return self._finish_erasure(
                 ctx,
                 [case_id],
-                "case",
-                case_id,
+                scope,
+                target_id,
                 ground,
                 destroyed,
                 {case_id: fact_ids},
                 {case_id: case.purpose},
             )
 
-        request = {"scope": "case", "case_id": case_id, "ground": ground}
+        request = {"scope": scope, "case_id": case_id, "target_id": target_id, "ground": ground}
         return self._idempotent_erasure(ctx, idempotency_key, request, run)
 
     def erase_owner(

@@ -8,28 +8,32 @@ bounded dicts (UUIDs are immutable, so sharing one object is safe).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
 from uuid import UUID
 
 _LIMIT = 65_536
 _by_text: dict[str, UUID] = {}
 _text_of: dict[UUID, str] = {}
 
+K = TypeVar("K")
+V = TypeVar("V")
+
 
 def uuid_of(text: str) -> UUID:
     """``UUID(text)``, the same object for the same text while it is cached."""
-    found = _by_text.get(text)
-    if found is None:
-        if len(_by_text) >= _LIMIT:
-            _by_text.clear()
-        found = _by_text[text] = UUID(text)
-    return found
+    return _memo(_by_text, text, UUID)
 
 
 def text_of(uid: UUID) -> str:
     """``str(uid)``, cached."""
-    found = _text_of.get(uid)
+    return _memo(_text_of, uid, str)
+
+
+def _memo(cache: dict[K, V], key: K, make: Callable[[K], V]) -> V:
+    found = cache.get(key)
     if found is None:
-        if len(_text_of) >= _LIMIT:
-            _text_of.clear()
-        found = _text_of[uid] = str(uid)
+        if len(cache) >= _LIMIT:
+            cache.clear()
+        found = cache[key] = make(key)
     return found
