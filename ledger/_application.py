@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 import threading
 import uuid
@@ -454,10 +455,21 @@ class CaseLedger(Application[UUID]):
         case_id: str,
         *,
         case_role: str,
+        identity: NewFact | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> WriteResult:
+        """Add a subject; with ``identity``, also its identifying fact, in one transaction.
+
+        The identity fact is about the new subject only (its ``subjects`` are replaced by the
+        new id) and is owned by the caller's partner. ``created_id`` is the subject id, or
+        ``"<subject id>,<fact id>"`` with an identity fact.
+        """
         subject_id = uuid.uuid4().hex
+        prepared = []
+        if identity is not None:
+            about = dataclasses.replace(identity, subjects=(subject_id,))
+            prepared.append((uuid.uuid4().hex, about.validated(), _encode_body(about.body)))
 
         def decide(case: Case) -> str:
             case.require_participant(ctx.principal.partner)
@@ -465,13 +477,18 @@ class CaseLedger(Application[UUID]):
             # Create the subject's key before the event sealed with it.
             self.keys.scope_key(ctx.principal.partner, case_id, subject_id)
             self._trigger(case, ctx, Case.SubjectAdded, subject_id=subject_id, case_role=case_role)
-            return subject_id
+            return ",".join([subject_id, *self._record_on(case, ctx, prepared)])
 
+        arguments: dict[str, Any] = {"case_role": case_role}
+        for fact_id, fact, body in prepared:
+            # Without the new subject's id: it is drawn anew by every attempt.
+            unbound = dataclasses.replace(fact, subjects=())
+            arguments["identity"] = _fact_arguments([(fact_id, unbound, body)])[0]
         return self._command(
             ctx,
             case_id,
             "add_subject",
-            {"case_role": case_role},
+            arguments,
             decide,
             expected_version=expected_version,
             idempotency_key=idempotency_key,
@@ -578,59 +595,54 @@ class CaseLedger(Application[UUID]):
         def decide(case: Case) -> str:
             case.require_participant(owner)
             case.require_open_for_facts()
-            for _, fact, _ in prepared:
-                case.require_subjects(list(fact.subjects))
-            version = case.version
-            sealed_bodies = self.keys.seal_bodies(
-                owner,
-                case_id,
-                [
-                    (fact.subjects, plaintext, body_context(case_id, fact_id, version + n))
-                    for n, (fact_id, fact, plaintext) in enumerate(prepared, start=1)
-                ],
-            )
-            for (fact_id, fact, _), sealed in zip(prepared, sealed_bodies, strict=True):
-                self._trigger(
-                    case,
-                    ctx,
-                    Case.FactRecorded,
-                    fact_id=fact_id,
-                    kind=fact.kind,
-                    subjects=list(fact.subjects),
-                    categories=list(fact.categories),
-                    purpose=fact.purpose,
-                    legal_basis=fact.legal_basis,
-                    sharing_level=fact.sharing_level,
-                    sharing_partners=list(fact.sharing_partners),
-                    fact_key_id=sealed.fact_key_id,
-                    sealed_body=sealed.blob,
-                )
-            return ",".join(fact_id for fact_id, _, _ in prepared)
+            return ",".join(self._record_on(case, ctx, prepared))
 
-        arguments = {
-            "facts": [
-                [
-                    f.kind,
-                    f.subjects,
-                    f.categories,
-                    f.purpose,
-                    f.legal_basis,
-                    f.sharing_level,
-                    f.sharing_partners,
-                    plaintext.decode(),
-                ]
-                for _, f, plaintext in prepared
-            ]
-        }
         return self._command(
             ctx,
             case_id,
             "record_facts",
-            arguments,
+            {"facts": _fact_arguments(prepared)},
             decide,
             expected_version=expected_version,
             idempotency_key=idempotency_key,
         )
+
+    def _record_on(
+        self, case: Case, ctx: RequestContext, prepared: Sequence[PreparedFact]
+    ) -> list[str]:
+        """Seal and record prepared facts on ``case`` (owned by the caller's partner)."""
+        if not prepared:
+            return []
+        owner = ctx.principal.partner
+        case_id = str(case.id)
+        for _, fact, _ in prepared:
+            case.require_subjects(list(fact.subjects))
+        version = case.version
+        sealed_bodies = self.keys.seal_bodies(
+            owner,
+            case_id,
+            [
+                (fact.subjects, plaintext, body_context(case_id, fact_id, version + n))
+                for n, (fact_id, fact, plaintext) in enumerate(prepared, start=1)
+            ],
+        )
+        for (fact_id, fact, _), sealed in zip(prepared, sealed_bodies, strict=True):
+            self._trigger(
+                case,
+                ctx,
+                Case.FactRecorded,
+                fact_id=fact_id,
+                kind=fact.kind,
+                subjects=list(fact.subjects),
+                categories=list(fact.categories),
+                purpose=fact.purpose,
+                legal_basis=fact.legal_basis,
+                sharing_level=fact.sharing_level,
+                sharing_partners=list(fact.sharing_partners),
+                fact_key_id=sealed.fact_key_id,
+                sealed_body=sealed.blob,
+            )
+        return [fact_id for fact_id, _, _ in prepared]
 
     def correct_fact(
         self,
@@ -1274,6 +1286,27 @@ class _BytesAsBase64(Transcoding):
 def body_context(case_id: str, fact_id: str, case_version: int) -> bytes:
     """Associated data of a fact body: its case, fact and the case version it was sealed at."""
     return f"body|case={case_id}|fact={fact_id}|version={case_version}".encode()
+
+
+PreparedFact = tuple[str, NewFact, bytes]
+"""(new fact id, validated fact, encoded body), made before the command runs."""
+
+
+def _fact_arguments(prepared: Sequence[PreparedFact]) -> list[list[Any]]:
+    """What identifies prepared facts in an idempotency fingerprint (not their new ids)."""
+    return [
+        [
+            f.kind,
+            f.subjects,
+            f.categories,
+            f.purpose,
+            f.legal_basis,
+            f.sharing_level,
+            f.sharing_partners,
+            plaintext.decode(),
+        ]
+        for _, f, plaintext in prepared
+    ]
 
 
 def _encode_body(body: Any) -> bytes:

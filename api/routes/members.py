@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api._deps import Caller, CurrentCaller, Preconditions, ServicesDep, WritePreconditions
+from api._deps import Caller, CurrentCaller, ServicesDep, WritePreconditions
 from api._guard import Guard, Permit, new_fact
 from api._responses import WriteAck
 from api._schemas import ParticipantCreate, SubjectCreate
-from api._writes import MAX_ATTEMPTS, ack, perform
-from api.bootstrap import Services
+from api._writes import ack, perform
 from api.routes._common import PROBLEMS, CasePath, GuardDep, OrgPath, add_write, require_declared
-from ledger import ConcurrencyConflictError, WriteResult
+from ledger import NewFact
 from policies import WriteAction
 
 A = WriteAction
@@ -41,18 +40,31 @@ def add_subject(
         return permit
 
     def run(permit: Permit) -> WriteAck:
+        assert permit.case is not None
+        identity = None
+        if body.identity is not None:
+            identity = NewFact(
+                IDENTITY_KIND,
+                (),  # the new subject, once its id exists
+                (IDENTITY_CATEGORY,),
+                permit.case.purpose,
+                body.legal_basis or services.ledger.get_case(case).legal_basis,
+                body.sharing.level,
+                tuple(body.sharing.partners),
+                body.identity,
+            )
         added = services.ledger.add_subject(
             caller.context,
             case,
             case_role=body.case_role,
+            identity=identity,
             expected_version=pre.expected_version,
             idempotency_key=pre.idempotency_key,
         )
-        subject_id = added.created_id or ""
-        if body.identity is None:
+        subject_id, _, fact_id = (added.created_id or "").partition(",")
+        if identity is None:
             return ack(response, added, subject_id=subject_id)
-        fact = _record_identity(services, guard, caller, case, body, permit, subject_id, pre)
-        return ack(response, fact, subject_id=subject_id, identity_fact_id=fact.created_id)
+        return ack(response, added, subject_id=subject_id, identity_fact_id=fact_id)
 
     return perform(pre, authorise, run)
 
@@ -80,41 +92,6 @@ def _identity_permit(
         now=permit.now,
     )
     return guard.require(caller, A.record_fact, case, fact=meta)
-
-
-def _record_identity(
-    services: Services,
-    guard: Guard,
-    caller: Caller,
-    case: str,
-    body: SubjectCreate,
-    permit: Permit,
-    subject_id: str,
-    pre: Preconditions,
-) -> WriteResult:
-    assert permit.case is not None
-    legal_basis = body.legal_basis or services.ledger.get_case(case).legal_basis
-    key = f"{pre.idempotency_key}/identity" if pre.idempotency_key else None
-    # The subject exists now: only this fact may be retried (it has no precondition).
-    for attempt in range(MAX_ATTEMPTS):
-        try:
-            return services.ledger.record_fact(
-                caller.context,
-                case,
-                kind=IDENTITY_KIND,
-                subjects=[subject_id],
-                categories=[IDENTITY_CATEGORY],
-                purpose=permit.case.purpose,
-                legal_basis=legal_basis,
-                sharing_level=body.sharing.level,
-                sharing_partners=body.sharing.partners,
-                body=body.identity,
-                idempotency_key=key,
-            )
-        except ConcurrencyConflictError:
-            if attempt == MAX_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
 
 
 def invite_participant(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from ledger import (
     InvalidCommandError,
     InvariantViolationError,
     LedgerError,
+    NewFact,
     NotOwnerError,
     NotParticipantError,
     StoreConfig,
@@ -344,3 +346,54 @@ class TestErrorTree:
             assert issubclass(error, InvariantViolationError)
             assert issubclass(error, ValueError)
         assert issubclass(SubjectNotFoundError, LookupError)
+
+
+def _identity(**changes: Any) -> NewFact:
+    fact = NewFact(
+        "observation", (), ("identity",), PURPOSE, "wgs", "participants", (),
+        {"name": "Invented Person"},
+    )  # fmt: skip
+    return dataclasses.replace(fact, **changes)
+
+
+class TestSubjectWithIdentity:
+    """A subject and its identity fact are stored together or not at all."""
+
+    def test_one_transaction_two_events(self, world: World) -> None:
+        before = world.ledger.get_case(world.case_id).version
+        result = world.ledger.add_subject(
+            POLITIE, world.case_id, case_role="victim", identity=_identity()
+        )
+        assert result.created_id is not None
+        subject_id, fact_id = result.created_id.split(",")
+        case = world.ledger.get_case(world.case_id)
+        assert result.version == case.version == before + 2
+        assert subject_id in case.subjects
+        fact = case.get_fact(fact_id)
+        assert (fact.owner, tuple(fact.subjects)) == ("politie", (subject_id,))
+        assert readable(world.ledger, world.case_id)[fact_id] == {"name": "Invented Person"}
+
+    def test_a_refused_identity_stores_no_subject(self, world: World) -> None:
+        _refused(
+            world,
+            InvalidCommandError,
+            lambda: world.ledger.add_subject(
+                POLITIE,
+                world.case_id,
+                case_role="victim",
+                identity=_identity(sharing_level="everyone"),
+            ),
+        )
+
+    def test_a_retry_returns_the_same_subject_and_fact(self, world: World) -> None:
+        def add() -> str | None:
+            return world.ledger.add_subject(
+                POLITIE,
+                world.case_id,
+                case_role="victim",
+                identity=_identity(),
+                idempotency_key="subject-1",
+            ).created_id
+
+        assert add() == add()
+        assert len(world.ledger.get_case(world.case_id).subjects) == 2
