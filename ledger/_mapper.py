@@ -13,7 +13,9 @@ advances the aggregate's version; a tampered or wrongly keyed event still fails 
 from __future__ import annotations
 
 import functools
+import json
 import struct
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -88,6 +90,30 @@ class SealingMapper(Mapper[UUID]):
         super().__init__(transcoder=transcoder)
         self.sealing_cipher = cipher
         self.keys = cipher.keys
+        decoder = getattr(transcoder, "decoder", None)
+        scan = (
+            getattr(decoder, "scan_once", None) if isinstance(decoder, json.JSONDecoder) else None
+        )
+        self._scan_once = cast(Callable[[str, int], tuple[Any, int]] | None, scan)
+
+    def _decode_state(self, plaintext: bytes) -> Any:
+        """What ``transcoder.decode`` returns, skipping its wrappers on the common path.
+
+        The library's JSON transcoder decodes with a ``json.JSONDecoder``; its C scanner is
+        called directly for a document with nothing around it (which is how the library
+        writes them). Anything else, errors included, goes through the full decoder, so
+        the result and the errors are the library's.
+        """
+        if self._scan_once is not None:
+            text = plaintext.decode("utf-8")
+            try:
+                value, end = self._scan_once(text, 0)
+            except StopIteration:
+                pass
+            else:
+                if end == len(text):
+                    return value
+        return self.transcoder.decode(plaintext)
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         topic = get_topic(type(domain_event))
@@ -138,7 +164,7 @@ class SealingMapper(Mapper[UUID]):
         # Decryption first; then what the stock mapper does (decode, ids, upcast, construct),
         # inline because this is the read and rebuild hot path.
         try:
-            event_state: dict[str, Any] = self.transcoder.decode(plaintext)
+            event_state: dict[str, Any] = self._decode_state(plaintext)
         except ValueError:
             raise SealedError(f"event {originator_id}/{version} failed to decode") from None
         event_state["originator_id"] = _as_uuid(originator_id)
