@@ -6,6 +6,7 @@ import dataclasses
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,35 +123,6 @@ class TestRebuildEqualsLive:
             finally:
                 reopened.datastore.close()
 
-    def test_clearing_a_sqlite_store_compacts_it(
-        self, store_config: StoreConfig, stack: ReadStack, other_views: Callable[[], CaseViews]
-    ) -> None:
-        """A rebuild writes into a compact file, not into a free list left by the clear."""
-        if store_config.database_url:
-            pytest.skip("compacting the file is specific to SQLite")
-        history = record_history(stack.ledger)
-        facts = [
-            NewFact("observation", (), ("housing",), PURPOSE, "wgs", "participants", (), {"n": n})
-            for n in range(100)
-        ]
-        for _ in range(4):  # enough rows for the fact tables to span many pages
-            stack.ledger.record_facts(POLICE, history.sc1.case_id, facts)
-        stack.runner.catch_up()
-        assert stack.views.fetch("PRAGMA freelist_count") == [(0,)]
-        fresh_pages = other_views().fetch("PRAGMA page_count")[0][0]
-        assert stack.views.fetch("PRAGMA page_count")[0][0] > fresh_pages * 2
-
-        stack.views.clear()
-
-        assert stack.views.fetch("PRAGMA freelist_count") == [(0,)]
-        assert stack.views.fetch("PRAGMA page_count") == [(fresh_pages,)]
-        page_size = stack.views.fetch("PRAGMA page_size")[0][0]
-        views_file = store_config.data_dir / PROJECTIONS_FILE
-        assert views_file.stat().st_size == fresh_pages * page_size
-        assert stack.views.fetch("PRAGMA secure_delete") == [(1,)]
-        assert stack.views.fetch("SELECT COUNT(*) FROM cl_facts") == [(0,)]
-        assert stack.runner.position == 0
-
     @staticmethod
     def assert_erasures_projected(views: CaseViews, history: History) -> None:
         sc1 = history.sc1
@@ -220,3 +192,40 @@ class TestRedelivery:
         assert applied == len(events)
         assert views.content_hash() == live
         assert runner.position == events[-1][0]
+
+
+class TestSQLiteClear:
+    """SQLite only: clearing for a rebuild leaves a compact file with nothing of the old rows."""
+
+    def test_clearing_compacts_the_file(self, tmp_path: Path) -> None:
+        """A rebuild writes into a compact file, not into a free list left by the clear."""
+        config = StoreConfig(data_dir=tmp_path / "data")
+        stack = open_stack(config)
+        fresh = views_for(StoreConfig(data_dir=tmp_path / "fresh"))
+        try:
+            history = record_history(stack.ledger)
+            facts = [
+                NewFact(
+                    "observation", (), ("housing",), PURPOSE, "wgs", "participants", (), {"n": n}
+                )
+                for n in range(100)
+            ]
+            for _ in range(4):  # enough rows for the fact tables to span many pages
+                stack.ledger.record_facts(POLICE, history.sc1.case_id, facts)
+            stack.runner.catch_up()
+            fresh_pages = fresh.fetch("PRAGMA page_count")[0][0]
+            assert stack.views.fetch("PRAGMA page_count")[0][0] > fresh_pages * 2
+
+            stack.views.clear()
+
+            assert stack.views.fetch("PRAGMA freelist_count") == [(0,)]
+            assert stack.views.fetch("PRAGMA page_count") == [(fresh_pages,)]
+            page_size = stack.views.fetch("PRAGMA page_size")[0][0]
+            views_file = config.data_dir / PROJECTIONS_FILE
+            assert views_file.stat().st_size == fresh_pages * page_size
+            assert stack.views.fetch("PRAGMA secure_delete") == [(1,)]
+            assert stack.views.fetch("SELECT COUNT(*) FROM cl_facts") == [(0,)]
+            assert stack.runner.position == 0
+        finally:
+            fresh.datastore.close()
+            stack.close()
