@@ -142,21 +142,33 @@ class Preconditions:
     idempotency_key: str | None
 
 
+async def idempotency_key_only(
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="A retry with this key gets the first answer; nothing is written twice.",
+            pattern=r"^[\x21-\x7e]{1,200}$",
+        ),
+    ] = None,
+) -> str | None:
+    """The ``Idempotency-Key`` of a write (every write route takes it, erasures included)."""
+    if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+        raise ProblemError(BAD_HEADER, detail="Idempotency-Key: 1-200 visible ASCII characters.")
+    return idempotency_key
+
+
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key_only)]
+
+
 async def write_preconditions(
+    idempotency_key: IdempotencyKey,
     if_match: Annotated[
         str | None,
         Header(
             alias="If-Match",
             description='The case version you read, as its ETag (`"7"`); 409 when it moved.',
             pattern=r'^(?:W/)?"\d{1,12}"$|^\*$',
-        ),
-    ] = None,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            description="A retry with the same key returns the first result; one event.",
-            pattern=r"^[\x21-\x7e]{1,200}$",
         ),
     ] = None,
 ) -> Preconditions:
@@ -166,30 +178,7 @@ async def write_preconditions(
         if match is None:
             raise ProblemError(BAD_HEADER, detail='If-Match must be an ETag such as "7".')
         expected = int(match.group(1))
-    return Preconditions(expected, _checked_idempotency_key(idempotency_key))
+    return Preconditions(expected, idempotency_key)
 
 
 WritePreconditions = Annotated[Preconditions, Depends(write_preconditions)]
-
-
-async def idempotency_key_only(
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            description="A retry with the same key returns the first result.",
-            pattern=r"^[\x21-\x7e]{1,200}$",
-        ),
-    ] = None,
-) -> str | None:
-    """For writes without a case version to match (erasures): the key only."""
-    return _checked_idempotency_key(idempotency_key)
-
-
-def _checked_idempotency_key(key: str | None) -> str | None:
-    if key is not None and not _IDEMPOTENCY_KEY.match(key):
-        raise ProblemError(BAD_HEADER, detail="Idempotency-Key: 1-200 visible ASCII characters.")
-    return key
-
-
-IdempotencyKey = Annotated[str | None, Depends(idempotency_key_only)]

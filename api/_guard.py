@@ -23,7 +23,6 @@ from policies import (
     AccessDecision,
     CaseId,
     CaseState,
-    Disclosure,
     FactId,
     FactMetadata,
     PartnerId,
@@ -36,8 +35,6 @@ from policies import (
     decide_supervision,
     decide_write,
 )
-
-METADATA = Disclosure.metadata
 
 A = WriteAction
 #: Writes that keep working without seeing the case (AVG art. 7(3), 17; DOMAIN.md owners).

@@ -466,10 +466,15 @@ class CaseLedger(Application[UUID]):
         ``"<subject id>,<fact id>"`` with an identity fact.
         """
         subject_id = uuid.uuid4().hex
-        prepared = []
+        arguments: dict[str, Any] = {"case_role": case_role}
+        prepared: list[PreparedFact] = []
         if identity is not None:
-            about = dataclasses.replace(identity, subjects=(subject_id,))
-            prepared.append((uuid.uuid4().hex, about.validated(), _encode_body(about.body)))
+            unbound = dataclasses.replace(identity, subjects=()).validated()
+            body = _encode_body(unbound.body)
+            # Fingerprinted without the new subject's id: every attempt draws a new one.
+            arguments["identity"] = _fact_arguments([("", unbound, body)])[0]
+            about = dataclasses.replace(unbound, subjects=(subject_id,))
+            prepared.append((uuid.uuid4().hex, about, body))
 
         def decide(case: Case) -> str:
             case.require_participant(ctx.principal.partner)
@@ -479,11 +484,6 @@ class CaseLedger(Application[UUID]):
             self._trigger(case, ctx, Case.SubjectAdded, subject_id=subject_id, case_role=case_role)
             return ",".join([subject_id, *self._record_on(case, ctx, prepared)])
 
-        arguments: dict[str, Any] = {"case_role": case_role}
-        for fact_id, fact, body in prepared:
-            # Without the new subject's id: it is drawn anew by every attempt.
-            unbound = dataclasses.replace(fact, subjects=())
-            arguments["identity"] = _fact_arguments([(fact_id, unbound, body)])[0]
         return self._command(
             ctx,
             case_id,
@@ -614,7 +614,7 @@ class CaseLedger(Application[UUID]):
         if not prepared:
             return []
         owner = ctx.principal.partner
-        case_id = str(case.id)
+        case_id = case.case_id
         for _, fact, _ in prepared:
             case.require_subjects(list(fact.subjects))
         version = case.version

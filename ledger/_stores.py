@@ -143,24 +143,25 @@ def postgres_env(url: str, schema: str | None, pool_size: int = 4) -> dict[str, 
     return env
 
 
-class _PinnedSyncPool(SQLiteConnectionPool):
-    """Every connection the pool makes runs with ``synchronous`` set to the class's mode."""
+class _PinnedPragmaPool(SQLiteConnectionPool):
+    """Every connection the pool makes runs with the class's ``pragmas`` set."""
 
-    synchronous = "FULL"
+    pragmas: tuple[str, ...] = ("synchronous=FULL",)
 
     def _create_connection(self) -> SQLiteConnection:
         connection = super()._create_connection()
-        connection._sqlite_conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        for pragma in self.pragmas:
+            connection._sqlite_conn.execute(f"PRAGMA {pragma}")
         return connection
 
 
-class _DurableConnectionPool(_PinnedSyncPool):
+class _DurableConnectionPool(_PinnedPragmaPool):
     """Every connection commits with synchronous=FULL: an acknowledged fact survives power loss."""
 
-    synchronous = "FULL"
+    pragmas = ("synchronous=FULL",)
 
 
-class _DerivedConnectionPool(_PinnedSyncPool):
+class _DerivedConnectionPool(_PinnedPragmaPool):
     """WAL with synchronous=NORMAL: a crash never corrupts, at worst it loses the last commits.
 
     Deleted rows are overwritten (``secure_delete``): the views hold fact metadata, and the
@@ -168,12 +169,7 @@ class _DerivedConnectionPool(_PinnedSyncPool):
     default to this; it is set here so that it holds on every build.
     """
 
-    synchronous = "NORMAL"
-
-    def _create_connection(self) -> SQLiteConnection:
-        connection = super()._create_connection()
-        connection._sqlite_conn.execute("PRAGMA secure_delete=ON")
-        return connection
+    pragmas = ("synchronous=NORMAL", "secure_delete=ON")
 
 
 class _InterningRecorder(SQLiteApplicationRecorder):
@@ -188,7 +184,7 @@ class _InterningRecorder(SQLiteApplicationRecorder):
 class _PinnedSyncFactory(SQLiteFactory):
     """The library's SQLite persistence with its pool narrowed to ``pool_class``."""
 
-    pool_class: type[_PinnedSyncPool] = _DurableConnectionPool
+    pool_class: type[_PinnedPragmaPool] = _DurableConnectionPool
     application_recorder_class = _InterningRecorder
 
     def __init__(self, env: Any) -> None:
