@@ -2,7 +2,7 @@
 
 Deleting a key row is not erasure on its own: database pages, WAL and backups keep copies.
 Every erasure therefore ends with an epoch: the affected (owner, case) wrapping keys are
-re-keyed (surviving fact keys rewrapped), the affected owners' key-encryption keys rotated
+re-keyed (blocks of surviving fact keys rewrapped), the affected owners' key-encryption keys rotated
 (surviving scope keys rewrapped) and the old KEK versions destroyed outside the database.
 After that, a key-store copy from before the epoch opens nothing with the current keyring,
 and an event-store copy from before opens none of the erased facts. Cost: O(keys touched).
@@ -14,9 +14,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger._keys import KeyManager, ScopeKey, fact_key_context, scope_context
-from ledger._keystore import SCOPE_COLUMNS, WRAP, KeyStoreTransaction, scope_row
-from ledger._sealing import new_key, unwrap_key, wrap_key
+from ledger import _fact_key_blocks as blocks
+from ledger._keys import KeyManager, ScopeKey, scope_context
+from ledger._keystore import (
+    FACT_BLOCK_COLUMNS,
+    SCOPE_COLUMNS,
+    WRAP,
+    FactKeyBlockRow,
+    KeyStoreTransaction,
+    block_row,
+    scope_row,
+)
+from ledger._sealing import new_key
 
 
 @dataclass(slots=True)
@@ -90,18 +99,68 @@ def _tombstone(tx: KeyStoreTransaction, owner: str, case_id: str, subject_id: st
     )
 
 
+def _wrapping_key(keys: KeyManager, tx: KeyStoreTransaction, wrap_key_id: str) -> bytes | None:
+    """The material of wrapping key W, read inside the erasure's own transaction."""
+    rows = tx.execute(f"SELECT {SCOPE_COLUMNS} FROM scope_keys WHERE key_id = ?", (wrap_key_id,))
+    if not rows:
+        return None
+    row = scope_row(rows[0])
+    return keys.keyring.unwrap(
+        row.owner, row.kek_version, row.wrapped, scope_context(row, row.key_id)
+    )
+
+
+def _blocks(tx: KeyStoreTransaction, where: str, value: str) -> list[FactKeyBlockRow]:
+    return [
+        block_row(r)
+        for r in tx.execute(
+            f"SELECT {FACT_BLOCK_COLUMNS} FROM fact_key_blocks WHERE {where} = ?", (value,)
+        )
+    ]
+
+
+def _live_key_ids(
+    keys: KeyManager, tx: KeyStoreTransaction, rows: list[FactKeyBlockRow]
+) -> list[str]:
+    """Ids of the fact keys in these blocks that were not destroyed before."""
+    wrappers: dict[str, bytes | None] = {}
+    live: list[str] = []
+    for row in rows:
+        if row.wrap_key_id not in wrappers:
+            wrappers[row.wrap_key_id] = _wrapping_key(keys, tx, row.wrap_key_id)
+        wrapper = wrappers[row.wrap_key_id]
+        if wrapper is None:  # no wrapping key: nothing in the block can be opened any more
+            continue
+        live.extend(blocks.live_key_ids(row.block_id, blocks.open_block(wrapper, row)))
+    return live
+
+
 def destroy_fact_keys(keys: KeyManager, fact_key_ids: list[str]) -> Destroyed:
-    """Erase one fact (all its revisions): delete its fact keys."""
+    """Erase one fact (all its revisions): overwrite its fact keys in their blocks."""
     destroyed = Destroyed()
+    by_block: dict[str, list[tuple[str, int]]] = {}
+    for key_id in fact_key_ids:
+        block_id, slot = blocks.split_key_id(key_id)
+        by_block.setdefault(block_id, []).append((key_id, slot))
     with keys.store.transaction(write=True) as tx:
-        for key_id in fact_key_ids:
-            rows = tx.execute("SELECT owner, case_id FROM fact_keys WHERE key_id = ?", (key_id,))
-            if rows:
-                owner, case_id = str(rows[0][0]), str(rows[0][1])
-                tx.execute("DELETE FROM fact_keys WHERE key_id = ?", (key_id,))
-                destroyed.fact_key_ids.append(key_id)
-                destroyed.owners.add(owner)
-                destroyed.rekey.add((owner, case_id))
+        for block_id, wanted in by_block.items():
+            rows = _blocks(tx, "block_id", block_id)
+            wrapper = _wrapping_key(keys, tx, rows[0].wrap_key_id) if rows else None
+            if wrapper is None:
+                continue
+            row = rows[0]
+            opened = blocks.open_block(wrapper, row)
+            live = [(k, slot) for k, slot in wanted if blocks.key_in(opened, slot) is not None]
+            if not live:
+                continue
+            cleared = blocks.without(opened, [slot for _, slot in live])
+            tx.execute(
+                "UPDATE fact_key_blocks SET wrapped = ? WHERE block_id = ?",
+                (blocks.wrap_block(wrapper, row, cleared), block_id),
+            )
+            destroyed.fact_key_ids.extend(k for k, _ in live)
+            destroyed.owners.add(row.owner)
+            destroyed.rekey.add((row.owner, row.case_id))
         _record_destroyed(tx, destroyed)
         generation = _bump(tx)
     _settle(keys, generation, destroyed)
@@ -138,11 +197,8 @@ def destroy_case(keys: KeyManager, case_id: str) -> Destroyed:
         ):
             destroyed.scope_key_ids.append(str(key_id))
             destroyed.owners.add(str(owner))
-        destroyed.fact_key_ids = [
-            str(r[0])
-            for r in tx.execute("SELECT key_id FROM fact_keys WHERE case_id = ?", (case_id,))
-        ]
-        tx.execute("DELETE FROM fact_keys WHERE case_id = ?", (case_id,))
+        destroyed.fact_key_ids = _live_key_ids(keys, tx, _blocks(tx, "case_id", case_id))
+        tx.execute("DELETE FROM fact_key_blocks WHERE case_id = ?", (case_id,))
         tx.execute("DELETE FROM scope_keys WHERE case_id = ?", (case_id,))
         _tombstone(tx, "*", case_id, "*")
         _record_destroyed(tx, destroyed)
@@ -158,10 +214,8 @@ def destroy_owner(keys: KeyManager, owner: str) -> Destroyed:
         destroyed.scope_key_ids = [
             str(r[0]) for r in tx.execute("SELECT key_id FROM scope_keys WHERE owner = ?", (owner,))
         ]
-        destroyed.fact_key_ids = [
-            str(r[0]) for r in tx.execute("SELECT key_id FROM fact_keys WHERE owner = ?", (owner,))
-        ]
-        tx.execute("DELETE FROM fact_keys WHERE owner = ?", (owner,))
+        destroyed.fact_key_ids = _live_key_ids(keys, tx, _blocks(tx, "owner", owner))
+        tx.execute("DELETE FROM fact_key_blocks WHERE owner = ?", (owner,))
         tx.execute("DELETE FROM scope_keys WHERE owner = ?", (owner,))
         _tombstone(tx, owner, "*", "*")
         _record_destroyed(tx, destroyed)
@@ -208,13 +262,12 @@ def _rekey_wrapping_key(keys: KeyManager, owner: str, case_id: str) -> int:
         )
         fresh = new_key()
         updates = []
-        for key_id, wrapped in tx.execute(
-            "SELECT key_id, wrapped FROM fact_keys WHERE wrap_key_id = ?", (row.key_id,)
-        ):
-            context = fact_key_context(str(key_id), row.key_id, owner, case_id)
-            material = unwrap_key(old, bytes(wrapped), context)
-            updates.append((wrap_key(fresh, material, context), str(key_id)))
-        tx.executemany("UPDATE fact_keys SET wrapped = ? WHERE key_id = ?", updates)
+        rewrapped = 0
+        for block in _blocks(tx, "wrap_key_id", row.key_id):
+            opened = blocks.open_block(old, block)
+            rewrapped += len(blocks.live_key_ids(block.block_id, opened))
+            updates.append((blocks.wrap_block(fresh, block, opened), block.block_id))
+        tx.executemany("UPDATE fact_key_blocks SET wrapped = ? WHERE block_id = ?", updates)
         version, wrapped_new = keys.keyring.wrap(owner, fresh, scope_context(row, row.key_id))
         tx.execute(
             "UPDATE scope_keys SET kek_version = ?, wrapped = ? WHERE key_id = ?",
@@ -222,7 +275,7 @@ def _rekey_wrapping_key(keys: KeyManager, owner: str, case_id: str) -> int:
         )
         generation = _bump(tx)
     keys.forget(generation, scope_key_ids=[row.key_id])  # same id, new material
-    return len(updates)
+    return rewrapped
 
 
 def _rewrap_owner(keys: KeyManager, owner: str, version: int) -> int:

@@ -3,15 +3,16 @@
     KEK(owner, version)            keyring (outside the databases)
       wraps D(owner, case, subject)  "derive" scope keys; subject "" = case level; never re-keyed
       wraps W(owner, case)           "wrap" scope key; re-keyed by an erasure epoch
-        wraps FK(fact revision)      one random fact key per recorded body, batch-allocated
+        wraps blocks of FK(fact)     one random fact key per recorded body, many per row
 
 An event is sealed under a data key derived (HKDF) from the owner's case-level key and the
 owner's key for every subject the event concerns, so destroying the case's keys or any one
 subject's keys makes it unreadable. A fact body is sealed under a key derived from the same
 scope keys plus its own fact key, so erasing one fact destroys just its fact key.
 
-Fact keys are created in batches per (owner, case) and committed before first use, so the
-write path pays one key-store commit per batch instead of one per fact. Caches are dropped
+Fact keys are created in blocks per (owner, case), one key-store row per block, committed
+before first use: the write path pays one row and one commit per block instead of one row
+per fact (``ledger._fact_key_blocks``). Caches are dropped
 whenever the key store's erasure generation moves (checked by :meth:`KeyManager.sync`).
 """
 
@@ -23,32 +24,34 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ledger import _fact_key_blocks as blocks
 from ledger._errors import KeyDestroyedError, ScopeErasedError, SealedError
 from ledger._keyring import KeyEncryptionProvider
 from ledger._keystore import (
     DERIVE,
+    FACT_BLOCK_COLUMNS,
     NO_SUBJECT,
     SCOPE_COLUMNS,
     WRAP,
+    FactKeyBlockRow,
     KeyStore,
     ScopeKeyRow,
     scope_row,
 )
 from ledger._lru import trim_lru
 from ledger._sealing import (
+    KEY_BYTES,
     KEY_ID_BYTES,
     EnvelopeHeader,
     SealingKey,
     body_key,
     derive_data_key,
     new_key,
+    new_key_block,
     new_key_id,
-    new_keys,
     open_sealed_at,
     read_header,
     seal,
-    unwrap_key,
-    wrap_keys,
 )
 
 _CACHE_LIMIT = 200_000
@@ -95,10 +98,6 @@ class SealedBody:
 
 def scope_context(row: ScopeKeyRow | ScopeKey, key_id_hex: str) -> bytes:
     return f"scope:{key_id_hex}:{row.owner}:{row.case_id}:{row.subject_id}:{row.kind}".encode()
-
-
-def fact_key_context(key_id: str, wrap_key_id: str, owner: str, case_id: str) -> bytes:
-    return f"fact:{key_id}:{wrap_key_id}:{owner}:{case_id}".encode()
 
 
 class KeyManager:
@@ -339,8 +338,8 @@ class KeyManager:
     def allocate_fact_keys(self, owner: str, case_id: str, count: int) -> list[tuple[str, bytes]]:
         """``count`` fresh fact keys, all committed before use.
 
-        Keys come from a per-(owner, case) pool refilled in batches that double up to
-        1,024, so a busy case costs one key-store commit per many facts.
+        Keys come from a per-(owner, case) pool refilled with blocks whose size doubles up
+        to 1,024, so a busy case costs one key-store row and commit per many facts.
         """
         pool_ref = (owner, case_id)
         with self._lock:
@@ -360,29 +359,26 @@ class KeyManager:
         return taken
 
     def _create_fact_keys(self, owner: str, case_id: str, count: int) -> list[tuple[str, bytes]]:
+        """A new block of ``count`` fact keys, stored as one row before any is used."""
         wrapper = self.scope_key(owner, case_id, NO_SUBJECT, WRAP)
-        wrapper_id = wrapper.key_id.hex()
-        fresh = [(key_id.hex(), key) for key_id, key in new_keys(count)]
-        wrapped = wrap_keys(
-            wrapper.material,
-            [(m, fact_key_context(k, wrapper_id, owner, case_id)) for k, m in fresh],
-        )
-        rows = [
-            (key_id, owner, case_id, wrapper_id, w)
-            for (key_id, _), w in zip(fresh, wrapped, strict=True)
-        ]
+        block_id_bytes, keys = new_key_block(count)
+        block_id = block_id_bytes.hex()
+        row = FactKeyBlockRow(block_id, owner, case_id, wrapper.key_id.hex(), count, b"")
+        wrapped = blocks.wrap_block(wrapper.material, row, keys)
         with self.store.transaction(write=True) as tx:
             if self.store.is_erased(tx, owner, case_id, NO_SUBJECT):
                 raise ScopeErasedError(f"scope {case_id} was erased")
-            current = tx.execute("SELECT 1 FROM scope_keys WHERE key_id = ?", (wrapper_id,))
+            current = tx.execute("SELECT 1 FROM scope_keys WHERE key_id = ?", (row.wrap_key_id,))
             if not current:
                 raise ScopeErasedError(f"scope {case_id} was erased")
-            tx.executemany(
-                "INSERT INTO fact_keys (key_id, owner, case_id, wrap_key_id, wrapped)"
-                " VALUES (?, ?, ?, ?, ?)",
-                rows,
+            tx.execute(
+                f"INSERT INTO fact_key_blocks ({FACT_BLOCK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (block_id, owner, case_id, row.wrap_key_id, count, wrapped),
             )
-        return fresh
+        return [
+            (blocks.key_id(block_id, slot), keys[KEY_BYTES * slot : KEY_BYTES * (slot + 1)])
+            for slot in range(count)
+        ]
 
     def fact_keys(self, key_ids: Sequence[str]) -> dict[str, bytes]:
         """Fact keys that still exist, unwrapped; erased ones are absent."""
@@ -407,18 +403,31 @@ class KeyManager:
                     found[key_id] = material
         if not wanted:
             return found
-        rows = self.store.get_fact_keys(wanted)
-        self._require_destroyed([k for k in wanted if k not in rows])
-        wrappers = self.scope_keys_by_id([bytes.fromhex(r.wrap_key_id) for r in rows.values()])
+        slots = [blocks.split_key_id(k) for k in wanted]
+        rows = self.store.get_fact_key_blocks(sorted({block for block, _ in slots}))
+        wrappers = self.scope_keys_by_id(
+            list({bytes.fromhex(r.wrap_key_id) for r in rows.values()})
+        )
+        opened: dict[str, bytes | None] = {}
         fresh: dict[str, bytes] = {}
-        for key_id, row in rows.items():
-            wrapper = wrappers.get(bytes.fromhex(row.wrap_key_id))
-            if wrapper is not None:
-                fresh[key_id] = unwrap_key(
-                    wrapper.material,
-                    row.wrapped,
-                    fact_key_context(key_id, row.wrap_key_id, row.owner, row.case_id),
+        absent: list[str] = []
+        for key_id, (block_id, slot) in zip(wanted, slots, strict=True):
+            row = rows.get(block_id)
+            if row is None:
+                absent.append(key_id)
+                continue
+            if block_id not in opened:
+                wrapper = wrappers.get(bytes.fromhex(row.wrap_key_id))
+                opened[block_id] = (
+                    None if wrapper is None else blocks.open_block(wrapper.material, row)
                 )
+            keys = opened[block_id]
+            key = None if keys is None else blocks.key_in(keys, slot)
+            if key is None:
+                absent.append(key_id)
+            else:
+                fresh[key_id] = key
+        self._require_destroyed(absent)
         with self._lock:
             self._fact_key_cache.update(fresh)
             trim_lru(self._fact_key_cache, _FACT_KEY_CACHE_LIMIT)

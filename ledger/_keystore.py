@@ -2,8 +2,8 @@
 
 SQLite (its own file, ``secure_delete=ON`` so deleted key rows are overwritten, WAL truncated
 after erasures) by default; PostgreSQL (its own schema) for scale. No plaintext key ever
-touches it: scope keys are wrapped under the owner's key-encryption key, fact keys under the
-(owner, case) wrapping key. Rows carry only random ids and partner ids.
+touches it: scope keys are wrapped under the owner's key-encryption key, blocks of fact keys
+under the (owner, case) wrapping key. Rows carry only random ids and partner ids.
 """
 
 from __future__ import annotations
@@ -35,13 +35,16 @@ class ScopeKeyRow:
 
 
 @dataclass(frozen=True, slots=True)
-class FactKeyRow:
-    """A fact key as stored: wrapped under the scope key ``wrap_key_id``."""
+class FactKeyBlockRow:
+    """A block of fact keys as stored: ``slots`` keys of 32 bytes each, concatenated and
+    wrapped as one value under the scope key ``wrap_key_id``. A destroyed key's slot holds
+    zeros (the block is rewrapped without it)."""
 
-    key_id: str
+    block_id: str
     owner: str
     case_id: str
     wrap_key_id: str
+    slots: int
     wrapped: bytes
 
 
@@ -59,14 +62,15 @@ _SCHEMA = [
         wrapped {blob} NOT NULL,
         UNIQUE (owner, case_id, subject_id, kind))""",
     "CREATE INDEX IF NOT EXISTS scope_keys_by_case ON scope_keys (case_id, subject_id)",
-    """CREATE TABLE IF NOT EXISTS fact_keys (
-        key_id TEXT PRIMARY KEY,
+    """CREATE TABLE IF NOT EXISTS fact_key_blocks (
+        block_id TEXT PRIMARY KEY,
         owner TEXT NOT NULL,
         case_id TEXT NOT NULL,
         wrap_key_id TEXT NOT NULL,
+        slots INTEGER NOT NULL,
         wrapped {blob} NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS fact_keys_by_wrap ON fact_keys (wrap_key_id)",
-    "CREATE INDEX IF NOT EXISTS fact_keys_by_case ON fact_keys (case_id)",
+    "CREATE INDEX IF NOT EXISTS fact_key_blocks_by_wrap ON fact_key_blocks (wrap_key_id)",
+    "CREATE INDEX IF NOT EXISTS fact_key_blocks_by_case ON fact_key_blocks (case_id)",
     """CREATE TABLE IF NOT EXISTS erased_scopes (
         owner TEXT NOT NULL,
         case_id TEXT NOT NULL,
@@ -141,15 +145,16 @@ class KeyStore:
                 found.update((row[0], scope_row(row)) for row in rows)
         return found
 
-    def get_fact_keys(self, key_ids: Sequence[str]) -> dict[str, FactKeyRow]:
-        found: dict[str, FactKeyRow] = {}
+    def get_fact_key_blocks(self, block_ids: Sequence[str]) -> dict[str, FactKeyBlockRow]:
+        found: dict[str, FactKeyBlockRow] = {}
         with self.transaction(write=False) as tx:
-            for chunk in _chunks(key_ids, 500):
+            for chunk in _chunks(block_ids, 500):
                 marks = ",".join("?" * len(chunk))
                 rows = tx.execute(
-                    f"SELECT {_FACT_COLS} FROM fact_keys WHERE key_id IN ({marks})", chunk
+                    f"SELECT {FACT_BLOCK_COLUMNS} FROM fact_key_blocks WHERE block_id IN ({marks})",
+                    chunk,
                 )
-                found.update((row[0], FactKeyRow(*row)) for row in rows)
+                found.update((str(row[0]), block_row(row)) for row in rows)
         return found
 
     def destroyed(self, key_ids: Sequence[str]) -> set[str]:
@@ -174,15 +179,16 @@ class KeyStore:
         return bool(rows)
 
     def count_keys(self) -> tuple[int, int]:
-        """(scope keys, fact keys) currently stored."""
+        """(scope keys, fact-key slots) currently stored (a destroyed fact key keeps its
+        zeroed slot)."""
         with self.transaction(write=False) as tx:
             scopes = tx.execute("SELECT COUNT(*) FROM scope_keys")[0][0]
-            facts = tx.execute("SELECT COUNT(*) FROM fact_keys")[0][0]
-        return int(scopes), int(facts)
+            slots = tx.execute("SELECT COALESCE(SUM(slots), 0) FROM fact_key_blocks")[0][0]
+        return int(scopes), int(slots)
 
 
 SCOPE_COLUMNS = "key_id, owner, case_id, subject_id, kind, kek_version, wrapped"
-_FACT_COLS = "key_id, owner, case_id, wrap_key_id, wrapped"
+FACT_BLOCK_COLUMNS = "block_id, owner, case_id, wrap_key_id, slots, wrapped"
 
 
 def scope_row(row: Sequence[Any]) -> ScopeKeyRow:
@@ -195,6 +201,13 @@ def scope_row(row: Sequence[Any]) -> ScopeKeyRow:
         str(row[4]),
         int(row[5]),
         bytes(row[6]),
+    )
+
+
+def block_row(row: Sequence[Any]) -> FactKeyBlockRow:
+    """A ``FACT_BLOCK_COLUMNS`` row as a FactKeyBlockRow."""
+    return FactKeyBlockRow(
+        str(row[0]), str(row[1]), str(row[2]), str(row[3]), int(row[4]), bytes(row[5])
     )
 
 

@@ -1,0 +1,96 @@
+"""Fact keys stored in blocks: one wrapped key-store row holds many independent fact keys.
+
+A block is made for one (owner, case) when its fact-key pool runs dry: ``slots`` random
+256-bit keys, concatenated and wrapped as one AES-256-GCM value under the case's wrapping key
+W, bound to the block id, W's id, owner, case and slot count. Writing a block costs one row
+however many facts it will serve, which keeps key storage off the per-fact write path.
+
+A fact key's id is its block id (10 random bytes) followed by its slot number (6 bytes).
+Destroying a fact key rewrites its block with zeros in that slot, under a fresh nonce, in the
+same key-store transaction that records the destruction; the erasure epoch then re-keys W, so
+a copy of the block taken before the erasure cannot be opened with the current keyring.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from ledger._errors import SealedError
+from ledger._keystore import FactKeyBlockRow
+from ledger._sealing import (
+    BLOCK_ID_BYTES,
+    KEY_BYTES,
+    KEY_ID_BYTES,
+    unwrap_key,
+    wrap_key,
+)
+
+BLOCK_HEX = 2 * BLOCK_ID_BYTES
+_SLOT_HEX = 2 * (KEY_ID_BYTES - BLOCK_ID_BYTES)
+_ZERO_KEY = bytes(KEY_BYTES)
+_KEY_ID = re.compile(f"[0-9a-f]{{{BLOCK_HEX + _SLOT_HEX}}}")
+
+
+def block_context(block_id: str, wrap_key_id: str, owner: str, case_id: str, slots: int) -> bytes:
+    """Associated data of a wrapped block: it cannot be moved to another block, W or case."""
+    return f"factblock:{block_id}:{wrap_key_id}:{owner}:{case_id}:{slots}".encode()
+
+
+def _context(row: FactKeyBlockRow) -> bytes:
+    return block_context(row.block_id, row.wrap_key_id, row.owner, row.case_id, row.slots)
+
+
+def open_block(wrapping_key: bytes, row: FactKeyBlockRow) -> bytes:
+    """The block's keys, concatenated (destroyed ones are zeros); raises SealedError."""
+    keys = unwrap_key(wrapping_key, row.wrapped, _context(row))
+    if len(keys) != KEY_BYTES * row.slots:
+        raise SealedError("malformed fact key block")
+    return keys
+
+
+def wrap_block(wrapping_key: bytes, row: FactKeyBlockRow, keys: bytes) -> bytes:
+    """``keys`` wrapped for ``row``'s place (same block id, W id, owner, case, slots)."""
+    return wrap_key(wrapping_key, keys, _context(row))
+
+
+def split_key_id(key_id: str) -> tuple[str, int]:
+    """(block id, slot) of a hex fact key id; SealedError for anything else."""
+    if _KEY_ID.fullmatch(key_id) is None:
+        raise SealedError("invalid fact key id")
+    return key_id[:BLOCK_HEX], int(key_id[BLOCK_HEX:], 16)
+
+
+def key_id(block_id: str, slot: int) -> str:
+    """The hex id of the key in ``slot`` of a block."""
+    return f"{block_id}{slot:0{_SLOT_HEX}x}"
+
+
+def key_in(keys: bytes, slot: int) -> bytes | None:
+    """The key in ``slot`` of an opened block; None when it was destroyed.
+
+    A slot beyond the block is not ours: the data pointing at it was tampered with.
+    """
+    if not 0 <= slot < len(keys) // KEY_BYTES:
+        raise SealedError("sealed data refers to an unknown key")
+    key = keys[KEY_BYTES * slot : KEY_BYTES * (slot + 1)]
+    return None if key == _ZERO_KEY else key
+
+
+def live_key_ids(block_id: str, keys: bytes) -> list[str]:
+    """Ids of the keys of an opened block that were not destroyed."""
+    return [
+        key_id(block_id, slot)
+        for slot in range(len(keys) // KEY_BYTES)
+        if keys[KEY_BYTES * slot : KEY_BYTES * (slot + 1)] != _ZERO_KEY
+    ]
+
+
+def without(keys: bytes, slots: Iterable[int]) -> bytes:
+    """An opened block with the keys in ``slots`` overwritten by zeros."""
+    cleared = bytearray(keys)
+    for slot in slots:
+        if not 0 <= slot < len(keys) // KEY_BYTES:
+            raise SealedError("sealed data refers to an unknown key")
+        cleared[KEY_BYTES * slot : KEY_BYTES * (slot + 1)] = _ZERO_KEY
+    return bytes(cleared)
