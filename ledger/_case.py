@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -34,8 +34,7 @@ OPEN_FOR_FACTS = frozenset({"triage", "active"})
 PHASES = frozenset({1, 2, 3, 4})
 
 
-@dataclass(frozen=True, slots=True)
-class SealingScope:
+class SealingScope(NamedTuple):
     """Whose keys seal an event: the owner's case-level key plus its subject keys."""
 
     owner: str
@@ -161,12 +160,13 @@ class Case(Aggregate):
 
         subject_fields: ClassVar[tuple[str, ...]] = ()
 
-        def sealing_scope(self) -> SealingScope:
+        def sealing_scope(self, aggregate_id: str) -> SealingScope:
+            """``aggregate_id``: this event's case id as text (the mapper has it at hand)."""
             subjects: list[str] = []
             for name in self.subject_fields:
                 value = getattr(self, name)
                 subjects.extend([value] if isinstance(value, str) else value)
-            return SealingScope(self.partner, str(self.originator_id), tuple(subjects))
+            return SealingScope(self.partner, aggregate_id, tuple(subjects))
 
     class Opened(Event, Aggregate.Created):
         purpose: str
@@ -357,7 +357,7 @@ class Case(Aggregate):
         epoch: dict[str, Any]
         case_purpose: str  # kept so refusals of an erased case still say "erased"
 
-        def sealing_scope(self) -> SealingScope:
+        def sealing_scope(self, aggregate_id: str) -> SealingScope:
             # Sealed under the ledger's registry key, which survives erasure of the case.
             return SealingScope(REGISTRY_OWNER, "")
 

@@ -46,7 +46,7 @@ class IdempotencyRecord(Aggregate):
         fingerprint: str
         result: dict[str, Any]
 
-        def sealing_scope(self) -> SealingScope:
+        def sealing_scope(self, aggregate_id: str) -> SealingScope:
             return SealingScope(self.partner, self.case_id)
 
         def apply(self, record: IdempotencyRecord) -> None:

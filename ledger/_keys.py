@@ -22,7 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ledger import _fact_key_blocks as blocks
 from ledger._errors import KeyDestroyedError, ScopeErasedError, SealedError
@@ -44,6 +44,7 @@ from ledger._sealing import (
     KEY_ID_BYTES,
     EnvelopeHeader,
     SealingKey,
+    body_header_prefix,
     body_key,
     derive_data_key,
     new_key,
@@ -51,7 +52,7 @@ from ledger._sealing import (
     new_key_id,
     open_sealed_at,
     read_header,
-    seal,
+    seal_under,
 )
 
 _CACHE_LIMIT = 200_000
@@ -79,6 +80,7 @@ class PreparedScope:
     secret: bytes
     event_key: SealingKey
     bind_suffix: bytes
+    body_header: bytes  # a fact body's envelope header, up to its fact key id
 
     @property
     def key_ids(self) -> tuple[bytes, ...]:
@@ -88,8 +90,7 @@ class PreparedScope:
         return context + self.bind_suffix
 
 
-@dataclass(frozen=True, slots=True)
-class SealedBody:
+class SealedBody(NamedTuple):
     """A fact body sealed under its own fact key; ``fact_key_id`` is a hex id."""
 
     fact_key_id: str
@@ -311,13 +312,16 @@ class KeyManager:
             self._by_ref[(key.owner, key.case_id, key.subject_id, key.kind)] = key.key_id
 
     def event_scope(self, owner: str, case_id: str, subjects: Sequence[str]) -> PreparedScope:
-        """The owner's case-level key followed by its keys for each subject (sorted)."""
-        ref = (owner, case_id, tuple(sorted(set(subjects))))
-        with self._lock:
-            prepared = self._prepared.get(ref)
+        """The owner's case-level key followed by its keys for each subject (sorted).
+
+        Cached under the subjects as given (the hot path is one dictionary lookup); the
+        same set in another order maps to an equal scope.
+        """
+        ref = (owner, case_id, subjects if type(subjects) is tuple else tuple(subjects))
+        prepared = self._prepared.get(ref)
         if prepared is None:
             keys = [self.scope_key(owner, case_id)]
-            keys.extend(self.scope_key(owner, case_id, s) for s in ref[2])
+            keys.extend(self.scope_key(owner, case_id, s) for s in sorted(set(subjects)))
             prepared = self._prepare(keys)
             with self._lock:
                 self._prepared[ref] = prepared
@@ -326,8 +330,14 @@ class KeyManager:
 
     def _prepare(self, keys: Sequence[ScopeKey]) -> PreparedScope:
         secret = derive_data_key([k.material for k in keys], b"caseledger/event")
-        header = EnvelopeHeader(tuple(k.key_id for k in keys))
-        return PreparedScope(tuple(keys), secret, SealingKey(secret, header), _bind_suffix(keys))
+        key_ids = tuple(k.key_id for k in keys)
+        return PreparedScope(
+            tuple(keys),
+            secret,
+            SealingKey(secret, EnvelopeHeader(key_ids)),
+            _bind_suffix(keys),
+            body_header_prefix(key_ids),
+        )
 
     # -- fact keys ------------------------------------------------------------------------
 
@@ -486,8 +496,12 @@ class KeyManager:
             items, fact_keys, strict=True
         ):
             scope = self.event_scope(owner, case_id, subjects)
-            header = EnvelopeHeader(scope.key_ids, bytes.fromhex(fact_key_id))
-            blob = seal(body_key(scope.secret, fact_key), header, plaintext, scope.bind(context))
+            blob = seal_under(
+                body_key(scope.secret, fact_key),
+                scope.body_header + bytes.fromhex(fact_key_id),
+                plaintext,
+                context + scope.bind_suffix,
+            )
             sealed.append(SealedBody(fact_key_id, blob))
         return sealed
 

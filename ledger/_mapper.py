@@ -116,15 +116,14 @@ class SealingMapper(Mapper[UUID]):
         return self.transcoder.decode(plaintext)
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
-        topic = get_topic(type(domain_event))
+        topic, presealed, class_version = _class_info(type(domain_event))
         state = dict(vars(domain_event))
         originator_id = state.pop("originator_id")
         originator_version = state.pop("originator_version")
-        class_version = getattr(type(domain_event), "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version
-        scope = _scope_of(domain_event)
-        presealed = _presealed_field(type(domain_event))
+        oid = originator_id if isinstance(originator_id, str) else text_of(originator_id)
+        scope = _scope_of(domain_event, oid)
         appended = b""
         if presealed is not None:
             # Already sealed under its own fact key (bound to case, fact and version): append
@@ -137,7 +136,7 @@ class SealingMapper(Mapper[UUID]):
             scope.case_id,
             scope.subjects,
             plaintext,
-            _event_context(originator_id, originator_version, topic),
+            _event_context(oid, originator_version, topic),
         )
         return StoredEvent(
             originator_id=originator_id,
@@ -180,6 +179,22 @@ class SealingMapper(Mapper[UUID]):
         return event
 
 
+_CLASS_INFO: dict[type[Any], tuple[str, str | None, int]] = {}
+
+
+def _class_info(event_cls: type[Any]) -> tuple[str, str | None, int]:
+    """(topic, presealed field, class version) of an event class, looked up once."""
+    info = _CLASS_INFO.get(event_cls)
+    if info is None:
+        info = get_topic(event_cls), _presealed_field(event_cls), _class_version(event_cls)
+        _CLASS_INFO[event_cls] = info
+    return info
+
+
+def _class_version(event_cls: type[Any]) -> int:
+    return int(getattr(event_cls, "class_version", 1))
+
+
 @functools.cache
 def _topic_info(topic: str) -> tuple[type[Any], str | None, int]:
     """(event class, presealed field, class version) of a topic, resolved once."""
@@ -202,11 +217,11 @@ def _split_presealed(state: bytes) -> tuple[bytes, bytes]:
     return state[:body_start], state[body_start:-4]
 
 
-def _scope_of(domain_event: Any) -> SealingScope:
+def _scope_of(domain_event: Any, aggregate_id: str) -> SealingScope:
     scope_method = getattr(domain_event, "sealing_scope", None)
     if scope_method is None:
         return SealingScope(REGISTRY_OWNER, "")
-    return cast(SealingScope, scope_method())
+    return cast(SealingScope, scope_method(aggregate_id))
 
 
 def _redacted(stored_event: StoredEvent) -> Any:
