@@ -119,8 +119,8 @@ class KeyStore:
     # -- reads -----------------------------------------------------------------------------
 
     def generation(self) -> int:
-        with self.transaction(write=False) as tx:
-            return int(tx.execute("SELECT value FROM generation WHERE id = 1")[0][0])
+        """The erasure generation (checked before every command: kept to one statement)."""
+        return int(self.database.scalar("SELECT value FROM generation WHERE id = 1"))
 
     def find_scope_key(
         self, owner: str, case_id: str, subject_id: str, kind: str

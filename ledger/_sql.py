@@ -34,6 +34,8 @@ class Database(Protocol):
 
     def transaction(self, *, write: bool) -> Any: ...
 
+    def scalar(self, sql: str) -> Any: ...
+
     def checkpoint(self) -> None: ...
 
     def close(self) -> None: ...
@@ -88,6 +90,11 @@ class SQLiteDatabase:
                     self._conn.execute("ROLLBACK")
                     raise
                 self._conn.execute("COMMIT")
+
+    def scalar(self, sql: str) -> Any:
+        """The first column of the first row of a parameterless read (a hot-path probe)."""
+        with self._mutex:
+            return self._conn.execute(sql).fetchone()[0]
 
     def checkpoint(self) -> None:
         """Fold the WAL into the file and truncate it (after erasures)."""
@@ -145,6 +152,13 @@ class PostgresDatabase:
             if write:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_id,))
             yield _PostgresTx(cursor)
+
+    def scalar(self, sql: str) -> Any:
+        """The first column of the first row of a parameterless read (a hot-path probe)."""
+        with self._mutex:
+            row = self._conn.execute(sql).fetchone()
+        assert row is not None
+        return row[0]
 
     def checkpoint(self) -> None:
         """Nothing to do here; PostgreSQL WAL retention is the operator's (see README)."""
