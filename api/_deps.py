@@ -41,17 +41,11 @@ async def get_services(request: Request) -> Services:
     return services
 
 
-async def get_verifier(request: Request) -> TokenVerifier:
-    verifier: TokenVerifier = request.app.state.verifier
-    return verifier
-
-
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 async def current_principal(
     request: Request,
-    verifier: Annotated[TokenVerifier, Depends(get_verifier)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     on_behalf_of: Annotated[
         str | None,
@@ -66,6 +60,9 @@ async def current_principal(
         raise ProblemError(UNAUTHENTICATED)
     if on_behalf_of is not None and not is_printable_id(on_behalf_of):
         raise ProblemError(BAD_HEADER, detail="X-On-Behalf-Of must be a user id.")
+    # Read from the app state here rather than through a dependency of its own: every data
+    # request resolves this, and each dependency costs FastAPI more than this lookup.
+    verifier: TokenVerifier = request.app.state.verifier
     try:
         if verifier.keys.may_block:
             principal = await run_in_threadpool(
@@ -103,7 +100,6 @@ class Caller:
 
 async def current_caller(
     request: Request,
-    services: ServicesDep,
     principal: CurrentPrincipal,
     purpose: Annotated[
         str | None,
@@ -119,9 +115,10 @@ async def current_caller(
         ),
     ] = None,
 ) -> Caller:
-    allowed = sorted(services.covenant.purpose_ids())
-    if purpose is None or purpose not in allowed:
-        raise ProblemError(PURPOSE, extra={"allowed_purposes": allowed})
+    services: Services = request.app.state.services
+    covenant = services.covenant
+    if purpose is None or covenant.find_purpose(purpose) is None:
+        raise ProblemError(PURPOSE, extra={"allowed_purposes": sorted(covenant.purpose_ids())})
     if emergency_reason is not None and not (
         len(emergency_reason) <= 500 and _REASON.match(emergency_reason)
     ):

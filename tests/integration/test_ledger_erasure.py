@@ -185,6 +185,25 @@ class TestEraseCase:
         assert_erased_exactly(e.warm, e, in_case_1)
         assert_replay_agrees(e.config, e.ledger, e.warm, w)
 
+    def test_erase_case_after_one_of_its_facts(self, erasure: Erasure) -> None:
+        """Fact keys share key-store blocks: the fact erasure rewrites its block, and the case
+        erasure then reports the keys still alive, each once, never the one already gone."""
+        e, w = erasure, erasure.world
+        target = w.facts["politie_a"]
+        first = e.ledger.erase_fact(PRIVACY_OFFICER, w.case_1, target, ground="art17")
+        assert_erased_exactly(e.warm, e, {target})  # the rest of its block still opens
+        in_case_1 = {f for f in w.all_ids if f not in w.ids("politie_2", "reclassering_2")}
+        facts = e.ledger.get_case(w.case_1).facts.values()
+        alive = {r.fact_key_id for f in facts for r in f.revisions} - set(first.fact_key_ids)
+        assert len(alive) >= 5
+        report = e.ledger.erase_case(PRIVACY_OFFICER, w.case_1, ground="retention")
+        assert set(report.fact_ids) == in_case_1
+        assert not set(first.fact_key_ids) & set(report.fact_key_ids)
+        assert len(set(report.fact_key_ids)) == len(report.fact_key_ids)
+        assert alive <= set(report.fact_key_ids)
+        assert_erased_exactly(e.ledger, e, in_case_1)
+        assert_erased_exactly(e.warm, e, in_case_1)
+
 
 class TestEraseOwner:
     """Erasing an owner makes everything it contributed unreadable, in every case."""

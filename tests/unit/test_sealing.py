@@ -320,5 +320,5 @@ class TestKeyBlocks:
 
     @pytest.mark.parametrize("slots", [0, -1, (1 << 20) + 1])
     def test_a_block_size_out_of_range_is_refused(self, slots: int) -> None:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="a key block holds"):
             new_key_block(slots)
