@@ -111,6 +111,10 @@ class KeyManager:
         self.keyring = keyring
         self._batch = fact_key_batch
         self._lock = threading.RLock()
+        # Moves on whenever caches are dropped (erasure, sync). A reader stamps it before it
+        # reads keys from the store and caches what it read only if it has not moved: a key
+        # read just before an erasure destroyed it must not re-enter a cache just emptied.
+        self._evictions = 0
         self._by_id: dict[bytes, ScopeKey] = {}
         self._by_ref: dict[tuple[str, str, str, str], bytes] = {}
         self._prepared: dict[tuple[str, str, tuple[str, ...]], PreparedScope] = {}
@@ -167,6 +171,7 @@ class KeyManager:
                 self._generation = generation
                 return
             self._generation = generation
+            self._evictions += 1
             gone = {bytes.fromhex(k) for k in scope_key_ids}
             if owner is not None:
                 gone |= {k for k, key in self._by_id.items() if key.owner == owner}
@@ -191,14 +196,19 @@ class KeyManager:
                     del self._pools[ref]
                     self._batch_sizes.pop(ref, None)
 
-    def _depends(self, cache: str, entry: Any, scope: PreparedScope) -> None:
-        """Remember that ``cache[entry]`` was built on each of ``scope``'s keys."""
+    def _cache_scope(self, seen: int, cache: str, entry: Any, scope: PreparedScope) -> None:
+        """``cache[entry] = scope``, remembered as built on each of its keys (for targeted
+        eviction); skipped if caches were dropped since the reader's stamp ``seen``."""
         with self._lock:
+            if self._evictions != seen:
+                return
+            getattr(self, cache)[entry] = scope
             for key in scope.keys:
                 self._dependents.setdefault(key.key_id, []).append((cache, entry))
 
     def clear_caches(self) -> None:
         with self._lock:
+            self._evictions += 1
             self._by_id.clear()
             self._by_ref.clear()
             self._prepared.clear()
@@ -220,9 +230,10 @@ class KeyManager:
             key_id = self._by_ref.get(ref)
             if key_id is not None:
                 return self._by_id[key_id]
+            seen = self._evictions
         row = self.store.find_scope_key(*ref)
         key = self._unwrap_scope(row) if row is not None else self._create_scope_key(*ref)
-        self._remember(key)
+        self._remember(key, seen)
         return key
 
     def scope_keys_by_id(self, key_ids: Sequence[bytes]) -> dict[bytes, ScopeKey]:
@@ -234,6 +245,7 @@ class KeyManager:
         found: dict[bytes, ScopeKey] = {}
         missing: list[str] = []
         with self._lock:
+            seen = self._evictions
             for key_id in key_ids:
                 key = self._by_id.get(key_id)
                 if key is None:
@@ -248,7 +260,7 @@ class KeyManager:
                 key = self._unwrap_scope(row)
             except KeyDestroyedError:
                 continue  # its key-encryption key was destroyed: gone for good
-            self._remember(key)
+            self._remember(key, seen)
             found[key.key_id] = key
         self._require_destroyed([k for k in missing if k not in rows])
         return found
@@ -304,8 +316,10 @@ class KeyManager:
             )
         return key
 
-    def _remember(self, key: ScopeKey) -> None:
+    def _remember(self, key: ScopeKey, seen: int) -> None:
         with self._lock:
+            if self._evictions != seen:
+                return
             if len(self._by_id) >= _CACHE_LIMIT:
                 self.clear_caches()
             self._by_id[key.key_id] = key
@@ -320,12 +334,11 @@ class KeyManager:
         ref = (owner, case_id, subjects if type(subjects) is tuple else tuple(subjects))
         prepared = self._prepared.get(ref)
         if prepared is None:
+            seen = self._evictions
             keys = [self.scope_key(owner, case_id)]
             keys.extend(self.scope_key(owner, case_id, s) for s in sorted(set(subjects)))
             prepared = self._prepare(keys)
-            with self._lock:
-                self._prepared[ref] = prepared
-                self._depends("_prepared", ref, prepared)
+            self._cache_scope(seen, "_prepared", ref, prepared)
         return prepared
 
     def _prepare(self, keys: Sequence[ScopeKey]) -> PreparedScope:
@@ -357,11 +370,14 @@ class KeyManager:
             self._pools.move_to_end(pool_ref)
             taken = [pool.pop() for _ in range(min(count, len(pool)))]
             batch = self._batch_sizes.get(pool_ref, self._batch)
+            seen = self._evictions
         if len(taken) < count:
             needed = count - len(taken)
             fresh = self._create_fact_keys(owner, case_id, max(batch, needed))
             taken.extend(fresh[:needed])
             with self._lock:
+                if self._evictions != seen:
+                    return taken  # an erasure dropped the pools meanwhile: keep none
                 self._pools.setdefault(pool_ref, []).extend(fresh[needed:])
                 self._batch_sizes[pool_ref] = min(batch * 2, 1024)
                 for dropped, _ in trim_lru(self._pools, _POOLS):
@@ -403,6 +419,7 @@ class KeyManager:
         found: dict[str, bytes] = {}
         wanted: list[str] = []
         with self._lock:
+            seen = self._evictions
             cache = self._fact_key_cache
             for key_id in key_ids:
                 material = cache.get(key_id)
@@ -439,8 +456,9 @@ class KeyManager:
                 fresh[key_id] = key
         self._require_destroyed(absent)
         with self._lock:
-            self._fact_key_cache.update(fresh)
-            trim_lru(self._fact_key_cache, _FACT_KEY_CACHE_LIMIT)
+            if self._evictions == seen:
+                self._fact_key_cache.update(fresh)
+                trim_lru(self._fact_key_cache, _FACT_KEY_CACHE_LIMIT)
         found.update(fresh)
         return found
 
@@ -459,6 +477,7 @@ class KeyManager:
             known = self._by_header.get(blob[: 3 + KEY_ID_BYTES * blob[2]])
             if known is not None:
                 return known.event_key.open(blob, known.bind(context))
+        seen = self._evictions
         header, _ = read_header(blob)
         if header.fact_key_id is not None:
             raise SealedError("not an event envelope")
@@ -468,12 +487,10 @@ class KeyManager:
             found = self.scope_keys_by_id(ids)
             if len(found) != len(ids):
                 raise KeyDestroyedError("a key of this event was destroyed")
-            scope = self._prepared_for(ids, found)
+            scope = self._prepared_for(ids, found, seen)
             assert scope is not None  # every key was found
         plaintext = scope.event_key.open(blob, scope.bind(context))
-        with self._lock:
-            self._by_header[scope.event_key.header_bytes] = scope
-            self._depends("_by_header", scope.event_key.header_bytes, scope)
+        self._cache_scope(seen, "_by_header", scope.event_key.header_bytes, scope)
         return plaintext
 
     def seal_body(
@@ -507,6 +524,7 @@ class KeyManager:
 
     def open_bodies(self, items: Sequence[tuple[bytes, bytes]]) -> list[bytes | None]:
         """Open (blob, context) pairs in one batch; None where a key was destroyed."""
+        seen = self._evictions
         headers = [read_header(blob) for blob, _ in items]
         fact_keys = self.fact_keys(
             [h.fact_key_id.hex() for h, _ in headers if h.fact_key_id is not None]
@@ -517,7 +535,7 @@ class KeyManager:
             if header.fact_key_id is None:
                 raise SealedError("sealed body has no fact key")
             fact_key = fact_keys.get(header.fact_key_id.hex())
-            prepared = self._prepared_for(header.scope_key_ids, scope)
+            prepared = self._prepared_for(header.scope_key_ids, scope, seen)
             if fact_key is None or prepared is None:
                 opened.append(None)
                 continue
@@ -529,9 +547,10 @@ class KeyManager:
         return opened
 
     def _prepared_for(
-        self, key_ids: tuple[bytes, ...], found: dict[bytes, ScopeKey]
+        self, key_ids: tuple[bytes, ...], found: dict[bytes, ScopeKey], seen: int
     ) -> PreparedScope | None:
-        """The prepared scope of these key ids (cached); None if any of them is gone."""
+        """The prepared scope of these key ids (cached unless caches were dropped since
+        ``seen``); None if any of them is gone."""
         prepared = self._by_key_ids.get(key_ids)
         if prepared is not None:
             return prepared
@@ -539,9 +558,7 @@ class KeyManager:
         if any(k is None for k in keys):
             return None
         prepared = self._prepare([k for k in keys if k is not None])
-        with self._lock:
-            self._by_key_ids[key_ids] = prepared
-            self._depends("_by_key_ids", key_ids, prepared)
+        self._cache_scope(seen, "_by_key_ids", key_ids, prepared)
         return prepared
 
 

@@ -93,3 +93,36 @@ def test_fact_key_pools_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         for case_id in cases:
             record(ledger, POLITIE, case_id, {"n": 1})
         assert [ref[1] for ref in ledger.keys._pools] == cases[1:]
+
+
+def test_a_key_read_before_an_eviction_is_not_cached_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader that fetched keys just before an erasure emptied the caches must not put
+    them back: an erased subject's events would open from the cache again."""
+    with opened(StoreConfig(data_dir=tmp_path / "data")) as ledger:
+        case_id = open_active_case(ledger)
+        subject = add_subject(ledger, case_id)
+        fact = record(ledger, POLITIE, case_id, {"n": 1}, subjects=[subject])
+        keys = ledger.keys
+        keys.clear_caches()
+        ledger._cache.clear()
+        fetch = keys.store.get_scope_keys
+
+        def fetch_then_evicted(key_ids: list[str]) -> object:
+            rows = fetch(key_ids)
+            keys.clear_caches()  # what an erasure in another thread does meanwhile
+            return rows
+
+        monkeypatch.setattr(keys.store, "get_scope_keys", fetch_then_evicted)
+        assert readable(ledger, case_id)[fact] == {"n": 1}  # the read itself succeeds
+        assert _cached_scope_ids(keys) == set()
+        assert not keys._by_key_ids
+        assert not keys._by_header
+        assert not keys._fact_key_cache
+
+        monkeypatch.setattr(keys.store, "get_scope_keys", fetch)
+        ledger._cache.clear()
+        assert readable(ledger, case_id)[fact] == {"n": 1}
+        assert _cached_scope_ids(keys)  # cached again once nothing interferes
+        assert keys._by_header
