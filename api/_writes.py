@@ -8,11 +8,13 @@ committer: concurrent facts for one case, by one caller, share one transaction.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import queue
 import random
 import threading
 import time
-import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -56,95 +58,139 @@ def ack(response: Response, result: WriteResult, **fields: Any) -> WriteAck:
     return WriteAck(version=result.version, replayed=result.replayed, **fields)
 
 
+async def perform_unconditional(
+    authorise: Callable[[], T], command: Callable[[T], Awaitable[R]]
+) -> R:
+    """:func:`perform` for a write without preconditions, awaiting its command (so the event
+    loop serves other requests while the write waits for its commit)."""
+    deadline = time.monotonic() + RETRY_SECONDS
+    for attempt in range(MAX_ATTEMPTS):
+        permit = authorise()
+        try:
+            return await command(permit)
+        except ConcurrencyConflictError:
+            if attempt == MAX_ATTEMPTS - 1 or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 5)))  # noqa: S311
+    raise AssertionError("unreachable")
+
+
 @dataclass(slots=True)
 class _Pending:
     ctx: RequestContext
+    case_id: str
     fact: NewFact
-    result: WriteResult | None = None
-    error: BaseException | None = None
-    done: bool = False
-
-
-class _Lane:
-    """The queue of one case: whoever holds ``combiner`` commits for everyone waiting."""
-
-    def __init__(self) -> None:
-        self.combiner = threading.Lock()
-        self.guard = threading.Lock()
-        self.items: list[_Pending] = []
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[WriteResult]
 
 
 class FactCommitter:
-    """Group commit for POST facts (flat combining; no timer, no added latency).
+    """Group commit for POST facts: one thread per process commits what requests queued.
 
-    A request enqueues its fact and takes the case's combiner lock; if its fact is not yet
-    committed, it commits the queue's head run of facts by the same caller (one
-    ``record_facts`` transaction, consecutive versions) and hands each waiter its own result.
-    If a shared commit fails, each fact is retried alone so every request gets its own answer.
+    A request queues its fact and awaits the answer; the event loop keeps serving others
+    meanwhile (no worker thread is held per request). The committer thread takes everything
+    queued at that moment and commits each case's run of facts by one caller as one
+    ``record_facts`` transaction (consecutive versions, in arrival order), so the busier the
+    case, the more facts share a commit; nothing waits for a timer. If a shared commit fails,
+    each fact is retried alone so every request gets its own answer.
     """
 
     def __init__(self, ledger: CaseLedger, *, max_batch: int = 256) -> None:
         self.ledger = ledger
         self.max_batch = max_batch
-        self._lanes: weakref.WeakValueDictionary[str, _Lane] = weakref.WeakValueDictionary()
-        self._lanes_lock = threading.Lock()
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="fact-committer", daemon=True)
+        self._thread.start()
 
-    def record(self, ctx: RequestContext, case_id: str, fact: NewFact) -> WriteResult:
-        with self._lanes_lock:
-            lane = self._lanes.get(case_id)
-            if lane is None:
-                lane = self._lanes[case_id] = _Lane()
-        item = _Pending(ctx, fact)
-        with lane.guard:
-            lane.items.append(item)
-        while not item.done:
-            with lane.combiner:
-                if not item.done:
-                    self._commit(case_id, self._take(lane))
-        if item.error is not None:
-            raise item.error
-        assert item.result is not None
-        return item.result
+    async def record(self, ctx: RequestContext, case_id: str, fact: NewFact) -> WriteResult:
+        """Record one fact, sharing the commit with whatever else is queued for its case."""
+        if not self._thread.is_alive():
+            raise RuntimeError("the fact committer was closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[WriteResult] = loop.create_future()
+        self._queue.put(_Pending(ctx, case_id, fact, loop, future))
+        return await future
 
-    def _record(self, case_id: str, batch: list[_Pending]) -> WriteResult:
+    def close(self, timeout: float = 30.0) -> None:
+        """Commit what is queued, then stop the thread."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            queued, stop = [first], False
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                queued.append(item)
+            for batch in self._batches(queued):
+                self._commit(batch)
+            if stop:
+                return
+
+    def _batches(self, queued: list[_Pending]) -> list[list[_Pending]]:
+        """Queued facts by (case, caller), in arrival order, at most ``max_batch`` each."""
+        runs: dict[tuple[str, RequestContext], list[list[_Pending]]] = {}
+        for pending in queued:
+            lane = runs.setdefault((pending.case_id, pending.ctx), [[]])
+            if len(lane[-1]) == self.max_batch:
+                lane.append([])
+            lane[-1].append(pending)
+        return [batch for lane in runs.values() for batch in lane]
+
+    def _record(self, batch: list[_Pending]) -> WriteResult:
         """One transaction for the batch; a lost race with another process is retried at once.
 
         These facts carry no precondition, and their grant tolerates a lagging view (see
         ``api._guard``): the aggregate, reloaded after a conflict, re-checks everything that
         can have changed, so retrying here is what ``perform`` would do, minus its backoff.
         """
+        case_id, ctx = batch[0].case_id, batch[0].ctx
         facts = [p.fact for p in batch]
         for _ in range(CONFLICT_RETRIES):
             try:
-                return self.ledger.record_facts(batch[0].ctx, case_id, facts)
+                return self.ledger.record_facts(ctx, case_id, facts)
             except ConcurrencyConflictError:
                 continue
-        return self.ledger.record_facts(batch[0].ctx, case_id, facts)
+        return self.ledger.record_facts(ctx, case_id, facts)
 
-    def _take(self, lane: _Lane) -> list[_Pending]:
-        with lane.guard:
-            head = lane.items[0].ctx
-            batch: list[_Pending] = []
-            for pending in lane.items:
-                if pending.ctx != head or len(batch) == self.max_batch:
-                    break
-                batch.append(pending)
-            del lane.items[: len(batch)]
-        return batch
-
-    def _commit(self, case_id: str, batch: list[_Pending]) -> None:
+    def _commit(self, batch: list[_Pending]) -> None:
         try:
-            result = self._record(case_id, batch)
-        except BaseException as error:
+            result = self._record(batch)
+        except BaseException as error:  # every waiter gets an answer, whatever happened
             if len(batch) == 1:
-                batch[0].error, batch[0].done = error, True
+                _answer(batch[0], None, error)
                 return
             for pending in batch:
-                self._commit(case_id, [pending])
+                self._commit([pending])
             return
         ids = (result.created_id or "").split(",")
         assert len(ids) == len(batch)
         last = len(batch) - 1
         for n, pending in enumerate(batch):
-            pending.result = WriteResult(case_id, result.version - (last - n), ids[n])
-            pending.done = True
+            _answer(
+                pending, WriteResult(pending.case_id, result.version - (last - n), ids[n]), None
+            )
+
+
+def _answer(pending: _Pending, result: WriteResult | None, error: BaseException | None) -> None:
+    """Hand the outcome to the waiting request on its own event loop."""
+
+    def settle() -> None:
+        if pending.future.cancelled():
+            return  # the client went away; its fact was committed or refused all the same
+        if result is not None:
+            pending.future.set_result(result)
+        else:
+            pending.future.set_exception(error or RuntimeError("no outcome"))
+
+    with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
+        pending.loop.call_soon_threadsafe(settle)

@@ -49,16 +49,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build_services(settings, clock=clock or utcnow)
+        committer: FactCommitter | None = None
         try:
             services.runner.catch_up()
             services.runner.start()
             app.state.services = services
             app.state.verifier = TokenVerifier(keys, services.covenant, settings)
             app.state.guard = Guard(services)
-            app.state.committer = FactCommitter(services.ledger) if settings.group_commit else None
+            if settings.group_commit:
+                committer = FactCommitter(services.ledger)
+            app.state.committer = committer
             app.state.office = PrivacyOffice(services.reads)
             yield
         finally:
+            if committer is not None:
+                committer.close()  # commits what is queued before the stores close
             services.close()
 
     app = FastAPI(

@@ -45,7 +45,7 @@ class Settings(BaseModel):
     # Request hygiene.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     max_json_depth: int = Field(default=32, ge=2, le=256)
-    # Concurrent POST facts on one case share a commit (see api/_group_commit.py).
+    # Concurrent POST facts on one case share a commit (see api/_writes.py).
     group_commit: bool = True
 
     @field_validator("database_url", "keystore_url")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -80,7 +80,7 @@ def require_declared(covenant: Covenant, **values: str | list[str] | None) -> No
 def add_write(
     router: APIRouter,
     path: str,
-    endpoint: Callable[..., WriteAck],
+    endpoint: Callable[..., WriteAck | Awaitable[WriteAck]],
     *,
     method: str = "POST",
     status_code: int = 200,

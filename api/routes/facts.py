@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from fastapi.concurrency import run_in_threadpool
 
 from api._deps import CurrentCaller, ServicesDep, WritePreconditions
 from api._guard import Permit, new_fact
 from api._responses import WriteAck
 from api._schemas import CorrectionCreate, FactCreate, RetractionCreate
-from api._writes import ack, perform
+from api._writes import ack, perform, perform_unconditional
 from api.routes._common import PROBLEMS, CasePath, CommitterDep, FactPath, GuardDep, add_write
-from ledger import NewFact
+from ledger import NewFact, WriteResult
 from policies import WriteAction
 
 A = WriteAction
 
 
-def record_fact(
+async def record_fact(
     case: CasePath,
     body: FactCreate,
     caller: CurrentCaller,
@@ -46,30 +47,38 @@ def record_fact(
         )
         return guard.require(caller, A.record_fact, case, fact=meta)
 
-    def run(_: Permit) -> WriteAck:
-        fact = NewFact(
-            body.kind,
-            tuple(body.subjects),
-            tuple(body.categories),
-            body.purpose,
-            body.legal_basis,
-            sharing.level,
-            tuple(sharing.partners),
-            body.body,
-        )
-        if committer is not None and pre.expected_version is None and not pre.idempotency_key:
-            result = committer.record(caller.context, case, fact)
-        else:
-            result = services.ledger.record_facts(
-                caller.context,
-                case,
-                [fact],
-                expected_version=pre.expected_version,
-                idempotency_key=pre.idempotency_key,
-            )
+    fact = NewFact(
+        body.kind,
+        tuple(body.subjects),
+        tuple(body.categories),
+        body.purpose,
+        body.legal_basis,
+        sharing.level,
+        tuple(sharing.partners),
+        body.body,
+    )
+    if committer is not None and pre.expected_version is None and not pre.idempotency_key:
+        # The common case: no precondition, so the fact joins the group commit and the
+        # request awaits it without holding a worker thread.
+        group = committer
+
+        async def commit(_: Permit) -> WriteResult:
+            return await group.record(caller.context, case, fact)
+
+        result = await perform_unconditional(authorise, commit)
         return ack(response, result, fact_id=result.created_id)
 
-    return perform(pre, authorise, run)
+    def run(_: Permit) -> WriteAck:
+        result = services.ledger.record_facts(
+            caller.context,
+            case,
+            [fact],
+            expected_version=pre.expected_version,
+            idempotency_key=pre.idempotency_key,
+        )
+        return ack(response, result, fact_id=result.created_id)
+
+    return await run_in_threadpool(perform, pre, authorise, run)
 
 
 def correct_fact(
