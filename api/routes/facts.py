@@ -22,7 +22,6 @@ async def record_fact(
     body: FactCreate,
     caller: CurrentCaller,
     guard: GuardDep,
-    services: ServicesDep,
     committer: CommitterDep,
     pre: WritePreconditions,
     response: Response,
@@ -31,6 +30,7 @@ async def record_fact(
     legal basis and sharing must fit the covenant (health and criminal facts need named
     partners). The body is sealed under the owner's keys."""
     sharing = body.sharing
+    services = guard.services  # the guard's own: one dependency less on the busiest route
 
     def authorise() -> Permit:
         meta = new_fact(
