@@ -2,7 +2,9 @@
 
 ``CurrentCaller`` authenticates the bearer token, reads ``X-On-Behalf-Of``, requires a declared
 ``X-Purpose`` and takes ``X-Emergency-Reason``; ``WritePreconditions`` parses ``If-Match`` and
-``Idempotency-Key``. Header values never appear in a problem body.
+``Idempotency-Key``. Header values never appear in a problem body. Each is one dependency
+with its headers as its own parameters (FastAPI's cost is per dependency; the OpenAPI
+parameters are the same).
 
 The dependencies are ``async``: they only compute, and FastAPI runs a plain ``def``
 dependency on a worker thread, a hand-off that cost more than the work itself. Token
@@ -44,42 +46,6 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def current_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    on_behalf_of: Annotated[
-        str | None,
-        Header(
-            alias="X-On-Behalf-Of",
-            description="The user this request is made for (a user id).",
-            pattern=USER_ID_PATTERN,
-        ),
-    ] = None,
-) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise ProblemError(UNAUTHENTICATED)
-    if on_behalf_of is not None and not is_printable_id(on_behalf_of):
-        raise ProblemError(BAD_HEADER, detail="X-On-Behalf-Of must be a user id.")
-    # Read from the app state here rather than through a dependency of its own: every data
-    # request resolves this, and each dependency costs FastAPI more than this lookup.
-    verifier: TokenVerifier = request.app.state.verifier
-    try:
-        if verifier.keys.may_block:
-            principal = await run_in_threadpool(
-                verifier.verify, credentials.credentials, on_behalf_of=on_behalf_of
-            )
-        else:
-            principal = verifier.verify(credentials.credentials, on_behalf_of=on_behalf_of)
-    except AuthenticationError as error:
-        request.scope[CALLER_KEY] = {"auth_failure": error.code}
-        raise ProblemError(UNAUTHENTICATED) from None
-    request.scope[CALLER_KEY] = {"org": principal.partner, "roles": sorted(principal.roles)}
-    return principal
-
-
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-
-
 @dataclass(frozen=True, slots=True)
 class Caller:
     """The authenticated principal, its declared purpose, and maybe a break-the-glass reason."""
@@ -98,9 +64,41 @@ class Caller:
         return ReadRequest(self.principal, self.purpose, self.emergency_reason, self.trace_id)
 
 
+async def _authenticate(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None,
+    on_behalf_of: str | None,
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ProblemError(UNAUTHENTICATED)
+    if on_behalf_of is not None and not is_printable_id(on_behalf_of):
+        raise ProblemError(BAD_HEADER, detail="X-On-Behalf-Of must be a user id.")
+    verifier: TokenVerifier = request.app.state.verifier
+    try:
+        if verifier.keys.may_block:
+            principal = await run_in_threadpool(
+                verifier.verify, credentials.credentials, on_behalf_of=on_behalf_of
+            )
+        else:
+            principal = verifier.verify(credentials.credentials, on_behalf_of=on_behalf_of)
+    except AuthenticationError as error:
+        request.scope[CALLER_KEY] = {"auth_failure": error.code}
+        raise ProblemError(UNAUTHENTICATED) from None
+    request.scope[CALLER_KEY] = {"org": principal.partner, "roles": sorted(principal.roles)}
+    return principal
+
+
 async def current_caller(
     request: Request,
-    principal: CurrentPrincipal,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    on_behalf_of: Annotated[
+        str | None,
+        Header(
+            alias="X-On-Behalf-Of",
+            description="The user this request is made for (a user id).",
+            pattern=USER_ID_PATTERN,
+        ),
+    ] = None,
     purpose: Annotated[
         str | None,
         Header(alias="X-Purpose", description="The covenant purpose of this request."),
@@ -115,6 +113,12 @@ async def current_caller(
         ),
     ] = None,
 ) -> Caller:
+    """Who asks (the bearer token, checked against the covenant), for whom and why.
+
+    One dependency for all of it: every data request resolves this, and FastAPI's cost is
+    per dependency, so the token is verified here rather than in a dependency of its own.
+    """
+    principal = await _authenticate(request, credentials, on_behalf_of)
     services: Services = request.app.state.services
     covenant = services.covenant
     if purpose is None or covenant.find_purpose(purpose) is None:
@@ -139,15 +143,18 @@ class Preconditions:
     idempotency_key: str | None
 
 
+_IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="A retry with this key gets the first answer; nothing is written twice.",
+        pattern=r"^[\x21-\x7e]{1,200}$",
+    ),
+]
+
+
 async def idempotency_key_only(
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            description="A retry with this key gets the first answer; nothing is written twice.",
-            pattern=r"^[\x21-\x7e]{1,200}$",
-        ),
-    ] = None,
+    idempotency_key: _IdempotencyKeyHeader = None,
 ) -> str | None:
     """The ``Idempotency-Key`` of a write (every write route takes it, erasures included)."""
     if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
@@ -159,7 +166,7 @@ IdempotencyKey = Annotated[str | None, Depends(idempotency_key_only)]
 
 
 async def write_preconditions(
-    idempotency_key: IdempotencyKey,
+    idempotency_key: _IdempotencyKeyHeader = None,
     if_match: Annotated[
         str | None,
         Header(
@@ -169,6 +176,7 @@ async def write_preconditions(
         ),
     ] = None,
 ) -> Preconditions:
+    idempotency_key = await idempotency_key_only(idempotency_key)
     expected: int | None = None
     if if_match is not None and if_match.strip() != "*":
         match = _ETAG.match(if_match.strip())
