@@ -126,6 +126,16 @@ class Guard:
                 decision = sight
         return decision, sight
 
+    def decides_from_memory(self, action: WriteAction, case_id: str) -> bool:
+        """True when a grant of ``action`` on this case can be decided without reading the
+        projections (a recent enough case state is at hand): safe to run on the event loop."""
+        cached = self._stale.get(case_id)
+        return (
+            action in _STALE_SAFE
+            and cached is not None
+            and time.monotonic() - cached[0] < STALE_STATE_SECONDS
+        )
+
     def _stale_state(self, case_id: str) -> CaseState | None:
         """The projected state, reused for ``STALE_STATE_SECONDS`` (grants that tolerate lag)."""
         now = time.monotonic()

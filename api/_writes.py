@@ -59,13 +59,13 @@ def ack(response: Response, result: WriteResult, **fields: Any) -> WriteAck:
 
 
 async def perform_unconditional(
-    authorise: Callable[[], T], command: Callable[[T], Awaitable[R]]
+    authorise: Callable[[], Awaitable[T]], command: Callable[[T], Awaitable[R]]
 ) -> R:
     """:func:`perform` for a write without preconditions, awaiting its command (so the event
     loop serves other requests while the write waits for its commit)."""
     deadline = time.monotonic() + RETRY_SECONDS
     for attempt in range(MAX_ATTEMPTS):
-        permit = authorise()
+        permit = await authorise()
         try:
             return await command(permit)
         except ConcurrencyConflictError:

@@ -62,10 +62,15 @@ async def record_fact(
         # request awaits it without holding a worker thread.
         group = committer
 
+        async def authorise_without_blocking() -> Permit:
+            if guard.decides_from_memory(A.record_fact, case):
+                return authorise()  # policy only
+            return await run_in_threadpool(authorise)  # reads the projections
+
         async def commit(_: Permit) -> WriteResult:
             return await group.record(caller.context, case, fact)
 
-        result = await perform_unconditional(authorise, commit)
+        result = await perform_unconditional(authorise_without_blocking, commit)
         return ack(response, result, fact_id=result.created_id)
 
     def run(_: Permit) -> WriteAck:

@@ -203,3 +203,26 @@ class TestSubjectsAndParticipants:
             "not-found",
         )
         problem(client.delete(f"{base}/gemeente", headers=auth.headers(PR)), 404, "not-found")
+
+
+class TestGrantOnTheEventLoop:
+    """POST facts decides on the event loop only when no projection read is needed."""
+
+    def test_a_recent_case_state_lets_the_grant_be_decided_in_memory(
+        self, client: TestClient, auth: Auth
+    ) -> None:
+        from api._guard import STALE_STATE_SECONDS
+        from policies import WriteAction
+
+        setup = active_case(client, auth)
+        guard = client.app.state.guard  # type: ignore[attr-defined]
+        assert not guard.decides_from_memory(WriteAction.record_fact, setup.case_id)
+        record(client, auth, setup, GGZ, "observation")
+        assert guard.decides_from_memory(WriteAction.record_fact, setup.case_id)
+        # Only grants that tolerate a lagging view, and only while the state is recent.
+        assert not guard.decides_from_memory(WriteAction.correct_fact, setup.case_id)
+        seen_at, state = guard._stale[setup.case_id]
+        guard._stale[setup.case_id] = (seen_at - STALE_STATE_SECONDS - 1, state)
+        assert not guard.decides_from_memory(WriteAction.record_fact, setup.case_id)
+        # ...and the write still goes through, deciding on a fresh read off the loop.
+        record(client, auth, setup, GGZ, "observation")
