@@ -12,8 +12,9 @@ scope keys plus its own fact key, so erasing one fact destroys just its fact key
 
 Fact keys are created in blocks per (owner, case), one key-store row per block, committed
 before first use: the write path pays one row and one commit per block instead of one row
-per fact (``ledger._fact_key_blocks``). Caches are dropped
-whenever the key store's erasure generation moves (checked by :meth:`KeyManager.sync`).
+per fact (``ledger._fact_key_blocks``). Caches are dropped whenever the key store's erasure
+generation moves (checked by :meth:`KeyManager.sync`); a reader that started before such a
+drop does not put what it read back into them.
 """
 
 from __future__ import annotations
