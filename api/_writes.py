@@ -102,6 +102,11 @@ class FactCommitter:
         self._thread = threading.Thread(target=self._run, name="fact-committer", daemon=True)
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        """Whether the committer thread still takes facts (readiness reports it)."""
+        return self._thread.is_alive()
+
     async def record(self, ctx: RequestContext, case_id: str, fact: NewFact) -> WriteResult:
         """Record one fact, sharing the commit with whatever else is queued for its case."""
         if not self._thread.is_alive():

@@ -10,6 +10,7 @@ from api._deps import ServicesDep
 from api._problems import UNAVAILABLE, Problem, ProblemError
 from api._responses import Health
 from api.bootstrap import Services
+from api.routes._common import CommitterDep
 
 
 def healthz() -> Health:
@@ -17,13 +18,16 @@ def healthz() -> Health:
     return Health(status="ok")
 
 
-def readyz(services: ServicesDep) -> Health:
-    """Every store answers and the projection runner is following the log."""
+def readyz(services: ServicesDep, committer: CommitterDep) -> Health:
+    """Every store answers, the projection runner is following the log, and the group
+    committer (when on) takes facts."""
     checks = {name: _check(probe, services) for name, probe in _PROBES.items()}
     if services.runner.error is not None:
         checks["projection_runner"] = "failed"
     else:
         checks["projection_runner"] = "ok"
+    if committer is not None:
+        checks["fact_committer"] = "ok" if committer.alive else "stopped"
     if any(state != "ok" for state in checks.values()):
         raise ProblemError(UNAVAILABLE, extra={"checks": checks})
     return Health(status="ready", checks=checks)

@@ -215,6 +215,12 @@ class TestHealth:
         ready = ok(client.get("/readyz"))
         assert ready["status"] == "ready"
         assert set(ready["checks"].values()) == {"ok"}
+        assert "fact_committer" in ready["checks"]
+
+    def test_not_ready_when_the_fact_committer_stopped(self, client: TestClient) -> None:
+        client.app.state.committer.close()  # type: ignore[attr-defined]
+        body = problem(client.get("/readyz"), 503, "unavailable")
+        assert body["checks"]["fact_committer"] == "stopped"  # type: ignore[index]
 
     def test_not_ready_when_the_runner_failed(
         self, client: TestClient, monkeypatch: pytest.MonkeyPatch
