@@ -129,18 +129,18 @@ class Guard:
     def decides_from_memory(self, action: WriteAction, case_id: str) -> bool:
         """True when a grant of ``action`` on this case can be decided without reading the
         projections (a recent enough case state is at hand): safe to run on the event loop."""
+        return action in _STALE_SAFE and self._recent(case_id, time.monotonic()) is not None
+
+    def _recent(self, case_id: str, now: float) -> tuple[float, CaseState | None] | None:
+        """The remembered (time, state) of this case if younger than ``STALE_STATE_SECONDS``."""
         cached = self._stale.get(case_id)
-        return (
-            action in _STALE_SAFE
-            and cached is not None
-            and time.monotonic() - cached[0] < STALE_STATE_SECONDS
-        )
+        return cached if cached is not None and now - cached[0] < STALE_STATE_SECONDS else None
 
     def _stale_state(self, case_id: str) -> CaseState | None:
         """The projected state, reused for ``STALE_STATE_SECONDS`` (grants that tolerate lag)."""
         now = time.monotonic()
-        cached = self._stale.get(case_id)
-        if cached is not None and now - cached[0] < STALE_STATE_SECONDS:
+        cached = self._recent(case_id, now)
+        if cached is not None:
             return cached[1]
         try:
             state: CaseState | None = self.services.reads.snapshot(case_id, catch_up=False).state

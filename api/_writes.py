@@ -43,11 +43,19 @@ def perform(pre: Preconditions, authorise: Callable[[], T], command: Callable[[T
         try:
             return command(permit)
         except ConcurrencyConflictError:
-            last = attempt == MAX_ATTEMPTS - 1 or time.monotonic() > deadline
-            if pre.expected_version is not None or last:
+            pause = _retry_pause(attempt, deadline)
+            if pre.expected_version is not None or pause is None:
                 raise
-            time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 5)))  # noqa: S311 - jitter
+            time.sleep(pause)
     raise AssertionError("unreachable")
+
+
+def _retry_pause(attempt: int, deadline: float) -> float | None:
+    """How long to back off before retrying a lost race (jittered, doubling); None when the
+    attempts or the time are used up."""
+    if attempt == MAX_ATTEMPTS - 1 or time.monotonic() > deadline:
+        return None
+    return random.uniform(0, 0.002 * 2 ** min(attempt, 5))  # noqa: S311 - jitter
 
 
 def ack(response: Response, result: WriteResult, **fields: Any) -> WriteAck:
@@ -69,9 +77,10 @@ async def perform_unconditional(
         try:
             return await command(permit)
         except ConcurrencyConflictError:
-            if attempt == MAX_ATTEMPTS - 1 or time.monotonic() > deadline:
+            pause = _retry_pause(attempt, deadline)
+            if pause is None:
                 raise
-            await asyncio.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 5)))  # noqa: S311
+            await asyncio.sleep(pause)
     raise AssertionError("unreachable")
 
 
@@ -109,7 +118,7 @@ class FactCommitter:
 
     async def record(self, ctx: RequestContext, case_id: str, fact: NewFact) -> WriteResult:
         """Record one fact, sharing the commit with whatever else is queued for its case."""
-        if not self._thread.is_alive():
+        if not self.alive:
             raise RuntimeError("the fact committer was closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[WriteResult] = loop.create_future()

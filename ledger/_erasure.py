@@ -104,10 +104,7 @@ def _wrapping_key(keys: KeyManager, tx: KeyStoreTransaction, wrap_key_id: str) -
     rows = tx.execute(f"SELECT {SCOPE_COLUMNS} FROM scope_keys WHERE key_id = ?", (wrap_key_id,))
     if not rows:
         return None
-    row = scope_row(rows[0])
-    return keys.keyring.unwrap(
-        row.owner, row.kek_version, row.wrapped, scope_context(row, row.key_id)
-    )
+    return keys.unwrap_scope(scope_row(rows[0])).material
 
 
 def _blocks(tx: KeyStoreTransaction, where: str, value: str) -> list[FactKeyBlockRow]:
@@ -257,9 +254,7 @@ def _rekey_wrapping_key(keys: KeyManager, owner: str, case_id: str) -> int:
         if not rows:
             return 0
         row = scope_row(rows[0])
-        old = keys.keyring.unwrap(
-            row.owner, row.kek_version, row.wrapped, scope_context(row, row.key_id)
-        )
+        old = keys.unwrap_scope(row).material
         fresh = new_key()
         updates = []
         rewrapped = 0

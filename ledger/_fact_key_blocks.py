@@ -22,6 +22,7 @@ from ledger._sealing import (
     BLOCK_ID_BYTES,
     KEY_BYTES,
     KEY_ID_BYTES,
+    new_key_block,
     unwrap_key,
     wrap_key,
 )
@@ -30,6 +31,19 @@ BLOCK_HEX = 2 * BLOCK_ID_BYTES
 _SLOT_HEX = 2 * (KEY_ID_BYTES - BLOCK_ID_BYTES)
 _ZERO_KEY = bytes(KEY_BYTES)
 _KEY_ID = re.compile(f"[0-9a-f]{{{BLOCK_HEX + _SLOT_HEX}}}")
+
+
+def new_block(
+    wrapping_key: bytes, wrap_key_id: str, owner: str, case_id: str, slots: int
+) -> tuple[FactKeyBlockRow, bytes]:
+    """A fresh block of ``slots`` random keys for (owner, case), wrapped under W: the row to
+    store and the keys themselves."""
+    block_id, keys = new_key_block(slots)
+    block = block_id.hex()
+    context = block_context(block, wrap_key_id, owner, case_id, slots)
+    return FactKeyBlockRow(
+        block, owner, case_id, wrap_key_id, slots, wrap_key(wrapping_key, keys, context)
+    ), keys
 
 
 def block_context(block_id: str, wrap_key_id: str, owner: str, case_id: str, slots: int) -> bytes:
@@ -66,6 +80,15 @@ def key_id(block_id: str, slot: int) -> str:
     return f"{block_id}{slot:0{_SLOT_HEX}x}"
 
 
+def _at(keys: bytes, slot: int) -> bytes:
+    return keys[KEY_BYTES * slot : KEY_BYTES * (slot + 1)]
+
+
+def keys_with_ids(block_id: str, keys: bytes) -> list[tuple[str, bytes]]:
+    """(hex id, key) for every slot of an opened block, destroyed ones included."""
+    return [(key_id(block_id, slot), _at(keys, slot)) for slot in range(len(keys) // KEY_BYTES)]
+
+
 def key_in(keys: bytes, slot: int) -> bytes | None:
     """The key in ``slot`` of an opened block; None when it was destroyed.
 
@@ -73,17 +96,13 @@ def key_in(keys: bytes, slot: int) -> bytes | None:
     """
     if not 0 <= slot < len(keys) // KEY_BYTES:
         raise SealedError("sealed data refers to an unknown key")
-    key = keys[KEY_BYTES * slot : KEY_BYTES * (slot + 1)]
+    key = _at(keys, slot)
     return None if key == _ZERO_KEY else key
 
 
 def live_key_ids(block_id: str, keys: bytes) -> list[str]:
     """Ids of the keys of an opened block that were not destroyed."""
-    return [
-        key_id(block_id, slot)
-        for slot in range(len(keys) // KEY_BYTES)
-        if keys[KEY_BYTES * slot : KEY_BYTES * (slot + 1)] != _ZERO_KEY
-    ]
+    return [k for k, key in keys_with_ids(block_id, keys) if key != _ZERO_KEY]
 
 
 def without(keys: bytes, slots: Iterable[int]) -> bytes:

@@ -34,14 +34,12 @@ from ledger._keystore import (
     NO_SUBJECT,
     SCOPE_COLUMNS,
     WRAP,
-    FactKeyBlockRow,
     KeyStore,
     ScopeKeyRow,
     scope_row,
 )
 from ledger._lru import trim_lru
 from ledger._sealing import (
-    KEY_BYTES,
     KEY_ID_BYTES,
     EnvelopeHeader,
     SealingKey,
@@ -49,7 +47,6 @@ from ledger._sealing import (
     body_key,
     derive_data_key,
     new_key,
-    new_key_block,
     new_key_id,
     open_sealed_at,
     read_header,
@@ -233,7 +230,7 @@ class KeyManager:
                 return self._by_id[key_id]
             seen = self._evictions
         row = self.store.find_scope_key(*ref)
-        key = self._unwrap_scope(row) if row is not None else self._create_scope_key(*ref)
+        key = self.unwrap_scope(row) if row is not None else self._create_scope_key(*ref)
         self._remember(key, seen)
         return key
 
@@ -258,7 +255,7 @@ class KeyManager:
         rows = self.store.get_scope_keys(missing)
         for row in rows.values():
             try:
-                key = self._unwrap_scope(row)
+                key = self.unwrap_scope(row)
             except KeyDestroyedError:
                 continue  # its key-encryption key was destroyed: gone for good
             self._remember(key, seen)
@@ -284,7 +281,8 @@ class KeyManager:
             versions = tx.execute("SELECT DISTINCT owner, kek_version FROM scope_keys")
         return any(int(v) not in self.keyring.versions(str(owner)) for owner, v in versions)
 
-    def _unwrap_scope(self, row: ScopeKeyRow) -> ScopeKey:
+    def unwrap_scope(self, row: ScopeKeyRow) -> ScopeKey:
+        """A stored scope key, unwrapped under its owner's KEK."""
         material = self.keyring.unwrap(
             row.owner, row.kek_version, row.wrapped, scope_context(row, row.key_id)
         )
@@ -303,7 +301,7 @@ class KeyManager:
                 (owner, case_id, subject_id, kind),
             )
             if existing:
-                return self._unwrap_scope(scope_row(existing[0]))
+                return self.unwrap_scope(scope_row(existing[0]))
             key_id = new_key_id()
             material = new_key()
             key = ScopeKey(key_id, owner, case_id, subject_id, kind, material)
@@ -388,10 +386,7 @@ class KeyManager:
     def _create_fact_keys(self, owner: str, case_id: str, count: int) -> list[tuple[str, bytes]]:
         """A new block of ``count`` fact keys, stored as one row before any is used."""
         wrapper = self.scope_key(owner, case_id, NO_SUBJECT, WRAP)
-        block_id_bytes, keys = new_key_block(count)
-        block_id = block_id_bytes.hex()
-        row = FactKeyBlockRow(block_id, owner, case_id, wrapper.key_id.hex(), count, b"")
-        wrapped = blocks.wrap_block(wrapper.material, row, keys)
+        row, keys = blocks.new_block(wrapper.material, wrapper.key_id.hex(), owner, case_id, count)
         with self.store.transaction(write=True) as tx:
             if self.store.is_erased(tx, owner, case_id, NO_SUBJECT):
                 raise ScopeErasedError(f"scope {case_id} was erased")
@@ -400,12 +395,9 @@ class KeyManager:
                 raise ScopeErasedError(f"scope {case_id} was erased")
             tx.execute(
                 f"INSERT INTO fact_key_blocks ({FACT_BLOCK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                (block_id, owner, case_id, row.wrap_key_id, count, wrapped),
+                (row.block_id, owner, case_id, row.wrap_key_id, count, row.wrapped),
             )
-        return [
-            (blocks.key_id(block_id, slot), keys[KEY_BYTES * slot : KEY_BYTES * (slot + 1)])
-            for slot in range(count)
-        ]
+        return blocks.keys_with_ids(row.block_id, keys)
 
     def fact_keys(self, key_ids: Sequence[str]) -> dict[str, bytes]:
         """Fact keys that still exist, unwrapped; erased ones are absent."""

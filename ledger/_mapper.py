@@ -67,9 +67,12 @@ class SealingCipher(Cipher):
         self.keys.store.close()
 
 
+def _id_text(originator_id: UUID | str) -> str:
+    return originator_id if isinstance(originator_id, str) else text_of(originator_id)
+
+
 def _event_context(originator_id: UUID | str, version: int, topic: str) -> bytes:
-    oid = originator_id if isinstance(originator_id, str) else text_of(originator_id)
-    return f"event|{oid}|{version}|{topic}".encode()
+    return f"event|{_id_text(originator_id)}|{version}|{topic}".encode()
 
 
 class SealingMapper(Mapper[UUID]):
@@ -122,7 +125,7 @@ class SealingMapper(Mapper[UUID]):
         originator_version = state.pop("originator_version")
         if class_version > 1:
             state["class_version"] = class_version
-        oid = originator_id if isinstance(originator_id, str) else text_of(originator_id)
+        oid = _id_text(originator_id)
         scope = _scope_of(domain_event, oid)
         appended = b""
         if presealed is not None:
@@ -199,7 +202,7 @@ def _class_version(event_cls: type[Any]) -> int:
 def _topic_info(topic: str) -> tuple[type[Any], str | None, int]:
     """(event class, presealed field, class version) of a topic, resolved once."""
     event_cls = resolve_topic(topic)
-    return event_cls, _presealed_field(event_cls), getattr(event_cls, "class_version", 1)
+    return event_cls, _presealed_field(event_cls), _class_version(event_cls)
 
 
 def _presealed_field(event_cls: type[Any]) -> str | None:
