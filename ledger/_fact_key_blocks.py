@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from ledger._errors import SealedError
 from ledger._keystore import FactKeyBlockRow
@@ -87,6 +88,32 @@ def _at(keys: bytes, slot: int) -> bytes:
 def keys_with_ids(block_id: str, keys: bytes) -> list[tuple[str, bytes]]:
     """(hex id, key) for every slot of an opened block, destroyed ones included."""
     return [(key_id(block_id, slot), _at(keys, slot)) for slot in range(len(keys) // KEY_BYTES)]
+
+
+@dataclass(slots=True)
+class UnusedKeys:
+    """The keys of a fresh block not yet handed out: slots ``next_slot`` to the end.
+
+    A fact-key pool holds these rather than an object per key: one bytes value per block,
+    nothing for the garbage collector to walk, and an id is made only for a key taken.
+    """
+
+    block_id: str
+    keys: bytes
+    next_slot: int = 0
+
+    @property
+    def left(self) -> int:
+        return len(self.keys) // KEY_BYTES - self.next_slot
+
+    def take(self, count: int) -> list[tuple[str, bytes]]:
+        """Up to ``count`` (hex id, key) pairs, each handed out once."""
+        start = self.next_slot
+        self.next_slot = end = min(start + count, len(self.keys) // KEY_BYTES)
+        block, keys = self.block_id, self.keys
+        return [
+            (key_id(block, s), keys[KEY_BYTES * s : KEY_BYTES * (s + 1)]) for s in range(start, end)
+        ]
 
 
 def key_in(keys: bytes, slot: int) -> bytes | None:

@@ -54,7 +54,7 @@ from ledger._sealing import (
 )
 
 _CACHE_LIMIT = 200_000
-_POOLS = 128  # (owner, case) fact-key pools kept, each at most 1,023 keys
+_POOLS = 128  # (owner, case) fact-key pools kept, each the unused part of a block or two
 _FACT_KEY_CACHE_LIMIT = 16_384  # unwrapped fact keys kept for repeated reads
 
 
@@ -125,7 +125,7 @@ class KeyManager:
         self._fact_key_cache: OrderedDict[str, bytes] = OrderedDict()
         # Fresh fact keys per (owner, case), most recently used last; at most _POOLS of them
         # (a dropped pool only leaves unused key rows behind, erased with their case).
-        self._pools: OrderedDict[tuple[str, str], list[tuple[str, bytes]]] = OrderedDict()
+        self._pools: OrderedDict[tuple[str, str], list[blocks.UnusedKeys]] = OrderedDict()
         self._batch_sizes: dict[tuple[str, str], int] = {}
         self._generation = store.generation()
 
@@ -364,26 +364,31 @@ class KeyManager:
         to 1,024, so a busy case costs one key-store row and commit per many facts.
         """
         pool_ref = (owner, case_id)
+        taken: list[tuple[str, bytes]] = []
         with self._lock:
             pool = self._pools.setdefault(pool_ref, [])
             self._pools.move_to_end(pool_ref)
-            taken = [pool.pop() for _ in range(min(count, len(pool)))]
+            while pool and len(taken) < count:
+                taken.extend(pool[-1].take(count - len(taken)))
+                if not pool[-1].left:
+                    pool.pop()
             batch = self._batch_sizes.get(pool_ref, self._batch)
             seen = self._evictions
         if len(taken) < count:
             needed = count - len(taken)
             fresh = self._create_fact_keys(owner, case_id, max(batch, needed))
-            taken.extend(fresh[:needed])
+            taken.extend(fresh.take(needed))
             with self._lock:
                 if self._evictions != seen:
                     return taken  # an erasure dropped the pools meanwhile: keep none
-                self._pools.setdefault(pool_ref, []).extend(fresh[needed:])
+                if fresh.left:
+                    self._pools.setdefault(pool_ref, []).append(fresh)
                 self._batch_sizes[pool_ref] = min(batch * 2, 1024)
                 for dropped, _ in trim_lru(self._pools, _POOLS):
                     self._batch_sizes.pop(dropped, None)
         return taken
 
-    def _create_fact_keys(self, owner: str, case_id: str, count: int) -> list[tuple[str, bytes]]:
+    def _create_fact_keys(self, owner: str, case_id: str, count: int) -> blocks.UnusedKeys:
         """A new block of ``count`` fact keys, stored as one row before any is used."""
         wrapper = self.scope_key(owner, case_id, NO_SUBJECT, WRAP)
         row, keys = blocks.new_block(wrapper.material, wrapper.key_id.hex(), owner, case_id, count)
@@ -397,7 +402,7 @@ class KeyManager:
                 f"INSERT INTO fact_key_blocks ({FACT_BLOCK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                 (row.block_id, owner, case_id, row.wrap_key_id, count, row.wrapped),
             )
-        return blocks.keys_with_ids(row.block_id, keys)
+        return blocks.UnusedKeys(row.block_id, keys)
 
     def fact_keys(self, key_ids: Sequence[str]) -> dict[str, bytes]:
         """Fact keys that still exist, unwrapped; erased ones are absent."""
