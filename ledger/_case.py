@@ -162,8 +162,11 @@ class Case(Aggregate):
 
         def sealing_scope(self, aggregate_id: str) -> SealingScope:
             """``aggregate_id``: this event's case id as text (the mapper has it at hand)."""
+            fields = self.subject_fields
+            if not fields:
+                return SealingScope(self.partner, aggregate_id, ())
             subjects: list[str] = []
-            for name in self.subject_fields:
+            for name in fields:
                 value = getattr(self, name)
                 subjects.extend([value] if isinstance(value, str) else value)
             return SealingScope(self.partner, aggregate_id, tuple(subjects))

@@ -48,6 +48,7 @@ from ledger._sealing import (
     derive_data_key,
     new_key,
     new_key_id,
+    nonce_source,
     open_sealed_at,
     read_header,
     seal_under,
@@ -466,7 +467,7 @@ class KeyManager:
         self, owner: str, case_id: str, subjects: Sequence[str], plaintext: bytes, context: bytes
     ) -> bytes:
         scope = self.event_scope(owner, case_id, subjects)
-        return scope.event_key.seal(plaintext, scope.bind(context))
+        return scope.event_key.seal(plaintext, context + scope.bind_suffix)
 
     def open_event(self, blob: bytes, context: bytes) -> bytes:
         """Open a sealed event; KeyDestroyedError when any of its keys was destroyed."""
@@ -506,6 +507,7 @@ class KeyManager:
     ) -> list[SealedBody]:
         """Seal several (subjects, plaintext, context) bodies; fact keys fetched in one go."""
         fact_keys = self.allocate_fact_keys(owner, case_id, len(items))
+        take_nonce = nonce_source().take
         sealed = []
         for (subjects, plaintext, context), (fact_key_id, fact_key) in zip(
             items, fact_keys, strict=True
@@ -516,6 +518,7 @@ class KeyManager:
                 scope.body_header + bytes.fromhex(fact_key_id),
                 plaintext,
                 context + scope.bind_suffix,
+                take_nonce(),
             )
             sealed.append(SealedBody(fact_key_id, blob))
         return sealed

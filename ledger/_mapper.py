@@ -71,8 +71,8 @@ def _id_text(originator_id: UUID | str) -> str:
     return originator_id if isinstance(originator_id, str) else text_of(originator_id)
 
 
-def _event_context(originator_id: UUID | str, version: int, topic: str) -> bytes:
-    return f"event|{_id_text(originator_id)}|{version}|{topic}".encode()
+def _event_context(originator_id: str, version: int, topic: str) -> bytes:
+    return f"event|{originator_id}|{version}|{topic}".encode()
 
 
 class SealingMapper(Mapper[UUID]):
@@ -152,7 +152,7 @@ class SealingMapper(Mapper[UUID]):
         event_cls, presealed, class_version = _topic_info(stored_event.topic)
         originator_id = stored_event.originator_id
         version = stored_event.originator_version
-        context = _event_context(originator_id, version, stored_event.topic)
+        context = _event_context(_id_text(originator_id), version, stored_event.topic)
         state = stored_event.state
         body = b""
         if presealed is not None:
@@ -224,7 +224,8 @@ def _scope_of(domain_event: Any, aggregate_id: str) -> SealingScope:
     scope_method = getattr(domain_event, "sealing_scope", None)
     if scope_method is None:
         return SealingScope(REGISTRY_OWNER, "")
-    return cast(SealingScope, scope_method(aggregate_id))
+    scope: SealingScope = scope_method(aggregate_id)
+    return scope
 
 
 def _redacted(stored_event: StoredEvent) -> Any:

@@ -27,6 +27,7 @@ makes the value unreadable.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -55,6 +56,37 @@ def new_key() -> bytes:
 def new_key_id() -> bytes:
     """A fresh random key id (16 bytes)."""
     return os.urandom(KEY_ID_BYTES)
+
+
+class NonceSource:
+    """Random 96-bit nonces read from the OS a batch at a time: one system call per 256 seals.
+
+    A nonce need only never repeat under a key; these are as random as one ``os.urandom``
+    call each. Each is handed out once (``list.pop`` is atomic, so threads never share one).
+    A forked child drops the nonces it inherited: parent and child would hand out the same.
+    """
+
+    __slots__ = ("_batch", "_left")
+
+    def __init__(self, batch: int = 256) -> None:
+        self._batch = batch
+        self._left: list[bytes] = []
+        os.register_at_fork(after_in_child=self._left.clear)
+
+    def take(self) -> bytes:
+        left = self._left
+        while True:
+            try:
+                return left.pop()
+            except IndexError:
+                raw = os.urandom(NONCE_BYTES * self._batch)
+                left.extend([raw[i : i + NONCE_BYTES] for i in range(0, len(raw), NONCE_BYTES)])
+
+
+@functools.cache
+def nonce_source() -> NonceSource:
+    """The process's nonce source (made on first use, not at import)."""
+    return NonceSource()
 
 
 BLOCK_ID_BYTES = 10  # 80 random bits tell fact-key blocks apart
@@ -147,7 +179,7 @@ def seal(
 
     ``nonce`` exists for known-answer tests only; production code lets it be random.
     """
-    nonce = nonce if nonce is not None else os.urandom(NONCE_BYTES)
+    nonce = nonce if nonce is not None else nonce_source().take()
     if len(nonce) != NONCE_BYTES:
         raise SealedError("invalid nonce")
     return seal_under(key, header.encode(), plaintext, context, nonce)
@@ -157,7 +189,7 @@ def seal_under(
     key: bytes, header_bytes: bytes, plaintext: bytes, context: bytes, nonce: bytes | None = None
 ) -> bytes:
     """:func:`seal` with the header already encoded (a per-fact hot path)."""
-    nonce = nonce or os.urandom(NONCE_BYTES)
+    nonce = nonce or nonce_source().take()
     ciphertext = AESGCM(key).encrypt(nonce, plaintext, _AD_PREFIX + header_bytes + context)
     return header_bytes + nonce + ciphertext
 
@@ -170,14 +202,15 @@ def body_header_prefix(scope_key_ids: tuple[bytes, ...]) -> bytes:
 class SealingKey:
     """A data key prepared once for many seals/opens under one header (hot paths)."""
 
-    __slots__ = ("_aead", "header_bytes")
+    __slots__ = ("_aead", "_nonce", "header_bytes")
 
     def __init__(self, key: bytes, header: EnvelopeHeader) -> None:
         self._aead = AESGCM(key)
+        self._nonce = nonce_source().take
         self.header_bytes = header.encode()
 
     def seal(self, plaintext: bytes, context: bytes) -> bytes:
-        nonce = os.urandom(NONCE_BYTES)
+        nonce = self._nonce()
         ad = _AD_PREFIX + self.header_bytes + context
         return self.header_bytes + nonce + self._aead.encrypt(nonce, plaintext, ad)
 
@@ -214,7 +247,7 @@ def open_sealed_at(key: bytes, blob: bytes, offset: int, context: bytes) -> byte
 
 def wrap_key(wrapping_key: bytes, key: bytes, context: bytes) -> bytes:
     """Wrap a key under another (AES-256-GCM, random nonce), bound to ``context``."""
-    nonce = os.urandom(NONCE_BYTES)
+    nonce = nonce_source().take()
     return nonce + AESGCM(wrapping_key).encrypt(nonce, key, b"caseledger/wrap\x00" + context)
 
 

@@ -9,7 +9,7 @@ schema for the key store). The core never reads ``os.environ``: settings build a
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +17,15 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnection,
     SQLiteConnectionPool,
     SQLiteFactory,
 )
+from psycopg.sql import SQL, Identifier
 
 from ledger._uuids import uuid_of
 
@@ -124,7 +127,7 @@ def postgres_env(url: str, schema: str | None, pool_size: int = 4) -> dict[str, 
     if parts.scheme not in {"postgresql", "postgres"}:
         raise ValueError("database URL must start with postgresql://")
     env = {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": "ledger._stores:ColumnArrayPostgresFactory",
         "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(parts.port or 5432),
@@ -207,6 +210,52 @@ class DerivedSQLiteFactory(_PinnedSyncFactory):
     """
 
     pool_class = _DerivedConnectionPool
+
+
+class _ColumnArrayRecorder(PostgresApplicationRecorder):
+    """The library's recorder, sending a commit's events as four binary column arrays.
+
+    The library passes them as one array of a composite type in text form, which the server
+    parses field by field: on the development machine 40 to 50 us per event, and more for
+    ciphertext than for JSON. As column arrays in binary form the same ``INSERT ... SELECT
+    FROM unnest(...) RETURNING notification_id`` costs about a third. Everything else is
+    the library's: the table lock that keeps notification ids in commit order, the NOTIFY,
+    the pipeline, reading the returned ids in insert order.
+    """
+
+    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self._column_insert = SQL(
+            "INSERT INTO {schema}.{table} AS t"
+            " (originator_id, originator_version, topic, state)"
+            " SELECT * FROM unnest(%b::{id_type}[], %b::bigint[], %b::text[], %b::bytea[])"
+            " RETURNING notification_id"
+        ).format(
+            schema=Identifier(self.datastore.schema),
+            table=Identifier(self.events_table_name),
+            id_type=Identifier(self.datastore.originator_id_type),
+        )
+
+    def _insert_stored_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(
+            self._column_insert,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+        )
+
+
+class ColumnArrayPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL persistence with the column-array insert above."""
+
+    application_recorder_class = _ColumnArrayRecorder
 
 
 def sqlite_pragma(path: Path, name: str) -> Any:

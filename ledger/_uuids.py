@@ -14,7 +14,7 @@ from uuid import UUID
 
 _LIMIT = 65_536
 _by_text: dict[str, UUID] = {}
-_text_of: dict[UUID, str] = {}
+_text_of: dict[int, str] = {}  # by the UUID's number: hashing that stays in C
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -26,8 +26,14 @@ def uuid_of(text: str) -> UUID:
 
 
 def text_of(uid: UUID) -> str:
-    """``str(uid)``, cached."""
-    return _memo(_text_of, uid, str)
+    """``str(uid)``, cached (once per event on the write path, so written out)."""
+    number = uid.int
+    found = _text_of.get(number)
+    if found is None:
+        if len(_text_of) >= _LIMIT:
+            _text_of.clear()
+        found = _text_of[number] = str(uid)
+    return found
 
 
 def _memo(cache: dict[K, V], key: K, make: Callable[[K], V]) -> V:
