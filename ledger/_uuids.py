@@ -8,13 +8,12 @@ bounded dicts (UUIDs are immutable, so sharing one object is safe).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TypeVar
 from uuid import UUID
 
 _LIMIT = 65_536
 _by_text: dict[str, UUID] = {}
-_text_of: dict[int, str] = {}  # by the UUID's number: hashing that stays in C
+_text_of: dict[int, str] = {}
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -22,24 +21,19 @@ V = TypeVar("V")
 
 def uuid_of(text: str) -> UUID:
     """``UUID(text)``, the same object for the same text while it is cached."""
-    return _memo(_by_text, text, UUID)
+    found = _by_text.get(text)
+    return found if found is not None else _remember(_by_text, text, UUID(text))
 
 
 def text_of(uid: UUID) -> str:
-    """``str(uid)``, cached (once per event on the write path, so written out)."""
+    """``str(uid)``, cached (by number: hashing an int stays in C, a UUID's hash does not)."""
     number = uid.int
     found = _text_of.get(number)
-    if found is None:
-        if len(_text_of) >= _LIMIT:
-            _text_of.clear()
-        found = _text_of[number] = str(uid)
-    return found
+    return found if found is not None else _remember(_text_of, number, str(uid))
 
 
-def _memo(cache: dict[K, V], key: K, make: Callable[[K], V]) -> V:
-    found = cache.get(key)
-    if found is None:
-        if len(cache) >= _LIMIT:
-            cache.clear()
-        found = cache[key] = make(key)
-    return found
+def _remember(cache: dict[K, V], key: K, value: V) -> V:
+    if len(cache) >= _LIMIT:
+        cache.clear()
+    cache[key] = value
+    return value
