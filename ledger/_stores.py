@@ -215,10 +215,10 @@ class DerivedSQLiteFactory(_PinnedSyncFactory):
 class _ColumnArrayRecorder(PostgresApplicationRecorder):
     """The library's recorder, sending a commit's events as four binary column arrays.
 
-    The library passes them as one array of a composite type in text form, which the server
-    parses field by field: on the development machine 40 to 50 us per event, and more for
-    ciphertext than for JSON. As column arrays in binary form the same ``INSERT ... SELECT
-    FROM unnest(...) RETURNING notification_id`` costs about a third. Everything else is
+    The library passes them as one array of a composite type in text form, parsed field by
+    field: 100 rows of 860 bytes took 3.8 ms as JSON and 5 ms as ciphertext on the development
+    machine. As column arrays in binary form the same ``INSERT ... SELECT FROM unnest(...)
+    RETURNING notification_id`` took 0.9 ms for either. Everything else is
     the library's: the table lock that keeps notification ids in commit order, the NOTIFY,
     the pipeline, reading the returned ids in insert order.
     """
