@@ -56,6 +56,7 @@ from ledger._sealing import (
 
 _CACHE_LIMIT = 200_000
 _POOLS = 128  # (owner, case) fact-key pools kept, each the unused part of a block or two
+MAX_FACT_KEY_BLOCK = 1024  # keys per block, once a case is busy
 _FACT_KEY_CACHE_LIMIT = 16_384  # unwrapped fact keys kept for repeated reads
 
 
@@ -361,8 +362,9 @@ class KeyManager:
     def allocate_fact_keys(self, owner: str, case_id: str, count: int) -> list[tuple[str, bytes]]:
         """``count`` fresh fact keys, all committed before use.
 
-        Keys come from a per-(owner, case) pool refilled with blocks whose size doubles up
-        to 1,024, so a busy case costs one key-store row and commit per many facts.
+        Keys come from a per-(owner, case) pool refilled with blocks whose size grows
+        fourfold (64, 256, 1,024 with the default first batch), so a busy case soon costs
+        one key-store row and commit per 1,024 facts and a quiet one leaves few unused keys.
         """
         pool_ref = (owner, case_id)
         taken: list[tuple[str, bytes]] = []
@@ -384,7 +386,7 @@ class KeyManager:
                     return taken  # an erasure dropped the pools meanwhile: keep none
                 if fresh.left:
                     self._pools.setdefault(pool_ref, []).append(fresh)
-                self._batch_sizes[pool_ref] = min(batch * 2, 1024)
+                self._batch_sizes[pool_ref] = min(batch * 4, MAX_FACT_KEY_BLOCK)
                 for dropped, _ in trim_lru(self._pools, _POOLS):
                     self._batch_sizes.pop(dropped, None)
         return taken

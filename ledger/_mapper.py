@@ -127,12 +127,11 @@ class SealingMapper(Mapper[UUID]):
             state["class_version"] = class_version
         oid = _id_text(originator_id)
         scope = _scope_of(domain_event, oid)
-        appended = b""
+        body = b""
         if presealed is not None:
             # Already sealed under its own fact key (bound to case, fact and version): append
             # it as is instead of transcoding and encrypting it a second time.
-            appended = state.pop(presealed)
-            appended = appended + struct.pack(">I", len(appended))
+            body = state.pop(presealed)
         plaintext = self.transcoder.encode(state)
         blob = self.keys.seal_event(
             scope.owner,
@@ -145,7 +144,7 @@ class SealingMapper(Mapper[UUID]):
             originator_id=originator_id,
             originator_version=originator_version,
             topic=topic,
-            state=blob + appended,
+            state=b"".join((blob, body, struct.pack(">I", len(body)))) if presealed else blob,
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:

@@ -211,8 +211,9 @@ class SealingKey:
 
     def seal(self, plaintext: bytes, context: bytes) -> bytes:
         nonce = self._nonce()
-        ad = _AD_PREFIX + self.header_bytes + context
-        return self.header_bytes + nonce + self._aead.encrypt(nonce, plaintext, ad)
+        header = self.header_bytes
+        ciphertext = self._aead.encrypt(nonce, plaintext, b"".join((_AD_PREFIX, header, context)))
+        return b"".join((header, nonce, ciphertext))
 
     def open(self, blob: bytes, context: bytes) -> bytes:
         offset = len(self.header_bytes)
