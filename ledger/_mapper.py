@@ -140,11 +140,13 @@ class SealingMapper(Mapper[UUID]):
             plaintext,
             _event_context(oid, originator_version, topic),
         )
+        if presealed is not None:
+            blob = b"".join((blob, body, struct.pack(">I", len(body))))
         return StoredEvent(
             originator_id=originator_id,
             originator_version=originator_version,
             topic=topic,
-            state=b"".join((blob, body, struct.pack(">I", len(body)))) if presealed else blob,
+            state=blob,
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
