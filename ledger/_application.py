@@ -1006,7 +1006,7 @@ class CaseLedger(Application[UUID]):
         self._sync()
         facts = [case.get_fact(f) for f in fact_ids]
         items = [
-            (f.current.sealed_body, body_context(case.case_id, f.fact_id, f.current.case_version))
+            (f.current_body, body_context(case.case_id, f.fact_id, f.current_version))
             for f in facts
         ]
         opened = self.keys.open_bodies(items) if items else []

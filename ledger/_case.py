@@ -9,7 +9,7 @@ the aggregate untouched and stores nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, NamedTuple
 from uuid import UUID
@@ -55,8 +55,7 @@ class SubjectState:
     added_at: datetime
 
 
-@dataclass(slots=True)
-class FactRevision:
+class FactRevision(NamedTuple):
     """One sealed body of a fact: the original or a correction."""
 
     case_version: int
@@ -67,6 +66,10 @@ class FactRevision:
 
 @dataclass(slots=True)
 class FactState:
+    """A fact as the case holds it. The current revision is kept inline and earlier ones (after
+    corrections) in a tuple, so a cached fact is one object for the garbage collector to walk
+    rather than three (a busy case caches thousands, and full collections pause requests)."""
+
     fact_id: str
     owner: str
     author: str
@@ -78,13 +81,29 @@ class FactState:
     sharing_level: str
     sharing_partners: tuple[str, ...]
     recorded_at: datetime
-    revisions: list[FactRevision] = field(default_factory=list)
+    current_version: int
+    current_key_id: str
+    current_body: bytes
+    current_at: datetime
+    earlier: tuple[FactRevision, ...] = ()
     retracted_at: datetime | None = None
     erased: bool = False
 
     @property
     def current(self) -> FactRevision:
-        return self.revisions[-1]
+        return FactRevision(
+            self.current_version, self.current_key_id, self.current_body, self.current_at
+        )
+
+    @property
+    def revisions(self) -> tuple[FactRevision, ...]:
+        """Every revision, the original first."""
+        return (*self.earlier, self.current)
+
+    def revise(self, revision: FactRevision) -> None:
+        """Make ``revision`` the current one (a correction)."""
+        self.earlier = self.revisions
+        (self.current_version, self.current_key_id, self.current_body, self.current_at) = revision
 
 
 @dataclass(slots=True)
@@ -244,14 +263,10 @@ class Case(Aggregate):
                 sharing_level=self.sharing_level,
                 sharing_partners=tuple(self.sharing_partners),
                 recorded_at=self.timestamp,
-                revisions=[
-                    FactRevision(
-                        self.originator_version,
-                        self.fact_key_id,
-                        self.sealed_body,
-                        self.timestamp,
-                    )
-                ],
+                current_version=self.originator_version,
+                current_key_id=self.fact_key_id,
+                current_body=self.sealed_body,
+                current_at=self.timestamp,
             )
 
     class FactCorrected(Event):
@@ -263,7 +278,7 @@ class Case(Aggregate):
         presealed_field: ClassVar[str] = "sealed_body"
 
         def apply(self, case: Case) -> None:
-            case.facts[self.fact_id].revisions.append(
+            case.facts[self.fact_id].revise(
                 FactRevision(
                     self.originator_version, self.fact_key_id, self.sealed_body, self.timestamp
                 )
