@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from ledger import NewFact, StoreConfig, open_ledger
+from ledger import CaseLedger, NewFact, RequestContext, StoreConfig, open_ledger
 from ledger._stores import ColumnArrayPostgresFactory
 from tests.conftest import ctx
+
+
+def _accepted_case(ledger: CaseLedger, regie: RequestContext) -> str:
+    """An invented case, opened and accepted by the procesregisseur."""
+    case_id = ledger.open_case(
+        regie, purpose="zvh_joint_approach", legal_basis="wgs", referred_by="politie", phase=3
+    ).case_id
+    ledger.triage(regie, case_id, decision="accept", reason="complex")
+    return case_id
 
 
 class TestRoundTrip:
@@ -14,14 +23,7 @@ class TestRoundTrip:
         ledger = open_ledger(store_config)
         try:
             regie = ctx("zvh", "procesregisseur")
-            case_id = ledger.open_case(
-                regie,
-                purpose="zvh_joint_approach",
-                legal_basis="wgs",
-                referred_by="politie",
-                phase=3,
-            ).case_id
-            ledger.triage(regie, case_id, decision="accept", reason="complex")
+            case_id = _accepted_case(ledger, regie)
             subject = ledger.add_subject(regie, case_id, case_role="client").created_id
             assert subject is not None
             fact_id = ledger.record_fact(
@@ -57,14 +59,7 @@ class TestOneCommitOfManyEvents:
         ledger = open_ledger(store_config)
         try:
             regie, police = ctx("zvh", "procesregisseur"), ctx("politie")
-            case_id = ledger.open_case(
-                regie,
-                purpose="zvh_joint_approach",
-                legal_basis="wgs",
-                referred_by="politie",
-                phase=3,
-            ).case_id
-            ledger.triage(regie, case_id, decision="accept", reason="complex")
+            case_id = _accepted_case(ledger, regie)
             before = ledger.get_case(case_id).version
             facts = [
                 NewFact(
