@@ -110,10 +110,7 @@ class UnusedKeys:
         """Up to ``count`` (hex id, key) pairs, each handed out once."""
         start = self.next_slot
         self.next_slot = end = min(start + count, len(self.keys) // KEY_BYTES)
-        block, keys = self.block_id, self.keys
-        return [
-            (key_id(block, s), keys[KEY_BYTES * s : KEY_BYTES * (s + 1)]) for s in range(start, end)
-        ]
+        return [(key_id(self.block_id, s), _at(self.keys, s)) for s in range(start, end)]
 
 
 def key_in(keys: bytes, slot: int) -> bytes | None:

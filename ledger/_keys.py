@@ -403,7 +403,7 @@ class KeyManager:
                 raise ScopeErasedError(f"scope {case_id} was erased")
             tx.execute(
                 f"INSERT INTO fact_key_blocks ({FACT_BLOCK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                (row.block_id, owner, case_id, row.wrap_key_id, count, row.wrapped),
+                (row.block_id, row.owner, row.case_id, row.wrap_key_id, row.slots, row.wrapped),
             )
         return blocks.UnusedKeys(row.block_id, keys)
 
@@ -469,7 +469,7 @@ class KeyManager:
         self, owner: str, case_id: str, subjects: Sequence[str], plaintext: bytes, context: bytes
     ) -> bytes:
         scope = self.event_scope(owner, case_id, subjects)
-        return scope.event_key.seal(plaintext, context + scope.bind_suffix)
+        return scope.event_key.seal(plaintext, scope.bind(context))
 
     def open_event(self, blob: bytes, context: bytes) -> bytes:
         """Open a sealed event; KeyDestroyedError when any of its keys was destroyed."""
@@ -519,7 +519,7 @@ class KeyManager:
                 body_key(scope.secret, fact_key),
                 scope.body_header + bytes.fromhex(fact_key_id),
                 plaintext,
-                context + scope.bind_suffix,
+                scope.bind(context),
                 take_nonce(),
             )
             sealed.append(SealedBody(fact_key_id, blob))
