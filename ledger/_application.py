@@ -40,6 +40,7 @@ from ledger._errors import (
     ConcurrencyConflictError,
     IdempotencyKeyReusedError,
     InvalidCommandError,
+    KeysChangedError,
     SealedError,
     SubjectNotFoundError,
 )
@@ -55,6 +56,9 @@ CASE_CACHE_SIZE = 512
 #: The cache is also bounded by the facts its cases hold (about 1.7 kB each, sealed body
 #: included), so a server's memory stays flat however large the store and its cases grow.
 CASE_CACHE_FACTS = 10_000
+# A command runs again after an erasure elsewhere invalidated its cached keys; this many
+# times at most (each erasure takes one), then the caller gets a concurrency conflict.
+KEY_CHANGE_ATTEMPTS = 5
 SHARING_LEVELS = frozenset({"owner", "regie", "participants", "partners"})
 
 
@@ -183,21 +187,36 @@ class CaseLedger(Application[UUID]):
         self.keys: KeyManager = mapper.keys
         self._init_caches()
 
-    def _save_many(self, events: Sequence[Any]) -> None:
+    def _save_many(self, events: Sequence[Any], key_generation: int | None) -> None:
         """Store domain events the committer already took from their aggregates.
 
         What ``Application.save`` does for them, minus its per-object protocol checks
         (``isinstance`` against a runtime protocol costs more than sealing an event) and the
-        snapshotting step (cases are never snapshotted).
+        snapshotting step (cases are never snapshotted). With ``key_generation`` (the key
+        store's erasure generation the events were sealed under), nothing is stored and
+        ``KeysChangedError`` raised if an erasure moved the key store on since: cached keys
+        may have been destroyed. On PostgreSQL with the key store in the same database the
+        insert itself checks, in its own transaction; otherwise it is checked here, just
+        before the insert.
         """
         processing_event: ProcessingEvent[UUID] = ProcessingEvent()
         processing_event.events.extend(events)
-        self._notify(self._record(processing_event))
+        with self._writer.hold():
+            if key_generation is not None:
+                if self._inserts_check_generation:
+                    # Checked in the insert's own transaction, under the key store's lock.
+                    processing_event.saved_kwargs["key_generation"] = key_generation
+                elif self.keys.store.generation() != key_generation:
+                    # Erasures hold this writer lock while they destroy keys (SQLite).
+                    raise KeysChangedError("the key store moved on; nothing was stored")
+            self._notify(self._record(processing_event))
 
     def _init_caches(self) -> None:
         self._writer = sqlite_writer_lock(self.env.get("SQLITE_DBNAME"))
         self._stripes = case_stripes(self.env.get("SQLITE_DBNAME"))
         self.committer = GroupCommitter(self._save_many)
+        checks = getattr(self.recorder, "checks_key_generation", False)
+        self._inserts_check_generation = bool(checks)
         # Recently used cases (an LRU): bounded, so a long-running server's memory does not
         # grow with the number of cases it has ever touched.
         self._cache: OrderedDict[UUID, Case] = OrderedDict()
@@ -280,7 +299,6 @@ class CaseLedger(Application[UUID]):
         expected_version: int | None,
         idempotency_key: str | None,
     ) -> WriteResult:
-        self._sync()
         uid = case_uuid(case_id)
         partner = ctx.principal.partner
         record_uid = record_id(partner, case_id, idempotency_key) if idempotency_key else None
@@ -289,35 +307,61 @@ class CaseLedger(Application[UUID]):
             replay = self._replay(record_uid, print_)
             if replay is not None:
                 return replay
-        with self._case_lock(uid), self._stripes.hold(uid.bytes):
-            case = self._load(uid)
-            if expected_version is not None and case.version != expected_version:
-                raise ConcurrencyConflictError(case_id, case.version)
+        # No erasure check up front: the commit stores the events only if the key store is
+        # still at the generation the cached keys belong to (see _save_many). If an erasure
+        # came between, nothing was stored; the caches are dropped and the command runs again.
+        for _ in range(KEY_CHANGE_ATTEMPTS):
+            key_generation = self.keys.generation
             try:
-                created = decide(case)
-                result = WriteResult(case_id, case.version, created)
-                pending: list[Any] = [case]
-                if record_uid is not None:
-                    pending.append(
-                        self._idempotency_record(record_uid, case_id, partner, print_, result)
+                with self._case_lock(uid), self._stripes.hold(uid.bytes):
+                    return self._decide_and_commit(
+                        uid,
+                        case_id,
+                        decide,
+                        expected_version,
+                        key_generation,
+                        None if record_uid is None else (record_uid, partner, print_),
                     )
-                self.committer.save(pending)
-            except RecordConflictError:
-                self._cache.pop(uid, None)
-                if record_uid is not None:
-                    replay = self._replay(record_uid, print_)
-                    if replay is not None:
-                        return replay
-                current = self._current_version(uid)
-                raise ConcurrencyConflictError(case_id, current) from None
-            except BaseException:
-                # The command may have mutated the cached aggregate before failing.
-                self._cache.pop(uid, None)
-                raise
+            except KeysChangedError:
+                self._sync()
+        raise ConcurrencyConflictError(case_id, None)
+
+    def _decide_and_commit(
+        self,
+        uid: UUID,
+        case_id: str,
+        decide: Callable[[Case], str | None],
+        expected_version: int | None,
+        key_generation: int | None,
+        idempotency: tuple[UUID, str, str] | None,
+    ) -> WriteResult:
+        """Run ``decide`` on the case and commit its events (the caller holds the case lock)."""
+        case = self._load(uid)
+        if expected_version is not None and case.version != expected_version:
+            raise ConcurrencyConflictError(case_id, case.version)
+        try:
+            created = decide(case)
+            result = WriteResult(case_id, case.version, created)
+            pending: list[Any] = [case]
+            if idempotency is not None:
+                pending.append(self._idempotency_record(*idempotency, case_id, result))
+            self.committer.save(pending, key_generation=key_generation)
+        except RecordConflictError:
+            self._cache.pop(uid, None)
+            if idempotency is not None:
+                replay = self._replay(idempotency[0], idempotency[2])
+                if replay is not None:
+                    return replay
+            current = self._current_version(uid)
+            raise ConcurrencyConflictError(case_id, current) from None
+        except BaseException:
+            # The command may have mutated the cached aggregate before failing.
+            self._cache.pop(uid, None)
+            raise
         return result
 
     def _idempotency_record(
-        self, record_uid: UUID, case_id: str, partner: str, print_: str, result: WriteResult
+        self, record_uid: UUID, partner: str, print_: str, case_id: str, result: WriteResult
     ) -> IdempotencyRecord:
         return IdempotencyRecord._create(
             IdempotencyRecord.Recorded,
@@ -410,7 +454,7 @@ class CaseLedger(Application[UUID]):
         pending: list[Any] = [case]
         if record_uid is not None:
             pending.append(
-                self._idempotency_record(record_uid, case.case_id, partner, print_, result)
+                self._idempotency_record(record_uid, partner, print_, case.case_id, result)
             )
         try:
             self.save(*pending)
@@ -1094,7 +1138,8 @@ class CaseLedger(Application[UUID]):
         def run() -> ErasureReport:
             case = self.get_case(case_id)
             fact_ids = facts_of(case)
-            destroyed = destroy(case)
+            with self._writer.hold():  # no commit checks the key store meanwhile (SQLite)
+                destroyed = destroy(case)
             return self._finish_erasure(
                 ctx,
                 [case_id],
@@ -1125,7 +1170,8 @@ class CaseLedger(Application[UUID]):
                 case = self.get_case(case_id)
                 facts[case_id] = [f.fact_id for f in case.facts.values() if f.owner == owner]
                 purposes[case_id] = case.purpose
-            destroyed = _erasure.destroy_owner(self.keys, owner)
+            with self._writer.hold():  # no commit checks the key store meanwhile (SQLite)
+                destroyed = _erasure.destroy_owner(self.keys, owner)
             return self._finish_erasure(
                 ctx, case_ids, "owner", owner, ground, destroyed, facts, purposes
             )

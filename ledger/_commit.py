@@ -16,12 +16,13 @@ from typing import Any
 
 from eventsourcing.persistence import RecordConflictError
 
-SaveMany = Callable[[Sequence[Any]], None]
+SaveMany = Callable[[Sequence[Any], "int | None"], None]
 
 
 @dataclass
 class _Submission:
     objs: Sequence[Any]
+    key_generation: int | None
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
 
@@ -38,11 +39,16 @@ class GroupCommitter:
         self.commits = 0
         self.submissions = 0
 
-    def save(self, objs: Sequence[Any]) -> None:
-        """Commit ``objs`` (possibly together with other callers'); raise this caller's error."""
+    def save(self, objs: Sequence[Any], *, key_generation: int | None = None) -> None:
+        """Commit ``objs`` (possibly together with other callers'); raise this caller's error.
+
+        ``key_generation`` is the key store's erasure generation the caller sealed under; a
+        shared transaction is saved with the oldest of its submissions' (a batch mixing
+        generations fails as a whole, and each caller retries on its own).
+        """
         # Take the aggregates' pending events now: saving an aggregate drains them, so a
         # shared transaction that failed could not otherwise be retried per submission.
-        submission = _Submission(_pending_events(objs))
+        submission = _Submission(_pending_events(objs), key_generation)
         with self._lock:
             self._queue.append(submission)
             self.submissions += 1
@@ -69,8 +75,9 @@ class GroupCommitter:
         if len(batch) == 1:
             self._commit_one(batch[0])
             return
+        generations = [s.key_generation for s in batch if s.key_generation is not None]
         try:
-            self._save_many([obj for s in batch for obj in s.objs])
+            self._save_many([obj for s in batch for obj in s.objs], min(generations, default=None))
         except RecordConflictError:
             for submission in batch:  # find out whose write conflicted
                 self._commit_one(submission)
@@ -85,7 +92,7 @@ class GroupCommitter:
 
     def _commit_one(self, submission: _Submission) -> None:
         try:
-            self._save_many(submission.objs)
+            self._save_many(submission.objs, submission.key_generation)
         except BaseException as error:
             submission.error = error
         submission.done.set()

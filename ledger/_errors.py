@@ -98,3 +98,11 @@ class KeyringError(LedgerError):
 
 class ScopeErasedError(LedgerError):
     """The key scope was erased; no new keys are created in it."""
+
+
+class KeysChangedError(LedgerError):
+    """An erasure moved the key store on while a command was sealing with cached keys.
+
+    Nothing was stored. Internal: the command pipeline drops its caches and runs the
+    command again, so callers never see it.
+    """

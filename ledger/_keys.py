@@ -134,6 +134,15 @@ class KeyManager:
     def close(self) -> None:
         self.store.close()
 
+    @property
+    def generation(self) -> int:
+        """The erasure generation the caches hold keys of (no store access).
+
+        A command notes it before it seals with cached keys; its commit then stores events
+        only while the key store is still at that generation (see ``CaseLedger._save_many``).
+        """
+        return self._generation
+
     # -- cache coherence ------------------------------------------------------------------
 
     def sync(self) -> bool:
@@ -392,7 +401,24 @@ class KeyManager:
         return taken
 
     def _create_fact_keys(self, owner: str, case_id: str, count: int) -> blocks.UnusedKeys:
-        """A new block of ``count`` fact keys, stored as one row before any is used."""
+        """A new block of ``count`` fact keys, stored as one row before any is used.
+
+        The case's wrapping key may have been re-keyed by another process's erasure epoch
+        since it was cached here: then the caches are refreshed and the block is made once
+        more under the current wrapping key.
+        """
+        made = self._store_fact_key_block(owner, case_id, count)
+        if made is None:
+            self.sync()
+            made = self._store_fact_key_block(owner, case_id, count)
+        if made is None:
+            raise ScopeErasedError(f"scope {case_id} was erased")
+        return made
+
+    def _store_fact_key_block(
+        self, owner: str, case_id: str, count: int
+    ) -> blocks.UnusedKeys | None:
+        """The new block, or None if the wrapping key used for it is no longer current."""
         wrapper = self.scope_key(owner, case_id, NO_SUBJECT, WRAP)
         row, keys = blocks.new_block(wrapper.material, wrapper.key_id.hex(), owner, case_id, count)
         with self.store.transaction(write=True) as tx:
@@ -400,7 +426,7 @@ class KeyManager:
                 raise ScopeErasedError(f"scope {case_id} was erased")
             current = tx.execute("SELECT 1 FROM scope_keys WHERE key_id = ?", (row.wrap_key_id,))
             if not current:
-                raise ScopeErasedError(f"scope {case_id} was erased")
+                return None
             tx.execute(
                 f"INSERT INTO fact_key_blocks ({FACT_BLOCK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                 (row.block_id, row.owner, row.case_id, row.wrap_key_id, row.slots, row.wrapped),

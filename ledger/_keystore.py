@@ -85,6 +85,11 @@ _SCHEMA = [
 ]
 
 
+# The advisory lock every PostgreSQL key-store write holds (erasures included); an event
+# insert that checks the erasure generation holds it shared (``ledger._stores``).
+KEYSTORE_LOCK_ID = 0x4B455953
+
+
 class KeyStore:
     """The key store on a SQLite file (secure_delete) or a PostgreSQL schema."""
 
@@ -232,4 +237,4 @@ def SQLiteKeyStore(path: Path) -> KeyStore:  # noqa: N802 - a factory named like
 
 def PostgresKeyStore(conninfo: str, schema: str = "caseledger_keys") -> KeyStore:  # noqa: N802
     """The key store in its own PostgreSQL schema."""
-    return KeyStore(PostgresDatabase(conninfo, schema, lock_id=0x4B455953))
+    return KeyStore(PostgresDatabase(conninfo, schema, lock_id=KEYSTORE_LOCK_ID))

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
@@ -27,11 +27,14 @@ from eventsourcing.sqlite import (
 )
 from psycopg.sql import SQL, Identifier
 
+from ledger._errors import KeysChangedError
+from ledger._keystore import KEYSTORE_LOCK_ID
 from ledger._uuids import uuid_of
 
 EVENTS_FILE = "events.sqlite3"
 KEYSTORE_FILE = "keys.sqlite3"
 KEYRING_FILE = "keyring.json"
+KEY_GENERATION_SCHEMA = "CASELEDGER_KEY_GENERATION_SCHEMA"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,9 @@ class StoreConfig:
             env["CASELEDGER_KEYSTORE_PATH"] = str(self.keystore_path)
         if self.database_url:
             env.update(postgres_env(self.database_url, self.events_schema, self.pool_size))
+            if keystore_url == self.database_url:
+                # Same database: event inserts check the key store's erasure generation.
+                env[KEY_GENERATION_SCHEMA] = self.keystore_schema
         else:
             env.update(
                 {
@@ -221,41 +227,104 @@ class _ColumnArrayRecorder(PostgresApplicationRecorder):
     RETURNING notification_id`` took 0.9 ms for either. Everything else is
     the library's: the table lock that keeps notification ids in commit order, the NOTIFY,
     the pipeline, reading the returned ids in insert order.
+
+    With ``key_generation_schema`` (the key store's schema in the same database), an insert
+    given ``key_generation`` stores its events only if the key store's erasure generation is
+    still that value, and raises ``KeysChangedError`` otherwise (nothing stored). It holds
+    the key store's advisory lock shared for the rest of its transaction, and every key-store
+    write (every erasure among them) holds it exclusively, so an erasure commits either
+    wholly before such an insert reads the generation or after the insert has committed. The
+    check rides in the insert's pipeline: no extra round trip.
     """
 
-    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
+    def __init__(
+        self,
+        datastore: Any,
+        *,
+        events_table_name: str = "stored_events",
+        key_generation_schema: str | None = None,
+    ) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
-        self._column_insert = SQL(
+        insert = SQL(
             "INSERT INTO {schema}.{table} AS t"
             " (originator_id, originator_version, topic, state)"
             " SELECT * FROM unnest(%b::{id_type}[], %b::bigint[], %b::text[], %b::bytea[])"
-            " RETURNING notification_id"
         ).format(
             schema=Identifier(self.datastore.schema),
             table=Identifier(self.events_table_name),
             id_type=Identifier(self.datastore.originator_id_type),
         )
+        returning = SQL(" RETURNING notification_id")
+        self._column_insert = insert + returning
+        self._guarded_insert = None
+        if key_generation_schema:
+            guard = SQL(
+                " WHERE (SELECT value FROM {keys}.generation WHERE id = 1) = %b::bigint"
+            ).format(keys=Identifier(key_generation_schema))
+            self._guarded_insert = insert + guard + returning
+
+    @property
+    def checks_key_generation(self) -> bool:
+        """Whether inserts given ``key_generation`` check it in their own transaction."""
+        return self._guarded_insert is not None
 
     def _insert_stored_events(
-        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+        self,
+        curs: Any,
+        stored_events: Sequence[StoredEvent],
+        *,
+        key_generation: int | None = None,
+        **kwargs: Any,
     ) -> None:
         self._lock_table(curs)
         self._notify_channel(curs)
-        curs.execute(
-            self._column_insert,
-            (
-                [e.originator_id for e in stored_events],
-                [e.originator_version for e in stored_events],
-                [e.topic for e in stored_events],
-                [e.state for e in stored_events],
-            ),
+        columns = (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
         )
+        if key_generation is None or self._guarded_insert is None:
+            curs.execute(self._column_insert, columns)
+            return
+        # A statement of its own: the guarded insert's snapshot must be taken after the lock
+        # is granted, so that it sees an erasure that held the lock meanwhile.
+        curs.execute("SELECT pg_advisory_xact_lock_shared(%s)", (KEYSTORE_LOCK_ID,))
+        curs.execute(self._guarded_insert, (*columns, key_generation))
+
+    def _fetch_ids_after_insert_events(
+        self,
+        curs: Any,
+        stored_events: Sequence[StoredEvent],
+        *,
+        key_generation: int | None = None,
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        guarded = key_generation is not None and self._guarded_insert is not None
+        if guarded and (ids is None or len(ids) != len(stored_events)):
+            raise KeysChangedError("the key store moved on; nothing was stored")
+        return ids
 
 
 class ColumnArrayPostgresFactory(PostgresFactory):
-    """The library's PostgreSQL persistence with the column-array insert above."""
+    """The library's PostgreSQL persistence with the column-array insert above.
+
+    ``CASELEDGER_KEY_GENERATION_SCHEMA`` in the environment names the key store's schema
+    when it lives in the events database; inserts can then check its erasure generation.
+    """
 
     application_recorder_class = _ColumnArrayRecorder
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder = _ColumnArrayRecorder(
+            datastore=self.datastore,
+            events_table_name=(self.env.name.lower() or "stored") + "_events",
+            key_generation_schema=self.env.get(KEY_GENERATION_SCHEMA) or None,
+        )
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
 
 
 def sqlite_pragma(path: Path, name: str) -> Any:
