@@ -2,8 +2,8 @@
 
 The baseline is the same eventsourcing application (same aggregate, same commands, same
 stores) with the stock mapper and no body sealing. Runs at 1 and 100 events per save, on
-SQLite and (with --postgres) PostgreSQL, median of 3 runs; within a run the two
-applications' saves alternate (see ``paired_run``).
+SQLite and (with --postgres) PostgreSQL, median of 3 runs; within a run each application
+runs in its own process and the two take turns save by save (see ``paired_run``).
 
     python -m benchmarks.bench_ledger [--facts 2000] [--batches 20] [--postgres] [--json F]
 """
@@ -11,7 +11,9 @@ applications' saves alternate (see ``paired_run``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import multiprocessing
 import statistics
 import tempfile
 import time
@@ -120,30 +122,57 @@ def _ready(make: Callable[[], CaseLedger]) -> tuple[CaseLedger, str, str]:
 def paired_run(
     makers: dict[str, Callable[[], CaseLedger]], events: int, per_save: int
 ) -> dict[str, float]:
-    """One run: events/s of each application, with their saves interleaved.
+    """One run: events/s of each application, each in its own process, taking turns.
 
-    Both applications are open side by side on fresh stores; saves alternate between them
-    (which one goes first alternates too) and each save is timed on its own. Both thus see
-    the same moments of the machine: disk flushes, the database server's checkpoints and
-    autovacuum, other load. Timed one after the other instead, a single run of one of them
-    moved by up to 20 % on the development machines. Building the batch is not timed.
+    Each application runs in a process of its own (as it would in production: its own heap,
+    so its own garbage-collector pauses) on fresh stores. The processes take turns, one save
+    at a time (which one goes first alternates too), and each times its own saves. Both
+    thus see the same moments of the machine (disk flushes, the database server's
+    checkpoints and autovacuum, other load) without sharing a heap: in one process, a full
+    collection over both applications' objects landed on whichever save happened to
+    trigger it, and single runs swung by 20 %. Building the batch is not timed.
     """
-    opened = {name: _ready(make) for name, make in makers.items()}
+    context = multiprocessing.get_context("fork")  # the makers are closures
+    workers: dict[str, tuple[Any, Any]] = {}
     try:
-        elapsed = dict.fromkeys(opened, 0.0)
-        names = list(opened)
+        for name, make in makers.items():
+            ours, theirs = context.Pipe()
+            process = context.Process(target=_take_turns, args=(make, per_save, theirs))
+            process.start()
+            theirs.close()  # so that a worker that dies is seen as the end of its pipe
+            workers[name] = (process, ours)
+        for _, conn in workers.values():
+            conn.recv()  # ready
+        elapsed = dict.fromkeys(workers, 0.0)
+        names = list(workers)
         saves = events // per_save
         for s in range(saves):
             for name in names if s % 2 == 0 else reversed(names):
-                ledger, case_id, subject = opened[name]
-                batch = [_fact(s * per_save + i, subject) for i in range(per_save)]
-                started = time.perf_counter()
-                ledger.record_facts(POLICE, case_id, batch)
-                elapsed[name] += time.perf_counter() - started
+                conn = workers[name][1]
+                conn.send(s)
+                elapsed[name] += conn.recv()
         return {name: saves * per_save / seconds for name, seconds in elapsed.items()}
     finally:
-        for ledger, _, _ in opened.values():
-            ledger.close()
+        for process, conn in workers.values():
+            with contextlib.suppress(OSError):
+                conn.send(None)
+            process.join(timeout=60)
+            if process.exitcode is None:
+                process.kill()
+
+
+def _take_turns(make: Callable[[], CaseLedger], per_save: int, conn: Any) -> None:
+    """A benchmark worker: one ledger, one timed save per turn it is given."""
+    ledger, case_id, subject = _ready(make)
+    try:
+        conn.send("ready")
+        while (turn := conn.recv()) is not None:
+            batch = [_fact(turn * per_save + i, subject) for i in range(per_save)]
+            started = time.perf_counter()
+            ledger.record_facts(POLICE, case_id, batch)
+            conn.send(time.perf_counter() - started)
+    finally:
+        ledger.close()
 
 
 def _factories(backend: str, root: Path) -> dict[str, Callable[[], CaseLedger]]:

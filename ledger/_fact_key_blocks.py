@@ -29,7 +29,8 @@ from ledger._sealing import (
 )
 
 BLOCK_HEX = 2 * BLOCK_ID_BYTES
-_SLOT_HEX = 2 * (KEY_ID_BYTES - BLOCK_ID_BYTES)
+_SLOT_BYTES = KEY_ID_BYTES - BLOCK_ID_BYTES
+_SLOT_HEX = 2 * _SLOT_BYTES
 _ZERO_KEY = bytes(KEY_BYTES)
 _KEY_ID = re.compile(f"[0-9a-f]{{{BLOCK_HEX + _SLOT_HEX}}}")
 
@@ -96,9 +97,10 @@ class UnusedKeys:
 
     A fact-key pool holds these rather than an object per key: one bytes value per block,
     nothing for the garbage collector to walk, and an id is made only for a key taken.
+    ``block_id`` is binary here (the hot path puts ids into envelope headers as bytes).
     """
 
-    block_id: str
+    block_id: bytes
     keys: bytes
     next_slot: int = 0
 
@@ -106,11 +108,15 @@ class UnusedKeys:
     def left(self) -> int:
         return len(self.keys) // KEY_BYTES - self.next_slot
 
-    def take(self, count: int) -> list[tuple[str, bytes]]:
-        """Up to ``count`` (hex id, key) pairs, each handed out once."""
+    def take(self, count: int) -> list[tuple[bytes, bytes]]:
+        """Up to ``count`` (binary key id, key) pairs, each handed out once."""
         start = self.next_slot
         self.next_slot = end = min(start + count, len(self.keys) // KEY_BYTES)
-        return [(key_id(self.block_id, s), _at(self.keys, s)) for s in range(start, end)]
+        block, keys = self.block_id, self.keys
+        return [
+            (block + slot.to_bytes(_SLOT_BYTES, "big"), _at(keys, slot))
+            for slot in range(start, end)
+        ]
 
 
 def key_in(keys: bytes, slot: int) -> bytes | None:

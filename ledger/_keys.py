@@ -51,12 +51,12 @@ from ledger._sealing import (
     nonce_source,
     open_sealed_at,
     read_header,
-    seal_under,
+    seal_body,
 )
 
 _CACHE_LIMIT = 200_000
 _POOLS = 128  # (owner, case) fact-key pools kept, each the unused part of a block or two
-MAX_FACT_KEY_BLOCK = 1024  # keys per block, once a case is busy
+MAX_FACT_KEY_BLOCK = 4096  # keys per block, once a case is busy
 _FACT_KEY_CACHE_LIMIT = 16_384  # unwrapped fact keys kept for repeated reads
 
 
@@ -364,19 +364,16 @@ class KeyManager:
 
     # -- fact keys ------------------------------------------------------------------------
 
-    def allocate_fact_key(self, owner: str, case_id: str) -> tuple[str, bytes]:
-        """A fresh fact key (hex id, material), committed to the key store already."""
-        return self.allocate_fact_keys(owner, case_id, 1)[0]
-
-    def allocate_fact_keys(self, owner: str, case_id: str, count: int) -> list[tuple[str, bytes]]:
-        """``count`` fresh fact keys, all committed before use.
+    def allocate_fact_keys(self, owner: str, case_id: str, count: int) -> list[tuple[bytes, bytes]]:
+        """``count`` fresh fact keys (binary id, material), all committed before use.
 
         Keys come from a per-(owner, case) pool refilled with blocks whose size grows
-        fourfold (64, 256, 1,024 with the default first batch), so a busy case soon costs
-        one key-store row and commit per 1,024 facts and a quiet one leaves few unused keys.
+        fourfold (64, 256, 1,024, 4,096 with the default first batch), so a busy case soon
+        costs one key-store row and commit per 4,096 facts and a quiet one leaves few unused
+        keys (a block of 4,096 is a 128 kB row).
         """
         pool_ref = (owner, case_id)
-        taken: list[tuple[str, bytes]] = []
+        taken: list[tuple[bytes, bytes]] = []
         with self._lock:
             pool = self._pools.setdefault(pool_ref, [])
             self._pools.move_to_end(pool_ref)
@@ -431,7 +428,7 @@ class KeyManager:
                 f"INSERT INTO fact_key_blocks ({FACT_BLOCK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                 (row.block_id, row.owner, row.case_id, row.wrap_key_id, row.slots, row.wrapped),
             )
-        return blocks.UnusedKeys(row.block_id, keys)
+        return blocks.UnusedKeys(bytes.fromhex(row.block_id), keys)
 
     def fact_keys(self, key_ids: Sequence[str]) -> dict[str, bytes]:
         """Fact keys that still exist, unwrapped; erased ones are absent."""
@@ -537,18 +534,23 @@ class KeyManager:
         fact_keys = self.allocate_fact_keys(owner, case_id, len(items))
         take_nonce = nonce_source().take
         sealed = []
+        scope_subjects: Sequence[str] | None = None
         for (subjects, plaintext, context), (fact_key_id, fact_key) in zip(
             items, fact_keys, strict=True
         ):
-            scope = self.event_scope(owner, case_id, subjects)
-            blob = seal_under(
-                body_key(scope.secret, fact_key),
-                scope.body_header + bytes.fromhex(fact_key_id),
+            if subjects != scope_subjects:  # the facts of a batch often share their subjects
+                scope = self.event_scope(owner, case_id, subjects)
+                scope_subjects = subjects
+            blob = seal_body(
+                scope.secret,
+                scope.body_header,
+                fact_key_id,
+                fact_key,
                 plaintext,
                 scope.bind(context),
                 take_nonce(),
             )
-            sealed.append(SealedBody(fact_key_id, blob))
+            sealed.append(SealedBody(fact_key_id.hex(), blob))
         return sealed
 
     def open_bodies(self, items: Sequence[tuple[bytes, bytes]]) -> list[bytes | None]:

@@ -156,6 +156,9 @@ def derive_data_key(secrets: Sequence[bytes], info: bytes) -> bytes:
     return hmac.digest(prk, info + b"\x01", "sha256")
 
 
+_BODY_PERSON = b"clbody01"
+
+
 def body_key(scope_secret: bytes, fact_key: bytes) -> bytes:
     """The key of one fact body: keyed BLAKE2s (a PRF, RFC 7693) of the scope's derived
     secret under the fact key, personalised for this use.
@@ -164,7 +167,25 @@ def body_key(scope_secret: bytes, fact_key: bytes) -> bytes:
     derived from (subject, case, owner erasure) makes the body unreadable. BLAKE2s rather
     than HMAC-SHA256 because it runs once per fact on the write path and costs a quarter.
     """
-    return hashlib.blake2s(scope_secret, key=fact_key, person=b"clbody01").digest()
+    return hashlib.blake2s(scope_secret, key=fact_key, person=_BODY_PERSON).digest()
+
+
+def seal_body(
+    scope_secret: bytes,
+    header_prefix: bytes,
+    fact_key_id: bytes,
+    fact_key: bytes,
+    plaintext: bytes,
+    context: bytes,
+    nonce: bytes,
+) -> bytes:
+    """A fact body sealed under :func:`body_key`: what :func:`seal` makes of it with the
+    header ``header_prefix + fact_key_id`` (see :func:`body_header_prefix`), built in one
+    pass because it runs once per recorded fact."""
+    key = hashlib.blake2s(scope_secret, key=fact_key, person=_BODY_PERSON).digest()
+    associated = b"".join((_AD_PREFIX, header_prefix, fact_key_id, context))
+    ciphertext = AESGCM(key).encrypt(nonce, plaintext, associated)
+    return b"".join((header_prefix, fact_key_id, nonce, ciphertext))
 
 
 def seal(
@@ -182,14 +203,7 @@ def seal(
     nonce = nonce if nonce is not None else nonce_source().take()
     if len(nonce) != NONCE_BYTES:
         raise SealedError("invalid nonce")
-    return seal_under(key, header.encode(), plaintext, context, nonce)
-
-
-def seal_under(
-    key: bytes, header_bytes: bytes, plaintext: bytes, context: bytes, nonce: bytes | None = None
-) -> bytes:
-    """:func:`seal` with the header already encoded (a per-fact hot path)."""
-    nonce = nonce or nonce_source().take()
+    header_bytes = header.encode()
     ciphertext = AESGCM(key).encrypt(nonce, plaintext, _AD_PREFIX + header_bytes + context)
     return header_bytes + nonce + ciphertext
 

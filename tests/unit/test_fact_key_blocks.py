@@ -97,19 +97,19 @@ def test_a_slot_outside_the_block_is_tampering(slot: int) -> None:
 @given(st.lists(st.integers(min_value=0, max_value=12), max_size=10))
 def test_unused_keys_hand_out_every_slot_once_in_any_split(counts: list[int]) -> None:
     block_id, keys = new_key_block(16)
-    unused = blocks.UnusedKeys(block_id.hex(), keys)
+    unused = blocks.UnusedKeys(block_id, keys)
     handed: list[tuple[str, bytes]] = []
     for count in counts:
         before = unused.left
         taken = unused.take(count)
         assert len(taken) == min(count, before)
         assert unused.left == before - len(taken)
-        handed.extend(taken)
+        handed.extend((key_id.hex(), key) for key_id, key in taken)
     assert handed == blocks.keys_with_ids(block_id.hex(), keys)[: len(handed)]
     assert len({key_id for key_id, _ in handed}) == len(handed)
-    assert (
-        unused.take(16 - len(handed) + 5)
-        == blocks.keys_with_ids(block_id.hex(), keys)[len(handed) :]
-    )
+    rest = unused.take(16 - len(handed) + 5)
+    assert [(key_id.hex(), key) for key_id, key in rest] == blocks.keys_with_ids(
+        block_id.hex(), keys
+    )[len(handed) :]
     assert unused.left == 0
     assert unused.take(1) == []

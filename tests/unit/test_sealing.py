@@ -13,12 +13,14 @@ from ledger._sealing import (
     NONCE_BYTES,
     EnvelopeHeader,
     SealingKey,
+    body_header_prefix,
     body_key,
     derive_data_key,
     new_key_block,
     open_sealed,
     read_header,
     seal,
+    seal_body,
     unwrap_key,
     wrap_key,
 )
@@ -119,6 +121,23 @@ class TestKnownAnswer:
             "96ca2ab9940f6c1bcd3732b347fa8a8d"
         )
         assert unwrap_key(kek, wrapped, context) == bytes(range(100, 132))
+
+    def test_fact_body_path_writes_the_same_envelope(self) -> None:
+        # The per-fact hot path builds the envelope in one pass; it must be the pinned one.
+        scope_secret, fact_key = bytes([3]) * 32, bytes([4]) * 32
+        blob = seal_body(
+            scope_secret,
+            body_header_prefix(SCOPE_IDS),
+            FACT_KEY_ID,
+            fact_key,
+            PLAINTEXT,
+            CONTEXT,
+            NONCE,
+        )
+        key = body_key(scope_secret, fact_key)
+        header = EnvelopeHeader(SCOPE_IDS, FACT_KEY_ID)
+        assert blob == seal(key, header, PLAINTEXT, CONTEXT, nonce=NONCE)
+        assert open_sealed(key, blob, CONTEXT) == PLAINTEXT
 
     def test_body_context_format(self) -> None:
         assert body_context("c1", "f1", 7) == b"body|case=c1|fact=f1|version=7"
