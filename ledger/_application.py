@@ -301,12 +301,14 @@ class CaseLedger(Application[UUID]):
     ) -> WriteResult:
         uid = case_uuid(case_id)
         partner = ctx.principal.partner
-        record_uid = record_id(partner, case_id, idempotency_key) if idempotency_key else None
-        print_ = fingerprint(name, arguments)
-        if record_uid is not None:
+        idempotency = None
+        if idempotency_key:  # the fingerprint is only needed (and computed) with a key
+            record_uid = record_id(partner, case_id, idempotency_key)
+            print_ = fingerprint(name, arguments)
             replay = self._replay(record_uid, print_)
             if replay is not None:
                 return replay
+            idempotency = (record_uid, partner, print_)
         # No erasure check up front: the commit stores the events only if the key store is
         # still at the generation the cached keys belong to (see _save_many). If an erasure
         # came between, nothing was stored; the caches are dropped and the command runs again.
@@ -320,7 +322,7 @@ class CaseLedger(Application[UUID]):
                         decide,
                         expected_version,
                         key_generation,
-                        None if record_uid is None else (record_uid, partner, print_),
+                        idempotency,
                     )
             except KeysChangedError:
                 self._sync()
