@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import json
 import multiprocessing
+import os
 import statistics
 import tempfile
 import time
@@ -130,14 +131,17 @@ def paired_run(
     thus see the same moments of the machine (disk flushes, the database server's
     checkpoints and autovacuum, other load) without sharing a heap: in one process, a full
     collection over both applications' objects landed on whichever save happened to
-    trigger it, and single runs swung by 20 %. Building the batch is not timed.
+    trigger it, and single runs swung by 20 %. Both processes run on the same CPU: the
+    development machines' two virtual CPUs ran the same loop up to 70 % apart, and which
+    one was slow changed from minute to minute. Building the batch is not timed.
     """
     context = multiprocessing.get_context("fork")  # the makers are closures
+    cpu = min(os.sched_getaffinity(0))
     workers: dict[str, tuple[Any, Any]] = {}
     try:
         for name, make in makers.items():
             ours, theirs = context.Pipe()
-            process = context.Process(target=_take_turns, args=(make, per_save, theirs))
+            process = context.Process(target=_take_turns, args=(make, per_save, theirs, cpu))
             process.start()
             theirs.close()  # so that a worker that dies is seen as the end of its pipe
             workers[name] = (process, ours)
@@ -161,8 +165,9 @@ def paired_run(
                 process.kill()
 
 
-def _take_turns(make: Callable[[], CaseLedger], per_save: int, conn: Any) -> None:
-    """A benchmark worker: one ledger, one timed save per turn it is given."""
+def _take_turns(make: Callable[[], CaseLedger], per_save: int, conn: Any, cpu: int) -> None:
+    """A benchmark worker: one ledger, one timed save per turn it is given, on ``cpu``."""
+    os.sched_setaffinity(0, {cpu})
     ledger, case_id, subject = _ready(make)
     try:
         conn.send("ready")

@@ -48,10 +48,9 @@ from ledger._sealing import (
     derive_data_key,
     new_key,
     new_key_id,
-    nonce_source,
     open_sealed_at,
     read_header,
-    seal_body,
+    seal_fact_bodies,
 )
 
 _CACHE_LIMIT = 200_000
@@ -530,28 +529,34 @@ class KeyManager:
     def seal_bodies(
         self, owner: str, case_id: str, items: Sequence[tuple[Sequence[str], bytes, bytes]]
     ) -> list[SealedBody]:
-        """Seal several (subjects, plaintext, context) bodies; fact keys fetched in one go."""
+        """Seal several (subjects, plaintext, context) bodies; fact keys fetched in one go.
+
+        Consecutive bodies about the same subjects (usually a whole batch) are sealed in one
+        call under their scope.
+        """
         fact_keys = self.allocate_fact_keys(owner, case_id, len(items))
-        take_nonce = nonce_source().take
-        sealed = []
-        scope_subjects: Sequence[str] | None = None
-        for (subjects, plaintext, context), (fact_key_id, fact_key) in zip(
-            items, fact_keys, strict=True
-        ):
-            if subjects != scope_subjects:  # the facts of a batch often share their subjects
-                scope = self.event_scope(owner, case_id, subjects)
-                scope_subjects = subjects
-            blob = seal_body(
-                scope.secret,
-                scope.body_header,
-                fact_key_id,
-                fact_key,
-                plaintext,
-                scope.bind(context),
-                take_nonce(),
+        blobs: list[bytes] = []
+        start, count = 0, len(items)
+        while start < count:
+            subjects = items[start][0]
+            end = start + 1
+            while end < count and items[end][0] == subjects:
+                end += 1
+            scope = self.event_scope(owner, case_id, subjects)
+            bodies = [
+                (key_id, key, plaintext, context)
+                for (_, plaintext, context), (key_id, key) in zip(
+                    items[start:end], fact_keys[start:end], strict=True
+                )
+            ]
+            blobs.extend(
+                seal_fact_bodies(scope.secret, scope.body_header, scope.bind_suffix, bodies)
             )
-            sealed.append(SealedBody(fact_key_id.hex(), blob))
-        return sealed
+            start = end
+        return [
+            SealedBody(key_id.hex(), blob)
+            for (key_id, _), blob in zip(fact_keys, blobs, strict=True)
+        ]
 
     def open_bodies(self, items: Sequence[tuple[bytes, bytes]]) -> list[bytes | None]:
         """Open (blob, context) pairs in one batch; None where a key was destroyed."""

@@ -36,6 +36,7 @@ KEYSTORE_PATH = "CASELEDGER_KEYSTORE_PATH"
 KEYSTORE_URL = "CASELEDGER_KEYSTORE_URL"
 KEYSTORE_SCHEMA = "CASELEDGER_KEYSTORE_SCHEMA"
 FACT_KEY_BATCH = "CASELEDGER_FACT_KEY_BATCH"
+_LENGTH = struct.Struct(">I")  # length of an appended, already sealed body
 
 
 class SealingCipher(Cipher):
@@ -133,15 +134,12 @@ class SealingMapper(Mapper[UUID]):
             # it as is instead of transcoding and encrypting it a second time.
             body = state.pop(presealed)
         plaintext = self.transcoder.encode(state)
-        blob = self.keys.seal_event(
-            scope.owner,
-            scope.case_id,
-            scope.subjects,
-            plaintext,
-            _event_context(oid, originator_version, topic),
-        )
-        if presealed is not None:
-            blob = b"".join((blob, body, struct.pack(">I", len(body))))
+        prepared = self.keys.event_scope(scope.owner, scope.case_id, scope.subjects)
+        context = prepared.bind(_event_context(oid, originator_version, topic))
+        if presealed is None:
+            blob = prepared.event_key.seal(plaintext, context)
+        else:  # the envelope, then the sealed body and its length, in one copy
+            blob = prepared.event_key.seal(plaintext, context, body, _LENGTH.pack(len(body)))
         return StoredEvent(
             originator_id=originator_id,
             originator_version=originator_version,
@@ -214,7 +212,7 @@ def _split_presealed(state: bytes) -> tuple[bytes, bytes]:
     """Separate the event envelope from an appended, already sealed body."""
     if len(state) < 4:
         raise SealedError("malformed event state")
-    (length,) = struct.unpack(">I", state[-4:])
+    (length,) = _LENGTH.unpack(state[-4:])
     if length > len(state) - 4:
         raise SealedError("malformed event state")
     body_start = len(state) - 4 - length

@@ -31,7 +31,7 @@ import functools
 import hashlib
 import hmac
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -170,22 +170,32 @@ def body_key(scope_secret: bytes, fact_key: bytes) -> bytes:
     return hashlib.blake2s(scope_secret, key=fact_key, person=_BODY_PERSON).digest()
 
 
-def seal_body(
+def seal_fact_bodies(
     scope_secret: bytes,
     header_prefix: bytes,
-    fact_key_id: bytes,
-    fact_key: bytes,
-    plaintext: bytes,
-    context: bytes,
-    nonce: bytes,
-) -> bytes:
-    """A fact body sealed under :func:`body_key`: what :func:`seal` makes of it with the
-    header ``header_prefix + fact_key_id`` (see :func:`body_header_prefix`), built in one
-    pass because it runs once per recorded fact."""
-    key = hashlib.blake2s(scope_secret, key=fact_key, person=_BODY_PERSON).digest()
-    associated = b"".join((_AD_PREFIX, header_prefix, fact_key_id, context))
-    ciphertext = AESGCM(key).encrypt(nonce, plaintext, associated)
-    return b"".join((header_prefix, fact_key_id, nonce, ciphertext))
+    context_suffix: bytes,
+    bodies: Sequence[tuple[bytes, bytes, bytes, bytes]],
+    take_nonce: Callable[[], bytes] | None = None,
+) -> list[bytes]:
+    """Fact bodies of one scope, each sealed under its own :func:`body_key`.
+
+    ``bodies`` holds (fact key id, fact key, plaintext, context) tuples; each comes back as
+    what :func:`seal` makes of it with the header ``header_prefix + fact key id`` (see
+    :func:`body_header_prefix`) and the associated data ``context + context_suffix``. Built
+    in one pass per body because it runs once per recorded fact; ``take_nonce`` exists for
+    known-answer tests only.
+    """
+    nonce = take_nonce or nonce_source().take
+    blake2s, aead, person = hashlib.blake2s, AESGCM, _BODY_PERSON
+    prefix = _AD_PREFIX + header_prefix
+    sealed = []
+    for fact_key_id, fact_key, plaintext, context in bodies:
+        iv = nonce()
+        key = blake2s(scope_secret, key=fact_key, person=person).digest()
+        associated = b"".join((prefix, fact_key_id, context, context_suffix))
+        ciphertext = aead(key).encrypt(iv, plaintext, associated)
+        sealed.append(b"".join((header_prefix, fact_key_id, iv, ciphertext)))
+    return sealed
 
 
 def seal(
@@ -223,11 +233,12 @@ class SealingKey:
         self._nonce = nonce_source().take
         self.header_bytes = header.encode()
 
-    def seal(self, plaintext: bytes, context: bytes) -> bytes:
+    def seal(self, plaintext: bytes, context: bytes, *trailer: bytes) -> bytes:
+        """The envelope, followed by ``trailer`` (which is not sealed here) in one copy."""
         nonce = self._nonce()
         header = self.header_bytes
         ciphertext = self._aead.encrypt(nonce, plaintext, b"".join((_AD_PREFIX, header, context)))
-        return b"".join((header, nonce, ciphertext))
+        return b"".join((header, nonce, ciphertext, *trailer))
 
     def open(self, blob: bytes, context: bytes) -> bytes:
         offset = len(self.header_bytes)

@@ -16,8 +16,15 @@ from typing import Any
 import psycopg
 import pytest
 
-from ledger import CaseLedger, NewFact, StoreConfig, SubjectNotFoundError
+from ledger import (
+    CaseLedger,
+    ConcurrencyConflictError,
+    NewFact,
+    StoreConfig,
+    SubjectNotFoundError,
+)
 from ledger import _erasure as erasure
+from ledger._application import KEY_CHANGE_ATTEMPTS
 from ledger._case import Case
 from ledger._errors import KeysChangedError
 from ledger._keystore import KEYSTORE_LOCK_ID
@@ -206,3 +213,28 @@ def test_keys_changed_is_internal() -> None:
 
     assert not hasattr(ledger, "KeysChangedError")
     assert issubclass(KeysChangedError, Exception)
+
+
+def test_a_command_refused_every_time_ends_in_a_conflict(store_config: StoreConfig) -> None:
+    """An erasure between sealing and commit on every attempt: the caller gets the typed,
+    retryable conflict after a bounded number of attempts, and nothing is stored."""
+    with opened(store_config) as ledger:
+        case_id = open_active_case(ledger)
+        record(ledger, POLITIE, case_id, {"n": 1})
+        stored = stored_event_count(ledger)
+        seal_bodies = ledger.keys.seal_bodies
+        attempts: list[int] = []
+
+        def sealing_then_erasure_elsewhere(*args: Any, **kwargs: Any) -> Any:
+            sealed = seal_bodies(*args, **kwargs)
+            attempts.append(1)
+            with ledger.keys.store.transaction(write=True) as tx:
+                erasure._bump(tx)  # what any erasure's key-store transaction does
+            return sealed
+
+        ledger.keys.seal_bodies = sealing_then_erasure_elsewhere  # type: ignore[method-assign]
+        with pytest.raises(ConcurrencyConflictError):
+            record(ledger, POLITIE, case_id, {"n": 2})
+
+        assert len(attempts) == KEY_CHANGE_ATTEMPTS
+        assert stored_event_count(ledger) == stored

@@ -20,7 +20,7 @@ from ledger._sealing import (
     open_sealed,
     read_header,
     seal,
-    seal_body,
+    seal_fact_bodies,
     unwrap_key,
     wrap_key,
 )
@@ -125,19 +125,36 @@ class TestKnownAnswer:
     def test_fact_body_path_writes_the_same_envelope(self) -> None:
         # The per-fact hot path builds the envelope in one pass; it must be the pinned one.
         scope_secret, fact_key = bytes([3]) * 32, bytes([4]) * 32
-        blob = seal_body(
+        suffix = b"|owner=politie|case=c"
+        (blob,) = seal_fact_bodies(
             scope_secret,
             body_header_prefix(SCOPE_IDS),
-            FACT_KEY_ID,
-            fact_key,
-            PLAINTEXT,
-            CONTEXT,
-            NONCE,
+            suffix,
+            [(FACT_KEY_ID, fact_key, PLAINTEXT, CONTEXT)],
+            lambda: NONCE,
         )
         key = body_key(scope_secret, fact_key)
         header = EnvelopeHeader(SCOPE_IDS, FACT_KEY_ID)
-        assert blob == seal(key, header, PLAINTEXT, CONTEXT, nonce=NONCE)
-        assert open_sealed(key, blob, CONTEXT) == PLAINTEXT
+        assert blob == seal(key, header, PLAINTEXT, CONTEXT + suffix, nonce=NONCE)
+        assert open_sealed(key, blob, CONTEXT + suffix) == PLAINTEXT
+
+    def test_fact_bodies_get_their_own_keys_and_nonces(self) -> None:
+        scope_secret = bytes([3]) * 32
+        fact_keys = [bytes([k]) * 32 for k in (4, 5)]
+        ids = [bytes([i]) * KEY_ID_BYTES for i in (1, 2)]
+        blobs = seal_fact_bodies(
+            scope_secret,
+            body_header_prefix(SCOPE_IDS),
+            b"",
+            [(i, k, PLAINTEXT, CONTEXT) for i, k in zip(ids, fact_keys, strict=True)],
+        )
+        nonces = {read_header(b)[0].fact_key_id: b[51:63] for b in blobs}
+        assert list(nonces) == ids
+        assert len(set(nonces.values())) == 2
+        for blob, key in zip(blobs, fact_keys, strict=True):
+            assert open_sealed(body_key(scope_secret, key), blob, CONTEXT) == PLAINTEXT
+        with pytest.raises(SealedError):
+            open_sealed(body_key(scope_secret, fact_keys[1]), blobs[0], CONTEXT)
 
     def test_body_context_format(self) -> None:
         assert body_context("c1", "f1", 7) == b"body|case=c1|fact=f1|version=7"
