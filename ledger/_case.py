@@ -177,18 +177,18 @@ class Case(Aggregate):
         on_behalf_of: str | None
         purpose_of_use: str
 
-        subject_fields: ClassVar[tuple[str, ...]] = ()
+        # The field holding the subject id (or ids) the event concerns, if any: the event is
+        # then sealed under those subjects' keys as well as the case's.
+        subject_field: ClassVar[str | None] = None
 
         def sealing_scope(self, aggregate_id: str) -> SealingScope:
             """``aggregate_id``: this event's case id as text (the mapper has it at hand)."""
-            fields = self.subject_fields
-            if not fields:
+            field = self.subject_field
+            if field is None:
                 return SealingScope(self.partner, aggregate_id, ())
-            subjects: list[str] = []
-            for name in fields:
-                value = getattr(self, name)
-                subjects.extend([value] if isinstance(value, str) else value)
-            return SealingScope(self.partner, aggregate_id, tuple(subjects))
+            value = getattr(self, field)
+            subjects = (value,) if isinstance(value, str) else tuple(value)
+            return SealingScope(self.partner, aggregate_id, subjects)
 
     class Opened(Event, Aggregate.Created):
         purpose: str
@@ -217,7 +217,7 @@ class Case(Aggregate):
     class SubjectAdded(Event):
         subject_id: str
         case_role: str
-        subject_fields = ("subject_id",)
+        subject_field = "subject_id"
 
         def apply(self, case: Case) -> None:
             case.subjects[self.subject_id] = SubjectState(
@@ -247,7 +247,7 @@ class Case(Aggregate):
         sharing_partners: list[str]
         fact_key_id: str
         sealed_body: bytes
-        subject_fields = ("subjects",)
+        subject_field = "subjects"
         presealed_field: ClassVar[str] = "sealed_body"
 
         def apply(self, case: Case) -> None:
@@ -274,7 +274,7 @@ class Case(Aggregate):
         subjects: list[str]
         fact_key_id: str
         sealed_body: bytes
-        subject_fields = ("subjects",)
+        subject_field = "subjects"
         presealed_field: ClassVar[str] = "sealed_body"
 
         def apply(self, case: Case) -> None:
@@ -332,7 +332,7 @@ class Case(Aggregate):
         purpose: str
         categories: list[str]
         recipients: list[str]
-        subject_fields = ("subject",)
+        subject_field = "subject"
 
         def apply(self, case: Case) -> None:
             case.consents[self.consent_id] = ConsentState(
@@ -348,7 +348,7 @@ class Case(Aggregate):
     class ConsentWithdrawn(Event):
         consent_id: str
         subject: str
-        subject_fields = ("subject",)
+        subject_field = "subject"
 
         def apply(self, case: Case) -> None:
             case.consents[self.consent_id].withdrawn_at = self.timestamp
