@@ -136,7 +136,8 @@ def paired_run(
     one was slow changed from minute to minute. Building the batch is not timed.
     """
     context = multiprocessing.get_context("fork")  # the makers are closures
-    cpu = min(os.sched_getaffinity(0))
+    # Linux: both workers on the first CPU this process may use; elsewhere, wherever they land.
+    cpu = min(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     workers: dict[str, tuple[Any, Any]] = {}
     try:
         for name, make in makers.items():
@@ -165,9 +166,10 @@ def paired_run(
                 process.kill()
 
 
-def _take_turns(make: Callable[[], CaseLedger], per_save: int, conn: Any, cpu: int) -> None:
+def _take_turns(make: Callable[[], CaseLedger], per_save: int, conn: Any, cpu: int | None) -> None:
     """A benchmark worker: one ledger, one timed save per turn it is given, on ``cpu``."""
-    os.sched_setaffinity(0, {cpu})
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
     ledger, case_id, subject = _ready(make)
     try:
         conn.send("ready")
