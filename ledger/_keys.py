@@ -488,10 +488,17 @@ class KeyManager:
     # -- sealing with the hierarchy -------------------------------------------------------
 
     def seal_event(
-        self, owner: str, case_id: str, subjects: Sequence[str], plaintext: bytes, context: bytes
+        self,
+        owner: str,
+        case_id: str,
+        subjects: Sequence[str],
+        plaintext: bytes,
+        context: bytes,
+        *trailer: bytes,
     ) -> bytes:
+        """The sealed event, followed by ``trailer`` (not sealed here) in one copy."""
         scope = self.event_scope(owner, case_id, subjects)
-        return scope.event_key.seal(plaintext, scope.bind(context))
+        return scope.event_key.seal(plaintext, scope.bind(context), *trailer)
 
     def open_event(self, blob: bytes, context: bytes) -> bytes:
         """Open a sealed event; KeyDestroyedError when any of its keys was destroyed."""

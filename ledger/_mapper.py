@@ -134,12 +134,16 @@ class SealingMapper(Mapper[UUID]):
             # it as is instead of transcoding and encrypting it a second time.
             body = state.pop(presealed)
         plaintext = self.transcoder.encode(state)
-        prepared = self.keys.event_scope(scope.owner, scope.case_id, scope.subjects)
-        context = prepared.bind(_event_context(oid, originator_version, topic))
-        if presealed is None:
-            blob = prepared.event_key.seal(plaintext, context)
-        else:  # the envelope, then the sealed body and its length, in one copy
-            blob = prepared.event_key.seal(plaintext, context, body, _LENGTH.pack(len(body)))
+        # The envelope, then (for a presealed body) the body and its length, in one copy.
+        trailer = () if presealed is None else (body, _LENGTH.pack(len(body)))
+        blob = self.keys.seal_event(
+            scope.owner,
+            scope.case_id,
+            scope.subjects,
+            plaintext,
+            _event_context(oid, originator_version, topic),
+            *trailer,
+        )
         return StoredEvent(
             originator_id=originator_id,
             originator_version=originator_version,

@@ -186,12 +186,12 @@ def seal_fact_bodies(
     known-answer tests only.
     """
     nonce = take_nonce or nonce_source().take
-    blake2s, aead, person = hashlib.blake2s, AESGCM, _BODY_PERSON
+    aead = AESGCM
     prefix = _AD_PREFIX + header_prefix
     sealed = []
     for fact_key_id, fact_key, plaintext, context in bodies:
         iv = nonce()
-        key = blake2s(scope_secret, key=fact_key, person=person).digest()
+        key = body_key(scope_secret, fact_key)
         associated = b"".join((prefix, fact_key_id, context, context_suffix))
         ciphertext = aead(key).encrypt(iv, plaintext, associated)
         sealed.append(b"".join((header_prefix, fact_key_id, iv, ciphertext)))

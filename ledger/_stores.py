@@ -25,7 +25,7 @@ from eventsourcing.sqlite import (
     SQLiteConnectionPool,
     SQLiteFactory,
 )
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from ledger._errors import KeysChangedError
 from ledger._keystore import KEYSTORE_LOCK_ID
@@ -218,6 +218,9 @@ class DerivedSQLiteFactory(_PinnedSyncFactory):
     pool_class = _DerivedConnectionPool
 
 
+_RETURNING = SQL(" RETURNING notification_id")
+
+
 class _ColumnArrayRecorder(PostgresApplicationRecorder):
     """The library's recorder, sending a commit's events as four binary column arrays.
 
@@ -228,7 +231,7 @@ class _ColumnArrayRecorder(PostgresApplicationRecorder):
     the library's: the table lock that keeps notification ids in commit order, the NOTIFY,
     the pipeline, reading the returned ids in insert order.
 
-    With ``key_generation_schema`` (the key store's schema in the same database), an insert
+    Once told the key store's schema in the same database (``check_key_generation_in``), an insert
     given ``key_generation`` stores its events only if the key store's erasure generation is
     still that value, and raises ``KeysChangedError`` otherwise (nothing stored). It holds
     the key store's advisory lock shared for the rest of its transaction, and every key-store
@@ -237,15 +240,9 @@ class _ColumnArrayRecorder(PostgresApplicationRecorder):
     check rides in the insert's pipeline: no extra round trip.
     """
 
-    def __init__(
-        self,
-        datastore: Any,
-        *,
-        events_table_name: str = "stored_events",
-        key_generation_schema: str | None = None,
-    ) -> None:
+    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
-        insert = SQL(
+        self._insert = SQL(
             "INSERT INTO {schema}.{table} AS t"
             " (originator_id, originator_version, topic, state)"
             " SELECT * FROM unnest(%b::{id_type}[], %b::bigint[], %b::text[], %b::bytea[])"
@@ -254,14 +251,15 @@ class _ColumnArrayRecorder(PostgresApplicationRecorder):
             table=Identifier(self.events_table_name),
             id_type=Identifier(self.datastore.originator_id_type),
         )
-        returning = SQL(" RETURNING notification_id")
-        self._column_insert = insert + returning
-        self._guarded_insert = None
-        if key_generation_schema:
-            guard = SQL(
-                " WHERE (SELECT value FROM {keys}.generation WHERE id = 1) = %b::bigint"
-            ).format(keys=Identifier(key_generation_schema))
-            self._guarded_insert = insert + guard + returning
+        self._column_insert = self._insert + _RETURNING
+        self._guarded_insert: Composed | None = None
+
+    def check_key_generation_in(self, key_generation_schema: str) -> None:
+        """Let inserts given ``key_generation`` check it against this key-store schema."""
+        guard = SQL(
+            " WHERE (SELECT value FROM {keys}.generation WHERE id = 1) = %b::bigint"
+        ).format(keys=Identifier(key_generation_schema))
+        self._guarded_insert = self._insert + guard + _RETURNING
 
     @property
     def checks_key_generation(self) -> bool:
@@ -317,13 +315,10 @@ class ColumnArrayPostgresFactory(PostgresFactory):
     application_recorder_class = _ColumnArrayRecorder
 
     def application_recorder(self) -> ApplicationRecorder:
-        recorder = _ColumnArrayRecorder(
-            datastore=self.datastore,
-            events_table_name=(self.env.name.lower() or "stored") + "_events",
-            key_generation_schema=self.env.get(KEY_GENERATION_SCHEMA) or None,
-        )
-        if self.env_create_table():
-            recorder.create_table()
+        recorder = super().application_recorder()
+        schema = self.env.get(KEY_GENERATION_SCHEMA)
+        if schema and isinstance(recorder, _ColumnArrayRecorder):
+            recorder.check_key_generation_in(schema)
         return recorder
 
 
