@@ -19,13 +19,16 @@ drop does not put what it read back into them.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from concurrent import futures
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ledger import _fact_key_blocks as blocks
+from ledger._background import KeyStoreWorker
 from ledger._errors import KeyDestroyedError, ScopeErasedError, SealedError
 from ledger._keyring import KeyEncryptionProvider
 from ledger._keystore import (
@@ -128,9 +131,14 @@ class KeyManager:
         # (a dropped pool only leaves unused key rows behind, erased with their case).
         self._pools: OrderedDict[tuple[str, str], list[blocks.UnusedKeys]] = OrderedDict()
         self._batch_sizes: dict[tuple[str, str], int] = {}
+        # Pools whose next block is being made in the background: (eviction stamp, job).
+        self._prefetching: dict[tuple[str, str], tuple[int, futures.Future[None]]] = {}
+        self._background = KeyStoreWorker(store.another_connection)
+        self._pid = os.getpid()  # fresh fact keys belong to this process (see _after_fork)
         self._generation = store.generation()
 
     def close(self) -> None:
+        self._background.close()
         self.store.close()
 
     @property
@@ -226,6 +234,7 @@ class KeyManager:
             self._fact_key_cache.clear()
             self._pools.clear()
             self._batch_sizes.clear()
+            self._prefetching.clear()
 
     # -- scope keys -----------------------------------------------------------------------
 
@@ -369,19 +378,33 @@ class KeyManager:
         Keys come from a per-(owner, case) pool refilled with blocks whose size grows
         fourfold (64, 256, 1,024, 4,096 with the default first batch), so a busy case soon
         costs one key-store row and commit per 4,096 facts and a quiet one leaves few unused
-        keys (a block of 4,096 is a 128 kB row).
+        keys (a block of 4,096 is a 128 kB row). Once a case is that busy, its next block is
+        made in the background while half of the current one (or as many as this command
+        took) is still left, so commands rarely wait for a key-store commit (see
+        :meth:`_prefetch`).
         """
+        if self._pid != os.getpid():
+            self._after_fork()
         pool_ref = (owner, case_id)
         taken: list[tuple[bytes, bytes]] = []
-        with self._lock:
-            pool = self._pools.setdefault(pool_ref, [])
-            self._pools.move_to_end(pool_ref)
-            while pool and len(taken) < count:
-                taken.extend(pool[-1].take(count - len(taken)))
-                if not pool[-1].left:
-                    pool.pop()
-            batch = self._batch_sizes.get(pool_ref, self._batch)
-            seen = self._evictions
+        waited = False
+        while True:
+            with self._lock:
+                pool = self._pools.setdefault(pool_ref, [])
+                self._pools.move_to_end(pool_ref)
+                while pool and len(taken) < count:
+                    taken.extend(pool[-1].take(count - len(taken)))
+                    if not pool[-1].left:
+                        pool.pop()
+                batch = self._batch_sizes.get(pool_ref, self._batch)
+                seen = self._evictions
+                left = sum(unused.left for unused in pool)
+                pending = self._prefetching.get(pool_ref)
+            if len(taken) == count or pending is None or waited:
+                break
+            # The next block is on its way: wait for it rather than make another one.
+            waited = True
+            futures.wait([pending[1]])
         if len(taken) < count:
             needed = count - len(taken)
             fresh = self._create_fact_keys(owner, case_id, max(batch, needed))
@@ -391,10 +414,62 @@ class KeyManager:
                     return taken  # an erasure dropped the pools meanwhile: keep none
                 if fresh.left:
                     self._pools.setdefault(pool_ref, []).append(fresh)
-                self._batch_sizes[pool_ref] = min(batch * 4, MAX_FACT_KEY_BLOCK)
+                left = fresh.left
+                batch = self._batch_sizes[pool_ref] = min(batch * 4, MAX_FACT_KEY_BLOCK)
                 for dropped, _ in trim_lru(self._pools, _POOLS):
                     self._batch_sizes.pop(dropped, None)
+        if batch == MAX_FACT_KEY_BLOCK and left < max(batch // 2, count):
+            self._prefetch(owner, case_id, batch, seen)
         return taken
+
+    def _after_fork(self) -> None:
+        """In a forked child: drop the fact keys inherited from the parent, which the
+        parent hands out too (two facts must never share a key: erasing one would erase
+        the other)."""
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pools.clear()
+                self._batch_sizes.clear()
+                self._prefetching.clear()
+                self._pid = os.getpid()
+
+    def _prefetch(self, owner: str, case_id: str, count: int, seen: int) -> None:
+        """Make the (owner, case) pool's next block of ``count`` keys in the background.
+
+        The block is stored exactly as a command would store it (same transaction, same
+        checks against erasure and re-keying), on the background worker's own connection.
+        It joins the pool only if no cache was dropped since ``seen`` (an erasure in
+        between may have destroyed what it was made under); otherwise, or if making it
+        failed, it is left unused and the next command makes its own block, reporting any
+        error itself.
+        """
+        pool_ref = (owner, case_id)
+        with self._lock:
+            if pool_ref in self._prefetching or self._evictions != seen:
+                return
+        wrapper = self.scope_key(owner, case_id, NO_SUBJECT, WRAP)  # cached: just used
+
+        def make(store: KeyStore) -> None:
+            try:
+                made = self._store_fact_key_block(owner, case_id, count, wrapper, store)
+            except Exception:  # the command path makes its own block and reports the error
+                made = None
+            with self._lock:
+                entry = self._prefetching.get(pool_ref)
+                if entry is not None and entry[0] == seen:
+                    del self._prefetching[pool_ref]
+                if made is None or self._evictions != seen:
+                    return
+                # Used after the pool's current block.
+                self._pools.setdefault(pool_ref, []).insert(0, made)
+                for dropped, _ in trim_lru(self._pools, _POOLS):
+                    self._batch_sizes.pop(dropped, None)
+
+        with self._lock:
+            if pool_ref in self._prefetching or self._evictions != seen:
+                return
+            # The job takes this lock before it looks at the entry: set before it can.
+            self._prefetching[pool_ref] = (seen, self._background.submit(make))
 
     def _create_fact_keys(self, owner: str, case_id: str, count: int) -> blocks.UnusedKeys:
         """A new block of ``count`` fact keys, stored as one row before any is used.
@@ -403,22 +478,30 @@ class KeyManager:
         since it was cached here: then the caches are refreshed and the block is made once
         more under the current wrapping key.
         """
-        made = self._store_fact_key_block(owner, case_id, count)
+        wrapper = self.scope_key(owner, case_id, NO_SUBJECT, WRAP)
+        made = self._store_fact_key_block(owner, case_id, count, wrapper, self.store)
         if made is None:
             self.sync()
-            made = self._store_fact_key_block(owner, case_id, count)
+            wrapper = self.scope_key(owner, case_id, NO_SUBJECT, WRAP)
+            made = self._store_fact_key_block(owner, case_id, count, wrapper, self.store)
         if made is None:
             raise ScopeErasedError(f"scope {case_id} was erased")
         return made
 
+    @staticmethod
     def _store_fact_key_block(
-        self, owner: str, case_id: str, count: int
+        owner: str, case_id: str, count: int, wrapper: ScopeKey, store: KeyStore
     ) -> blocks.UnusedKeys | None:
-        """The new block, or None if the wrapping key used for it is no longer current."""
-        wrapper = self.scope_key(owner, case_id, NO_SUBJECT, WRAP)
+        """The new block, or None if ``wrapper`` is no longer the case's wrapping key.
+
+        Block inserts hold the key store's write lock shared (on PostgreSQL): they may run
+        beside each other and beside event inserts, never beside an erasure, which holds
+        it alone; so a block is either in the store before an erasure epoch starts (and is
+        rewrapped or destroyed by it) or is checked against what the epoch left.
+        """
         row, keys = blocks.new_block(wrapper.material, wrapper.key_id.hex(), owner, case_id, count)
-        with self.store.transaction(write=True) as tx:
-            if self.store.is_erased(tx, owner, case_id, NO_SUBJECT):
+        with store.transaction(write=True, shared=True) as tx:
+            if store.is_erased(tx, owner, case_id, NO_SUBJECT):
                 raise ScopeErasedError(f"scope {case_id} was erased")
             current = tx.execute("SELECT 1 FROM scope_keys WHERE key_id = ?", (row.wrap_key_id,))
             if not current:

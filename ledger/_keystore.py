@@ -85,21 +85,30 @@ _SCHEMA = [
 ]
 
 
-# The advisory lock every PostgreSQL key-store write holds (erasures included); an event
-# insert that checks the erasure generation holds it shared (``ledger._stores``).
+# The advisory lock every PostgreSQL key-store write holds, exclusively (erasures among
+# them), except fact-key block inserts, which hold it shared; so does an event insert that
+# checks the erasure generation (``ledger._stores``).
 KEYSTORE_LOCK_ID = 0x4B455953
 
 
 class KeyStore:
     """The key store on a SQLite file (secure_delete) or a PostgreSQL schema."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, create: bool = True) -> None:
         self.database = database
         self.blob_type = database.blob_type
-        self.create_schema()
+        if create:
+            self.create_schema()
 
-    def transaction(self, *, write: bool) -> Any:
-        return self.database.transaction(write=write)
+    def another_connection(self) -> KeyStore:
+        """The same store on a connection of its own (for a background writer)."""
+        return KeyStore(self.database.reopen(), create=False)
+
+    def transaction(self, *, write: bool, shared: bool = False) -> Any:
+        """A transaction; ``shared`` for a writer that only inserts rows nothing else
+        depends on (fact-key blocks), which on PostgreSQL may then run beside event
+        inserts and other such writers, though never beside an erasure."""
+        return self.database.transaction(write=write, shared=shared)
 
     def close(self) -> None:
         self.database.close()

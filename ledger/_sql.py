@@ -32,7 +32,9 @@ class Database(Protocol):
     blob_type: str
     bigint_type: str
 
-    def transaction(self, *, write: bool) -> Any: ...
+    def transaction(self, *, write: bool, shared: bool = False) -> Any: ...
+
+    def reopen(self) -> Database: ...
 
     def scalar(self, sql: str) -> Any: ...
 
@@ -62,6 +64,7 @@ class SQLiteDatabase:
         self, path: Path, *, secure_delete: bool = False, wal_autocheckpoint: int | None = None
     ) -> None:
         self.path = path
+        self._options = (secure_delete, wal_autocheckpoint)
         self._mutex = threading.RLock()
         self._writer = sqlite_writer_lock(path)
         self._conn = sqlite3.connect(
@@ -75,8 +78,16 @@ class SQLiteDatabase:
         if wal_autocheckpoint is not None:
             self._conn.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
 
+    def reopen(self) -> SQLiteDatabase:
+        """Another connection to the same file, with the same settings."""
+        secure_delete, wal_autocheckpoint = self._options
+        return SQLiteDatabase(
+            self.path, secure_delete=secure_delete, wal_autocheckpoint=wal_autocheckpoint
+        )
+
     @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[Transaction]:
+    def transaction(self, *, write: bool, shared: bool = False) -> Iterator[Transaction]:
+        """A transaction; SQLite has one writer at a time, so ``shared`` changes nothing."""
         with self._mutex:
             if not write:
                 # Reads run in autocommit: no BEGIN/COMMIT round trip on hot paths.
@@ -139,6 +150,7 @@ class PostgresDatabase:
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
             raise ValueError("invalid schema name")
         self.schema = schema
+        self._conninfo = conninfo
         self._lock_id = lock_id
         self._mutex = threading.RLock()
         self._conn = psycopg.connect(conninfo, autocommit=True)
@@ -146,11 +158,21 @@ class PostgresDatabase:
         self._conn.execute(f"SET search_path TO {schema}")
         self._conn.execute("SET lock_timeout = '10s'")
 
+    def reopen(self) -> PostgresDatabase:
+        """Another connection to the same schema, with the same settings."""
+        return PostgresDatabase(self._conninfo, self.schema, lock_id=self._lock_id)
+
     @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[Transaction]:
+    def transaction(self, *, write: bool, shared: bool = False) -> Iterator[Transaction]:
+        """A transaction; a writer holds the store's advisory lock until it ends.
+
+        ``shared`` writers (inserts that no other writer's rows depend on) may run together;
+        every other writer holds the lock alone.
+        """
         with self._mutex, self._conn.transaction(), self._conn.cursor() as cursor:
             if write:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_id,))
+                lock = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+                cursor.execute(f"SELECT {lock}(%s)", (self._lock_id,))
             yield _PostgresTx(cursor)
 
     def scalar(self, sql: str) -> Any:

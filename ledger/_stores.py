@@ -235,9 +235,9 @@ class _ColumnArrayRecorder(PostgresApplicationRecorder):
     given ``key_generation`` stores its events only if the key store's erasure generation is
     still that value, and raises ``KeysChangedError`` otherwise (nothing stored). It holds
     the key store's advisory lock shared for the rest of its transaction, and every key-store
-    write (every erasure among them) holds it exclusively, so an erasure commits either
-    wholly before such an insert reads the generation or after the insert has committed. The
-    check rides in the insert's pipeline: no extra round trip.
+    write but a fact-key block insert (every erasure among them) holds it exclusively, so an
+    erasure commits either wholly before such an insert reads the generation or after the
+    insert has committed. The check rides in the insert's pipeline: no extra round trip.
     """
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
