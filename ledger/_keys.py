@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from concurrent import futures
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from ledger import _fact_key_blocks as blocks
 from ledger._background import KeyStoreWorker
@@ -45,6 +45,7 @@ from ledger._lru import trim_lru
 from ledger._sealing import (
     KEY_ID_BYTES,
     EnvelopeHeader,
+    SealedBody,
     SealingKey,
     body_header_prefix,
     body_key,
@@ -90,13 +91,6 @@ class PreparedScope:
 
     def bind(self, context: bytes) -> bytes:
         return context + self.bind_suffix
-
-
-class SealedBody(NamedTuple):
-    """A fact body sealed under its own fact key; ``fact_key_id`` is a hex id."""
-
-    fact_key_id: str
-    blob: bytes
 
 
 def scope_context(row: ScopeKeyRow | ScopeKey, key_id_hex: str) -> bytes:
@@ -572,16 +566,17 @@ class KeyManager:
 
     def seal_event(
         self,
-        owner: str,
-        case_id: str,
-        subjects: Sequence[str],
+        scope: tuple[str, str, tuple[str, ...]],
         plaintext: bytes,
         context: bytes,
         *trailer: bytes,
     ) -> bytes:
-        """The sealed event, followed by ``trailer`` (not sealed here) in one copy."""
-        scope = self.event_scope(owner, case_id, subjects)
-        return scope.event_key.seal(plaintext, scope.bind(context), *trailer)
+        """The event sealed in ``scope`` (owner, case id, subject ids: an event's
+        ``SealingScope``), followed by ``trailer`` (not sealed here) in one copy."""
+        prepared = self._prepared.get(scope)  # the key :meth:`event_scope` caches under
+        if prepared is None:
+            prepared = self.event_scope(*scope)
+        return prepared.event_key.seal(plaintext, context + prepared.bind_suffix, *trailer)
 
     def open_event(self, blob: bytes, context: bytes) -> bytes:
         """Open a sealed event; KeyDestroyedError when any of its keys was destroyed."""
@@ -625,7 +620,7 @@ class KeyManager:
         call under their scope.
         """
         fact_keys = self.allocate_fact_keys(owner, case_id, len(items))
-        blobs: list[bytes] = []
+        sealed: list[SealedBody] = []
         start, count = 0, len(items)
         while start < count:
             subjects = items[start][0]
@@ -633,20 +628,17 @@ class KeyManager:
             while end < count and items[end][0] == subjects:
                 end += 1
             scope = self.event_scope(owner, case_id, subjects)
-            bodies = [
-                (key_id, key, plaintext, context)
-                for (_, plaintext, context), (key_id, key) in zip(
-                    items[start:end], fact_keys[start:end], strict=True
+            sealed.extend(
+                seal_fact_bodies(
+                    scope.secret,
+                    scope.body_header,
+                    scope.bind_suffix,
+                    fact_keys[start:end],
+                    items[start:end],
                 )
-            ]
-            blobs.extend(
-                seal_fact_bodies(scope.secret, scope.body_header, scope.bind_suffix, bodies)
             )
             start = end
-        return [
-            SealedBody(key_id.hex(), blob)
-            for (key_id, _), blob in zip(fact_keys, blobs, strict=True)
-        ]
+        return sealed
 
     def open_bodies(self, items: Sequence[tuple[bytes, bytes]]) -> list[bytes | None]:
         """Open (blob, context) pairs in one batch; None where a key was destroyed."""

@@ -59,7 +59,7 @@ class SealingCipher(Cipher):
         self.keys = KeyManager(store, LocalKeyring(Path(keyring_path)), fact_key_batch=batch)
 
     def encrypt(self, plaintext: bytes) -> bytes:
-        return self.keys.seal_event(REGISTRY_OWNER, "", (), plaintext, b"registry")
+        return self.keys.seal_event((REGISTRY_OWNER, "", ()), plaintext, b"registry")
 
     def decrypt(self, ciphertext: bytes) -> bytes:
         return self.keys.open_event(ciphertext, b"registry")
@@ -137,12 +137,7 @@ class SealingMapper(Mapper[UUID]):
         # The envelope, then (for a presealed body) the body and its length, in one copy.
         trailer = () if presealed is None else (body, _LENGTH.pack(len(body)))
         blob = self.keys.seal_event(
-            scope.owner,
-            scope.case_id,
-            scope.subjects,
-            plaintext,
-            _event_context(oid, originator_version, topic),
-            *trailer,
+            scope, plaintext, _event_context(oid, originator_version, topic), *trailer
         )
         return StoredEvent(
             originator_id=originator_id,

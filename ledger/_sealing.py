@@ -33,6 +33,7 @@ import hmac
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -81,6 +82,12 @@ class NonceSource:
             except IndexError:
                 raw = os.urandom(NONCE_BYTES * self._batch)
                 left.extend([raw[i : i + NONCE_BYTES] for i in range(0, len(raw), NONCE_BYTES)])
+
+    @property
+    def pop_stored(self) -> Callable[[], bytes]:
+        """For hot loops: hands out a stored nonce (as :meth:`take` does), or raises
+        IndexError when none is stored; then call :meth:`take`. Saves a call per seal."""
+        return self._left.pop
 
 
 @functools.cache
@@ -157,6 +164,8 @@ def derive_data_key(secrets: Sequence[bytes], info: bytes) -> bytes:
 
 
 _BODY_PERSON = b"clbody01"
+# Keyed BLAKE2s personalised for fact bodies: _body_hash(scope secret, key=fact key).
+_body_hash = functools.partial(hashlib.blake2s, person=_BODY_PERSON)
 
 
 def body_key(scope_secret: bytes, fact_key: bytes) -> bytes:
@@ -167,34 +176,47 @@ def body_key(scope_secret: bytes, fact_key: bytes) -> bytes:
     derived from (subject, case, owner erasure) makes the body unreadable. BLAKE2s rather
     than HMAC-SHA256 because it runs once per fact on the write path and costs a quarter.
     """
-    return hashlib.blake2s(scope_secret, key=fact_key, person=_BODY_PERSON).digest()
+    return _body_hash(scope_secret, key=fact_key).digest()
+
+
+class SealedBody(NamedTuple):
+    """A fact body sealed under its own fact key; ``fact_key_id`` is a hex id."""
+
+    fact_key_id: str
+    blob: bytes
 
 
 def seal_fact_bodies(
     scope_secret: bytes,
     header_prefix: bytes,
     context_suffix: bytes,
-    bodies: Sequence[tuple[bytes, bytes, bytes, bytes]],
+    fact_keys: Sequence[tuple[bytes, bytes]],
+    bodies: Sequence[tuple[object, bytes, bytes]],
     take_nonce: Callable[[], bytes] | None = None,
-) -> list[bytes]:
+) -> list[SealedBody]:
     """Fact bodies of one scope, each sealed under its own :func:`body_key`.
 
-    ``bodies`` holds (fact key id, fact key, plaintext, context) tuples; each comes back as
-    what :func:`seal` makes of it with the header ``header_prefix + fact key id`` (see
-    :func:`body_header_prefix`) and the associated data ``context + context_suffix``. Built
-    in one pass per body because it runs once per recorded fact; ``take_nonce`` exists for
-    known-answer tests only.
+    ``fact_keys`` holds a (key id, key) pair per body and ``bodies`` a (any, plaintext,
+    context) triple (the first item is the caller's and ignored here). Each body comes
+    back as what :func:`seal` makes of it with the header ``header_prefix + key id`` (see
+    :func:`body_header_prefix`) and the associated data ``context + context_suffix``.
+    Built in one pass, with no call per body beyond the primitives, because it runs once
+    per recorded fact; ``take_nonce`` exists for known-answer tests only.
     """
-    nonce = take_nonce or nonce_source().take
-    aead = AESGCM
+    source = nonce_source()
+    pop = take_nonce or source.pop_stored
+    derive, aead, join, make = _body_hash, AESGCM, b"".join, SealedBody._make
     prefix = _AD_PREFIX + header_prefix
     sealed = []
-    for fact_key_id, fact_key, plaintext, context in bodies:
-        iv = nonce()
-        key = body_key(scope_secret, fact_key)
-        associated = b"".join((prefix, fact_key_id, context, context_suffix))
+    for (key_id, fact_key), (_, plaintext, context) in zip(fact_keys, bodies, strict=True):
+        try:
+            iv = pop()
+        except IndexError:
+            iv = source.take()
+        key = derive(scope_secret, key=fact_key).digest()  # body_key, inline
+        associated = join((prefix, key_id, context, context_suffix))
         ciphertext = aead(key).encrypt(iv, plaintext, associated)
-        sealed.append(b"".join((header_prefix, fact_key_id, iv, ciphertext)))
+        sealed.append(make((key_id.hex(), join((header_prefix, key_id, iv, ciphertext)))))
     return sealed
 
 
@@ -226,16 +248,20 @@ def body_header_prefix(scope_key_ids: tuple[bytes, ...]) -> bytes:
 class SealingKey:
     """A data key prepared once for many seals/opens under one header (hot paths)."""
 
-    __slots__ = ("_aead", "_nonce", "header_bytes")
+    __slots__ = ("_aead", "_pop_nonce", "_take_nonce", "header_bytes")
 
     def __init__(self, key: bytes, header: EnvelopeHeader) -> None:
         self._aead = AESGCM(key)
-        self._nonce = nonce_source().take
+        nonces = nonce_source()
+        self._pop_nonce, self._take_nonce = nonces.pop_stored, nonces.take
         self.header_bytes = header.encode()
 
     def seal(self, plaintext: bytes, context: bytes, *trailer: bytes) -> bytes:
         """The envelope, followed by ``trailer`` (which is not sealed here) in one copy."""
-        nonce = self._nonce()
+        try:
+            nonce = self._pop_nonce()
+        except IndexError:
+            nonce = self._take_nonce()
         header = self.header_bytes
         ciphertext = self._aead.encrypt(nonce, plaintext, b"".join((_AD_PREFIX, header, context)))
         return b"".join((header, nonce, ciphertext, *trailer))

@@ -126,13 +126,15 @@ class TestKnownAnswer:
         # The per-fact hot path builds the envelope in one pass; it must be the pinned one.
         scope_secret, fact_key = bytes([3]) * 32, bytes([4]) * 32
         suffix = b"|owner=politie|case=c"
-        (blob,) = seal_fact_bodies(
+        ((key_id, blob),) = seal_fact_bodies(
             scope_secret,
             body_header_prefix(SCOPE_IDS),
             suffix,
-            [(FACT_KEY_ID, fact_key, PLAINTEXT, CONTEXT)],
+            [(FACT_KEY_ID, fact_key)],
+            [(None, PLAINTEXT, CONTEXT)],
             lambda: NONCE,
         )
+        assert key_id == FACT_KEY_ID.hex()
         key = body_key(scope_secret, fact_key)
         header = EnvelopeHeader(SCOPE_IDS, FACT_KEY_ID)
         assert blob == seal(key, header, PLAINTEXT, CONTEXT + suffix, nonce=NONCE)
@@ -142,12 +144,15 @@ class TestKnownAnswer:
         scope_secret = bytes([3]) * 32
         fact_keys = [bytes([k]) * 32 for k in (4, 5)]
         ids = [bytes([i]) * KEY_ID_BYTES for i in (1, 2)]
-        blobs = seal_fact_bodies(
+        sealed = seal_fact_bodies(
             scope_secret,
             body_header_prefix(SCOPE_IDS),
             b"",
-            [(i, k, PLAINTEXT, CONTEXT) for i, k in zip(ids, fact_keys, strict=True)],
+            list(zip(ids, fact_keys, strict=True)),
+            [(None, PLAINTEXT, CONTEXT)] * 2,
         )
+        assert [key_id for key_id, _ in sealed] == [i.hex() for i in ids]
+        blobs = [blob for _, blob in sealed]
         nonces = {read_header(b)[0].fact_key_id: b[51:63] for b in blobs}
         assert list(nonces) == ids
         assert len(set(nonces.values())) == 2
