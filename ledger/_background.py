@@ -27,10 +27,13 @@ class KeyStoreWorker:
         self._open_store = open_store
         self._lock = threading.Lock()
         self._thread: _Thread | None = None
+        self._closed = False
 
     def submit(self, job: Callable[[KeyStore], T]) -> Future[T]:
         """Run ``job`` with the worker's connection, after the jobs submitted before it."""
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the key-store worker is closed")
             thread = self._thread
             if thread is None or thread.pid != os.getpid():
                 # First use, or a forked child: what the parent had is not ours to use.
@@ -41,6 +44,7 @@ class KeyStoreWorker:
         """Wait for the jobs already submitted, then close the thread and its connection."""
         with self._lock:
             thread, self._thread = self._thread, None
+            self._closed = True
         if thread is not None and thread.pid == os.getpid():
             thread.close()
 
