@@ -29,7 +29,7 @@ from eventsourcing.persistence import Mapper
 
 from ledger import CaseLedger, NewFact, RequestContext, StoreConfig, open_ledger
 from ledger._application import _utcnow
-from ledger._keys import SealedBody
+from ledger._sealing import SealedBody
 from policies import PartnerId, Principal, RoleId, UserId
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -47,6 +47,9 @@ class _NoKeys:
         return None
 
     def close(self) -> None:
+        return None
+
+    def wait_for_background(self) -> None:
         return None
 
     def seal_bodies(
@@ -177,7 +180,14 @@ def _take_turns(make: Callable[[], CaseLedger], per_save: int, conn: Any, cpu: i
             batch = [_fact(turn * per_save + i, subject) for i in range(per_save)]
             started = time.perf_counter()
             ledger.record_facts(POLICE, case_id, batch)
-            conn.send(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            # Work the save left to a background thread (the next fact-key block) runs on
+            # this CPU too: wait for it before handing over the turn, and charge its CPU
+            # time (not its waits for the disk) to this application.
+            process, own = time.process_time(), time.thread_time()
+            ledger.keys.wait_for_background()
+            elapsed += (time.process_time() - process) - (time.thread_time() - own)
+            conn.send(elapsed)
     finally:
         ledger.close()
 

@@ -40,6 +40,13 @@ class KeyStoreWorker:
                 thread = self._thread = _Thread(self._open_store)
             return thread.executor.submit(thread.run, job)
 
+    def wait(self) -> None:
+        """Return once the jobs submitted so far have run (benchmarks and tests)."""
+        with self._lock:
+            thread = self._thread
+        if thread is not None and thread.pid == os.getpid():
+            thread.executor.submit(lambda: None).result()
+
     def close(self) -> None:
         """Wait for the jobs already submitted, then close the thread and its connection."""
         with self._lock:

@@ -135,6 +135,11 @@ class KeyManager:
         self._background.close()
         self.store.close()
 
+    def wait_for_background(self) -> None:
+        """Return once fact-key blocks being made in the background are done (benchmarks
+        and tests; commands never need to)."""
+        self._background.wait()
+
     @property
     def generation(self) -> int:
         """The erasure generation the caches hold keys of (no store access).

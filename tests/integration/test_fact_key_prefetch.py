@@ -51,8 +51,8 @@ def _facts(n: int, subject: str, start: int = 0) -> list[NewFact]:
 
 
 def _background_done(keys: KeyManager) -> None:
-    """Wait for every job the worker was given so far (it runs them in order)."""
-    keys._background.submit(lambda store: None).result(timeout=60)
+    """Wait for every block the worker was asked to make so far."""
+    keys.wait_for_background()
 
 
 def _blocks_of(keys: KeyManager, case_id: str) -> dict[str, int]:

@@ -79,8 +79,30 @@ def test_close_waits_for_the_job_in_flight_then_refuses_more() -> None:
     assert opened[0].closed == 1
 
 
+def test_waiting_returns_once_earlier_jobs_have_run() -> None:
+    opened: list[_Store] = []
+    worker = _worker(opened)
+    done: list[str] = []
+    release = threading.Event()
+
+    def job(store: KeyStore) -> None:
+        assert release.wait(30)
+        done.append("job")
+
+    worker.submit(job)
+    waiting = threading.Thread(target=worker.wait)
+    waiting.start()
+    waiting.join(0.1)
+    assert waiting.is_alive()
+    release.set()
+    waiting.join(30)
+    assert done == ["job"]
+    worker.close()
+
+
 def test_a_worker_never_used_opens_and_closes_nothing() -> None:
     opened: list[_Store] = []
     worker = _worker(opened)
+    worker.wait()  # nothing to wait for: no thread is started for it
     worker.close()
     assert opened == []
