@@ -28,6 +28,7 @@ class KeyStoreWorker:
         self._lock = threading.Lock()
         self._thread: _Thread | None = None
         self._closed = False
+        self._unfinished = 0  # jobs submitted and not yet run to the end
 
     def submit(self, job: Callable[[KeyStore], T]) -> Future[T]:
         """Run ``job`` with the worker's connection, after the jobs submitted before it."""
@@ -38,12 +39,21 @@ class KeyStoreWorker:
             if thread is None or thread.pid != os.getpid():
                 # First use, or a forked child: what the parent had is not ours to use.
                 thread = self._thread = _Thread(self._open_store)
-            return thread.executor.submit(thread.run, job)
+                self._unfinished = 0
+            future = thread.executor.submit(thread.run, job)
+            self._unfinished += 1
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, _: Future[T]) -> None:
+        with self._lock:
+            self._unfinished -= 1
 
     def wait(self) -> None:
-        """Return once the jobs submitted so far have run (benchmarks and tests)."""
+        """Return once the jobs submitted so far have run (benchmarks and tests); at once,
+        with no work for the thread, when none is unfinished."""
         with self._lock:
-            thread = self._thread
+            thread = self._thread if self._unfinished else None
         if thread is not None and thread.pid == os.getpid():
             thread.executor.submit(lambda: None).result()
 
