@@ -452,11 +452,8 @@ class KeyManager:
             try:
                 made = self._store_fact_key_block(owner, case_id, count, wrapper, store)
             except Exception:  # the command path makes its own block and reports the error
-                made = None
+                return
             with self._lock:
-                entry = self._prefetching.get(pool_ref)
-                if entry is not None and entry[0] == seen:
-                    del self._prefetching[pool_ref]
                 if made is None or self._evictions != seen:
                     return
                 # Used after the pool's current block.
@@ -464,11 +461,19 @@ class KeyManager:
                 for dropped, _ in trim_lru(self._pools, _POOLS):
                     self._batch_sizes.pop(dropped, None)
 
+        def done(_: futures.Future[None]) -> None:
+            # However the job ended (the worker may even have failed to connect).
+            with self._lock:
+                entry = self._prefetching.get(pool_ref)
+                if entry is not None and entry[0] == seen:
+                    del self._prefetching[pool_ref]
+
         with self._lock:
             if pool_ref in self._prefetching or self._evictions != seen:
                 return
-            # The job takes this lock before it looks at the entry: set before it can.
-            self._prefetching[pool_ref] = (seen, self._background.submit(make))
+            job = self._background.submit(make)
+            self._prefetching[pool_ref] = (seen, job)
+            job.add_done_callback(done)  # (runs here, under this re-entrant lock, if done)
 
     def _create_fact_keys(self, owner: str, case_id: str, count: int) -> blocks.UnusedKeys:
         """A new block of ``count`` fact keys, stored as one row before any is used.

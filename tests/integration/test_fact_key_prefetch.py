@@ -20,6 +20,7 @@ import pytest
 import ledger._keys as keys_module
 from ledger import CaseLedger, NewFact, ScopeErasedError, StoreConfig
 from ledger import _erasure as erasure
+from ledger._background import KeyStoreWorker
 from ledger._keys import KeyManager
 from ledger._keystore import KEYSTORE_LOCK_ID, KeyStore
 from ledger._sealing import BLOCK_ID_BYTES
@@ -116,6 +117,16 @@ class _Gate:
         monkeypatch.setattr(keys, "_store_fact_key_block", gated)
 
 
+def _prefetch_held(ledger: CaseLedger, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str, _Gate]:
+    """A case with one fact recorded, its next block held at the gate: (case, subject, gate)."""
+    case_id = open_active_case(ledger)
+    subject = add_subject(ledger, case_id)
+    gate = _Gate(monkeypatch, ledger.keys)
+    ledger.record_facts(POLITIE, case_id, _facts(1, subject))
+    assert gate.reached.wait(60)
+    return case_id, subject, gate
+
+
 def test_a_busy_case_never_waits_for_a_block_after_its_second(
     store_config: StoreConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -152,11 +163,8 @@ def test_a_block_made_across_an_erasure_is_not_used(
 ) -> None:
     with opened(store_config) as ledger:
         keys = ledger.keys
-        case_id = open_active_case(ledger)
-        subject, other = add_subject(ledger, case_id), add_subject(ledger, case_id)
-        gate = _Gate(monkeypatch, keys)
-        ledger.record_facts(POLITIE, case_id, _facts(1, subject))
-        assert gate.reached.wait(60)
+        case_id, subject, gate = _prefetch_held(ledger, monkeypatch)
+        other = add_subject(ledger, case_id)
         in_flight = set(_blocks_of(keys, case_id))
 
         erasure.destroy_subject(keys, case_id, other)  # this process's own erasure step
@@ -176,11 +184,7 @@ def test_a_failed_background_block_leaves_the_command_to_report(
 ) -> None:
     with opened(store_config) as ledger:
         keys = ledger.keys
-        case_id = open_active_case(ledger)
-        subject = add_subject(ledger, case_id)
-        gate = _Gate(monkeypatch, keys)
-        ledger.record_facts(POLITIE, case_id, _facts(1, subject))
-        assert gate.reached.wait(60)
+        case_id, subject, gate = _prefetch_held(ledger, monkeypatch)
         blocks_before = _blocks_of(keys, case_id)
 
         destroyed = erasure.destroy_case(keys, case_id)
@@ -195,16 +199,32 @@ def test_a_failed_background_block_leaves_the_command_to_report(
             record(ledger, POLITIE, case_id, {"n": 2}, subjects=[subject])
 
 
+def test_a_worker_that_cannot_connect_leaves_the_commands_working(
+    store_config: StoreConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cannot_connect() -> KeyStore:
+        raise OSError("no connection for the worker")
+
+    with opened(store_config) as ledger:
+        keys = ledger.keys
+        monkeypatch.setattr(keys, "_background", KeyStoreWorker(cannot_connect))
+        case_id = open_active_case(ledger)
+        subject = add_subject(ledger, case_id)
+        made = _counting_block_makes(monkeypatch, keys)
+        for start in (0, 200, 400):
+            ledger.record_facts(POLITIE, case_id, _facts(200, subject, start))
+            _background_done(keys)
+            assert keys._prefetching == {}  # each failed job let go of its pool
+
+        assert len(made) > 1  # the command path made the blocks instead
+        assert sorted(bodies(ledger, case_id).values()) == list(range(600))
+
+
 def test_closing_waits_for_the_block_in_flight_and_ends_the_thread(
     store_config: StoreConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ledger = open_test_ledger(store_config)
-    keys = ledger.keys
-    case_id = open_active_case(ledger)
-    subject = add_subject(ledger, case_id)
-    gate = _Gate(monkeypatch, keys)
-    ledger.record_facts(POLITIE, case_id, _facts(1, subject))
-    assert gate.reached.wait(60)
+    _, _, gate = _prefetch_held(ledger, monkeypatch)
     assert _worker_threads()
 
     closing = threading.Thread(target=ledger.close)
