@@ -206,7 +206,7 @@ class CaseLedger(Application[UUID]):
                 if self._inserts_check_generation:
                     # Checked in the insert's own transaction, under the key store's lock.
                     processing_event.saved_kwargs["key_generation"] = key_generation
-                elif self.keys.store.generation() != key_generation:
+                elif not self.keys.store.still_at(key_generation):
                     # Erasures hold this writer lock while they destroy keys (SQLite).
                     raise KeysChangedError("the key store moved on; nothing was stored")
             self._notify(self._record(processing_event))

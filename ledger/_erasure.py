@@ -75,12 +75,6 @@ class EpochReport:
         )
 
 
-def _bump(tx: KeyStoreTransaction) -> int:
-    """Move the erasure generation on (other processes drop their caches); the new value."""
-    tx.execute("UPDATE generation SET value = value + 1 WHERE id = 1")
-    return int(tx.execute("SELECT value FROM generation WHERE id = 1")[0][0])
-
-
 def _record_destroyed(tx: KeyStoreTransaction, destroyed: Destroyed) -> None:
     tx.executemany(
         "INSERT INTO destroyed_keys (key_id) VALUES (?)",
@@ -159,7 +153,7 @@ def destroy_fact_keys(keys: KeyManager, fact_key_ids: list[str]) -> Destroyed:
             destroyed.owners.add(row.owner)
             destroyed.rekey.add((row.owner, row.case_id))
         _record_destroyed(tx, destroyed)
-        generation = _bump(tx)
+        generation = keys.store.bump_generation(tx)
     _settle(keys, generation, destroyed)
     return destroyed
 
@@ -180,7 +174,7 @@ def destroy_subject(keys: KeyManager, case_id: str, subject_id: str) -> Destroye
         )
         _tombstone(tx, "*", case_id, subject_id)
         _record_destroyed(tx, destroyed)
-        generation = _bump(tx)
+        generation = keys.store.bump_generation(tx)
     _settle(keys, generation, destroyed)
     return destroyed
 
@@ -199,7 +193,7 @@ def destroy_case(keys: KeyManager, case_id: str) -> Destroyed:
         tx.execute("DELETE FROM scope_keys WHERE case_id = ?", (case_id,))
         _tombstone(tx, "*", case_id, "*")
         _record_destroyed(tx, destroyed)
-        generation = _bump(tx)
+        generation = keys.store.bump_generation(tx)
     _settle(keys, generation, destroyed)
     return destroyed
 
@@ -216,7 +210,7 @@ def destroy_owner(keys: KeyManager, owner: str) -> Destroyed:
         tx.execute("DELETE FROM scope_keys WHERE owner = ?", (owner,))
         _tombstone(tx, owner, "*", "*")
         _record_destroyed(tx, destroyed)
-        generation = _bump(tx)
+        generation = keys.store.bump_generation(tx)
     destroyed.kek_versions_destroyed[owner] = keys.keyring.retire(owner)
     _settle(keys, generation, destroyed)
     return destroyed
@@ -268,7 +262,7 @@ def _rekey_wrapping_key(keys: KeyManager, owner: str, case_id: str) -> int:
             "UPDATE scope_keys SET kek_version = ?, wrapped = ? WHERE key_id = ?",
             (version, wrapped_new, row.key_id),
         )
-        generation = _bump(tx)
+        generation = keys.store.bump_generation(tx)
     keys.forget(generation, scope_key_ids=[row.key_id])  # same id, new material
     return rewrapped
 
@@ -291,7 +285,7 @@ def _rewrap_owner(keys: KeyManager, owner: str, version: int) -> int:
         tx.executemany(
             "UPDATE scope_keys SET kek_version = ?, wrapped = ? WHERE key_id = ?", updates
         )
-        generation = _bump(tx)
+        generation = keys.store.bump_generation(tx)
     keys.forget(generation)  # rewrapped, same material: nothing cached goes stale
     return len(updates)
 

@@ -11,6 +11,7 @@ decide); it only removes the sleeps.
 from __future__ import annotations
 
 import fcntl
+import mmap
 import os
 import struct
 import threading
@@ -123,6 +124,44 @@ def _open_lock_file(path: Path) -> int:
 def _lock_record(kind: int, offset: int) -> bytes:
     """A ``struct flock`` (l_type, l_whence, l_start, l_len, l_pid) for one byte."""
     return struct.pack("hhqqi4x", kind, os.SEEK_SET, offset, 1, 0)
+
+
+class SharedCounter:
+    """A counter that only goes up, in an 8-byte side file mapped into every process.
+
+    Reading it is a memory read (no system call, no database statement). It is raised by
+    whoever moves the value it mirrors, before that move is committed, so it is never
+    below what it mirrors; it is never lowered. A new side file reads 0.
+    """
+
+    _SIZE = 8
+
+    def __init__(self, path: Path) -> None:
+        fd = _open_lock_file(path)
+        try:
+            if os.fstat(fd).st_size < self._SIZE:
+                os.ftruncate(fd, self._SIZE)  # zeros; another process may race: same result
+            self._map = mmap.mmap(fd, self._SIZE, mmap.MAP_SHARED)
+        finally:
+            os.close(fd)  # the mapping keeps the file
+
+    @property
+    def value(self) -> int:
+        return int.from_bytes(self._map[: self._SIZE], "little")
+
+    def raise_to(self, value: int) -> None:
+        """Set the counter to ``value`` if that is higher (callers serialise: one writer)."""
+        if value > self.value:
+            self._map[: self._SIZE] = value.to_bytes(self._SIZE, "little")
+
+    def close(self) -> None:
+        self._map.close()
+
+
+def shared_counter(database_file: Path | str | None, suffix: str) -> SharedCounter | None:
+    """The counter in ``<file><suffix>`` beside an on-disk database; None otherwise."""
+    path = _side_file(database_file, suffix)
+    return SharedCounter(path) if path is not None else None
 
 
 def case_stripes(database_file: Path | str | None) -> CaseStripes:

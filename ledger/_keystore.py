@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ledger._interprocess import SharedCounter, shared_counter
 from ledger._sql import Database, PostgresDatabase, SQLiteDatabase, Transaction
 
 NO_SUBJECT = ""
@@ -94,14 +95,23 @@ KEYSTORE_LOCK_ID = 0x4B455953
 class KeyStore:
     """The key store on a SQLite file (secure_delete) or a PostgreSQL schema."""
 
-    def __init__(self, database: Database, *, create: bool = True) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        create: bool = True,
+        generation_mirror: SharedCounter | None = None,
+    ) -> None:
         self.database = database
         self.blob_type = database.blob_type
+        # SQLite: the erasure generation mirrored in shared memory (see ``still_at``).
+        self._mirror = generation_mirror
         if create:
             self.create_schema()
 
     def another_connection(self) -> KeyStore:
-        """The same store on a connection of its own (for a background writer)."""
+        """The same store on a connection of its own, for a background writer of fact-key
+        blocks (which never moves the erasure generation)."""
         return KeyStore(self.database.reopen(), create=False)
 
     def transaction(self, *, write: bool, shared: bool = False) -> Any:
@@ -112,6 +122,8 @@ class KeyStore:
 
     def close(self) -> None:
         self.database.close()
+        if self._mirror is not None:
+            self._mirror.close()
 
     def after_erasure(self) -> None:
         """Make deletions physical where the backend allows (SQLite: truncate the WAL)."""
@@ -133,8 +145,36 @@ class KeyStore:
     # -- reads -----------------------------------------------------------------------------
 
     def generation(self) -> int:
-        """The erasure generation (checked before every command: kept to one statement)."""
+        """The erasure generation (checked before every read: kept to one statement)."""
         return int(self.database.scalar("SELECT value FROM generation WHERE id = 1"))
+
+    def still_at(self, generation: int) -> bool:
+        """Whether the erasure generation is still ``generation`` (a commit's check).
+
+        With a mirror (SQLite), a mirror at ``generation`` answers yes with no statement:
+        every move of the generation raises the mirror before it commits, and the mirror is
+        never lowered, so the stored value is at most the mirror's, and not below what the
+        caller read earlier unless the key store was replaced by an older copy (a restore,
+        which is done with the processes stopped). Otherwise the store answers, and a
+        mirror found below it (a new side file) is raised to it.
+        """
+        mirror = self._mirror
+        if mirror is not None and mirror.value == generation:
+            return True
+        current = self.generation()
+        if mirror is not None:
+            mirror.raise_to(current)
+        return current == generation
+
+    def bump_generation(self, tx: KeyStoreTransaction) -> int:
+        """Move the erasure generation on, in ``tx``; the new value. The mirror is raised
+        before ``tx`` commits (if ``tx`` then fails, the mirror is ahead and commits just
+        ask the store until the generation catches up)."""
+        tx.execute("UPDATE generation SET value = value + 1 WHERE id = 1")
+        value = int(tx.execute("SELECT value FROM generation WHERE id = 1")[0][0])
+        if self._mirror is not None:
+            self._mirror.raise_to(value)
+        return value
 
     def find_scope_key(
         self, owner: str, case_id: str, subject_id: str, kind: str
@@ -241,7 +281,10 @@ def SQLiteKeyStore(path: Path) -> KeyStore:  # noqa: N802 - a factory named like
     that ends an erasure has little else to write: its time does not grow with the writes
     (and the store size) that came before it.
     """
-    return KeyStore(SQLiteDatabase(path, secure_delete=True, wal_autocheckpoint=100))
+    return KeyStore(
+        SQLiteDatabase(path, secure_delete=True, wal_autocheckpoint=100),
+        generation_mirror=shared_counter(path, ".generation"),
+    )
 
 
 def PostgresKeyStore(conninfo: str, schema: str = "caseledger_keys") -> KeyStore:  # noqa: N802

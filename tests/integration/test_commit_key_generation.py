@@ -229,7 +229,7 @@ def test_a_command_refused_every_time_ends_in_a_conflict(store_config: StoreConf
             sealed = seal_bodies(*args, **kwargs)
             attempts.append(1)
             with ledger.keys.store.transaction(write=True) as tx:
-                erasure._bump(tx)  # what any erasure's key-store transaction does
+                ledger.keys.store.bump_generation(tx)  # what every erasure's transaction does
             return sealed
 
         ledger.keys.seal_bodies = sealing_then_erasure_elsewhere  # type: ignore[method-assign]
