@@ -50,7 +50,7 @@ class WriterLock:
         # A forked child must not share the parent's open file (flock is per open file).
         if self._fd is None or self._pid != os.getpid():
             assert self.path is not None
-            self._fd, self._pid = _open_lock_file(self.path), os.getpid()
+            self._fd, self._pid = _open_side_file(self.path), os.getpid()
         return self._fd
 
     def close(self) -> None:
@@ -112,12 +112,12 @@ class CaseStripes:
         local = self._local
         if getattr(local, "pid", None) != os.getpid():
             assert self.path is not None
-            local.fd, local.pid = _open_lock_file(self.path), os.getpid()
+            local.fd, local.pid = _open_side_file(self.path), os.getpid()
         fd: int = local.fd
         return fd
 
 
-def _open_lock_file(path: Path) -> int:
+def _open_side_file(path: Path) -> int:
     return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
 
@@ -137,7 +137,7 @@ class SharedCounter:
     _SIZE = 8
 
     def __init__(self, path: Path) -> None:
-        fd = _open_lock_file(path)
+        fd = _open_side_file(path)
         try:
             if os.fstat(fd).st_size < self._SIZE:
                 os.ftruncate(fd, self._SIZE)  # zeros; another process may race: same result

@@ -65,7 +65,7 @@ class SealingCipher(Cipher):
         return self.keys.open_event(ciphertext, b"registry")
 
     def close(self) -> None:
-        self.keys.store.close()
+        self.keys.close()  # the key manager it made: its store and background worker
 
 
 def _id_text(originator_id: UUID | str) -> str:
