@@ -32,7 +32,7 @@ from eventsourcing.persistence import Mapper
 
 from ledger import CaseLedger, NewFact, RequestContext, StoreConfig, open_ledger
 from ledger._application import _utcnow
-from ledger._sealing import SealedBody
+from ledger._sealing import SealedBody, _sealed_body
 from policies import PartnerId, Principal, RoleId, UserId
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -58,7 +58,7 @@ class _NoKeys:
     def seal_bodies(
         self, owner: str, case_id: str, items: Sequence[tuple[Sequence[str], bytes, bytes]]
     ) -> list[SealedBody]:
-        return [SealedBody("", plaintext) for _, plaintext, _ in items]
+        return [_sealed_body(("", plaintext)) for _, plaintext, _ in items]
 
 
 class PlainCaseLedger(CaseLedger):

@@ -47,7 +47,7 @@ class IdempotencyRecord(Aggregate):
         result: dict[str, Any]
 
         def sealing_scope(self, aggregate_id: str) -> SealingScope:
-            return SealingScope(self.partner, self.case_id)
+            return (self.partner, self.case_id, ())
 
         def apply(self, record: IdempotencyRecord) -> None:
             record.case_id = self.case_id

@@ -24,7 +24,7 @@ from uuid import UUID
 from eventsourcing.persistence import Cipher, Compressor, Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import Environment, get_topic, resolve_topic
 
-from ledger._case import REGISTRY_OWNER, Case, SealingScope
+from ledger._case import REGISTRY_SCOPE, Case, SealingScope
 from ledger._errors import KeyDestroyedError, LedgerError, SealedError
 from ledger._keyring import LocalKeyring
 from ledger._keys import KeyManager
@@ -59,7 +59,7 @@ class SealingCipher(Cipher):
         self.keys = KeyManager(store, LocalKeyring(Path(keyring_path)), fact_key_batch=batch)
 
     def encrypt(self, plaintext: bytes) -> bytes:
-        return self.keys.seal_event((REGISTRY_OWNER, "", ()), plaintext, b"registry")
+        return self.keys.seal_event(REGISTRY_SCOPE, plaintext, b"registry")
 
     def decrypt(self, ciphertext: bytes) -> bytes:
         return self.keys.open_event(ciphertext, b"registry")
@@ -120,31 +120,29 @@ class SealingMapper(Mapper[UUID]):
         return self.transcoder.decode(plaintext)
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
-        topic, presealed, class_version = _class_info(type(domain_event))
+        # Runs once per stored event: the helpers used on the read path are inlined here
+        # (class info from its cache, id text, associated data).
+        event_cls = type(domain_event)
+        info = _CLASS_INFO.get(event_cls)
+        topic, presealed, class_version, scope_of = info or _class_info(event_cls)
         state = dict(vars(domain_event))
         originator_id = state.pop("originator_id")
         originator_version = state.pop("originator_version")
         if class_version > 1:
             state["class_version"] = class_version
-        oid = _id_text(originator_id)
-        scope = _scope_of(domain_event, oid)
-        body = b""
-        if presealed is not None:
-            # Already sealed under its own fact key (bound to case, fact and version): append
-            # it as is instead of transcoding and encrypting it a second time.
+        oid = originator_id if type(originator_id) is str else text_of(originator_id)
+        scope = REGISTRY_SCOPE if scope_of is None else scope_of(domain_event, oid)
+        context = f"event|{oid}|{originator_version}|{topic}".encode()  # _event_context
+        if presealed is None:
+            blob = self.keys.seal_event(scope, self.transcoder.encode(state), context)
+        else:
+            # Already sealed under its own fact key (bound to case, fact and version): the
+            # envelope is followed by the body and its length (one copy), instead of the
+            # body being transcoded and encrypted a second time.
             body = state.pop(presealed)
-        plaintext = self.transcoder.encode(state)
-        # The envelope, then (for a presealed body) the body and its length, in one copy.
-        trailer = () if presealed is None else (body, _LENGTH.pack(len(body)))
-        blob = self.keys.seal_event(
-            scope, plaintext, _event_context(oid, originator_version, topic), *trailer
-        )
-        return StoredEvent(
-            originator_id=originator_id,
-            originator_version=originator_version,
-            topic=topic,
-            state=blob,
-        )
+            plaintext = self.transcoder.encode(state)
+            blob = self.keys.seal_event(scope, plaintext, context, body, _LENGTH.pack(len(body)))
+        return StoredEvent(originator_id, originator_version, topic, blob)
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         event_cls, presealed, class_version = _topic_info(stored_event.topic)
@@ -180,14 +178,23 @@ class SealingMapper(Mapper[UUID]):
         return event
 
 
-_CLASS_INFO: dict[type[Any], tuple[str, str | None, int]] = {}
+ScopeOf = Callable[[Any, str], SealingScope]
+"""An event class's ``sealing_scope(event, aggregate id as text)``."""
+_CLASS_INFO: dict[type[Any], tuple[str, str | None, int, ScopeOf | None]] = {}
 
 
-def _class_info(event_cls: type[Any]) -> tuple[str, str | None, int]:
-    """(topic, presealed field, class version) of an event class, looked up once."""
+def _class_info(event_cls: type[Any]) -> tuple[str, str | None, int, ScopeOf | None]:
+    """(topic, presealed field, class version, ``sealing_scope`` function or None for the
+    registry scope) of an event class, looked up once."""
     info = _CLASS_INFO.get(event_cls)
     if info is None:
-        info = get_topic(event_cls), _presealed_field(event_cls), _class_version(event_cls)
+        scope_of = cast(ScopeOf | None, getattr(event_cls, "sealing_scope", None))
+        info = (
+            get_topic(event_cls),
+            _presealed_field(event_cls),
+            _class_version(event_cls),
+            scope_of,
+        )
         _CLASS_INFO[event_cls] = info
     return info
 
@@ -216,14 +223,6 @@ def _split_presealed(state: bytes) -> tuple[bytes, bytes]:
         raise SealedError("malformed event state")
     body_start = len(state) - 4 - length
     return state[:body_start], state[body_start:-4]
-
-
-def _scope_of(domain_event: Any, aggregate_id: str) -> SealingScope:
-    scope_method = getattr(domain_event, "sealing_scope", None)
-    if scope_method is None:
-        return SealingScope(REGISTRY_OWNER, "")
-    scope: SealingScope = scope_method(aggregate_id)
-    return scope
 
 
 def _redacted(stored_event: StoredEvent) -> Any:

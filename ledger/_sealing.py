@@ -31,9 +31,10 @@ import functools
 import hashlib
 import hmac
 import os
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -67,11 +68,13 @@ class NonceSource:
     A forked child drops the nonces it inherited: parent and child would hand out the same.
     """
 
-    __slots__ = ("_batch", "_left")
+    __slots__ = ("_batch", "_left", "_split")
 
     def __init__(self, batch: int = 256) -> None:
         self._batch = batch
         self._left: list[bytes] = []
+        # Cuts one read into its nonces in a single call (a slice each costs more).
+        self._split = struct.Struct(f"{NONCE_BYTES}s" * batch).unpack
         os.register_at_fork(after_in_child=self._left.clear)
 
     def take(self) -> bytes:
@@ -80,8 +83,7 @@ class NonceSource:
             try:
                 return left.pop()
             except IndexError:
-                raw = os.urandom(NONCE_BYTES * self._batch)
-                left.extend([raw[i : i + NONCE_BYTES] for i in range(0, len(raw), NONCE_BYTES)])
+                left.extend(self._split(os.urandom(NONCE_BYTES * self._batch)))
 
     @property
     def pop_stored(self) -> Callable[[], bytes]:
@@ -186,6 +188,13 @@ class SealedBody(NamedTuple):
     blob: bytes
 
 
+# SealedBody from a (fact key id, blob) pair in one C call (made once per recorded fact;
+# the named tuple's own constructor and ``_make`` run Python code).
+_sealed_body = cast(
+    Callable[[tuple[str, bytes]], SealedBody], functools.partial(tuple.__new__, SealedBody)
+)
+
+
 def seal_fact_bodies(
     scope_secret: bytes,
     header_prefix: bytes,
@@ -205,7 +214,7 @@ def seal_fact_bodies(
     """
     source = nonce_source()
     pop = take_nonce or source.pop_stored
-    derive, aead, join, make = _body_hash, AESGCM, b"".join, SealedBody._make
+    derive, person, aead, join, make = hashlib.blake2s, _BODY_PERSON, AESGCM, b"".join, _sealed_body
     prefix = _AD_PREFIX + header_prefix
     sealed = []
     for (key_id, fact_key), (_, plaintext, context) in zip(fact_keys, bodies, strict=True):
@@ -213,7 +222,7 @@ def seal_fact_bodies(
             iv = pop()
         except IndexError:
             iv = source.take()
-        key = derive(scope_secret, key=fact_key).digest()  # body_key, inline
+        key = derive(scope_secret, key=fact_key, person=person).digest()  # body_key, inline
         associated = join((prefix, key_id, context, context_suffix))
         ciphertext = aead(key).encrypt(iv, plaintext, associated)
         sealed.append(make((key_id.hex(), join((header_prefix, key_id, iv, ciphertext)))))
@@ -248,13 +257,14 @@ def body_header_prefix(scope_key_ids: tuple[bytes, ...]) -> bytes:
 class SealingKey:
     """A data key prepared once for many seals/opens under one header (hot paths)."""
 
-    __slots__ = ("_aead", "_pop_nonce", "_take_nonce", "header_bytes")
+    __slots__ = ("_ad_head", "_aead", "_pop_nonce", "_take_nonce", "header_bytes")
 
     def __init__(self, key: bytes, header: EnvelopeHeader) -> None:
         self._aead = AESGCM(key)
         nonces = nonce_source()
         self._pop_nonce, self._take_nonce = nonces.pop_stored, nonces.take
         self.header_bytes = header.encode()
+        self._ad_head = _AD_PREFIX + self.header_bytes  # the associated data, up to the context
 
     def seal(self, plaintext: bytes, context: bytes, *trailer: bytes) -> bytes:
         """The envelope, followed by ``trailer`` (which is not sealed here) in one copy."""
@@ -262,9 +272,8 @@ class SealingKey:
             nonce = self._pop_nonce()
         except IndexError:
             nonce = self._take_nonce()
-        header = self.header_bytes
-        ciphertext = self._aead.encrypt(nonce, plaintext, b"".join((_AD_PREFIX, header, context)))
-        return b"".join((header, nonce, ciphertext, *trailer))
+        ciphertext = self._aead.encrypt(nonce, plaintext, self._ad_head + context)
+        return b"".join((self.header_bytes, nonce, ciphertext, *trailer))
 
     def open(self, blob: bytes, context: bytes) -> bytes:
         offset = len(self.header_bytes)
