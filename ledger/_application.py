@@ -24,6 +24,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import (
+    EventStore,
     IntegrityError,
     JSONTranscoder,
     Mapper,
@@ -48,7 +49,7 @@ from ledger._idempotency import IdempotencyRecord, fingerprint, record_id
 from ledger._interprocess import case_stripes, sqlite_writer_lock
 from ledger._keys import KeyManager
 from ledger._lru import trim_lru
-from ledger._mapper import SealingMapper
+from ledger._mapper import BatchSealingEventStore, SealingMapper
 from policies import Principal
 
 Clock = Callable[[], datetime]
@@ -225,6 +226,9 @@ class CaseLedger(Application[UUID]):
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(transcoder=self.construct_transcoder())
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        return BatchSealingEventStore(mapper=self.mapper, recorder=self.recorder)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

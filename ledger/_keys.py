@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any
@@ -583,10 +583,19 @@ class KeyManager:
     ) -> bytes:
         """The event sealed in ``scope`` (owner, case id, subject ids: an event's
         ``SealingScope``), followed by ``trailer`` (not sealed here) in one copy."""
+        return self.seal_events(scope, ((plaintext, context, trailer),))[0]
+
+    def seal_events(
+        self,
+        scope: tuple[str, str, tuple[str, ...]],
+        items: Sequence[tuple[bytes, bytes, tuple[bytes, ...]]],
+    ) -> list[bytes]:
+        """Several events sealed in one ``scope``, as :meth:`seal_event` seals each
+        (plaintext, context, trailer) item, in one loop (``SealingKey.seal_many``)."""
         prepared = self._prepared.get(scope)  # the key :meth:`event_scope` caches under
         if prepared is None:
             prepared = self.event_scope(*scope)
-        return prepared.event_key.seal(plaintext, context + prepared.bind_suffix, *trailer)
+        return prepared.event_key.seal_many(items, prepared.bind_suffix)
 
     def open_event(self, blob: bytes, context: bytes) -> bytes:
         """Open a sealed event; KeyDestroyedError when any of its keys was destroyed."""
@@ -631,13 +640,8 @@ class KeyManager:
         """
         fact_keys = self.allocate_fact_keys(owner, case_id, len(items))
         sealed: list[SealedBody] = []
-        start, count = 0, len(items)
-        while start < count:
-            subjects = items[start][0]
-            end = start + 1
-            while end < count and items[end][0] == subjects:
-                end += 1
-            scope = self.event_scope(owner, case_id, subjects)
+        for start, end in runs([subjects for subjects, _, _ in items]):
+            scope = self.event_scope(owner, case_id, items[start][0])
             sealed.extend(
                 seal_fact_bodies(
                     scope.secret,
@@ -647,7 +651,6 @@ class KeyManager:
                     items[start:end],
                 )
             )
-            start = end
         return sealed
 
     def open_bodies(self, items: Sequence[tuple[bytes, bytes]]) -> list[bytes | None]:
@@ -696,3 +699,15 @@ def _bind_suffix(keys: Sequence[ScopeKey]) -> bytes:
     if any(k.owner != owner or k.case_id != case_id for k in keys):
         raise SealedError("scope keys of mixed owners or cases")
     return f"|owner={owner}|case={case_id}".encode()
+
+
+def runs(values: Sequence[object]) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of equal consecutive values: [a, a, b, a] gives (0, 2),
+    (2, 3), (3, 4). What is sealed in one scope is sealed in runs (a batch is one run)."""
+    start, count = 0, len(values)
+    while start < count:
+        value, end = values[start], start + 1
+        while end < count and values[end] == value:
+            end += 1
+        yield start, end
+        start = end

@@ -32,7 +32,7 @@ import hashlib
 import hmac
 import os
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, cast
 
@@ -268,12 +268,26 @@ class SealingKey:
 
     def seal(self, plaintext: bytes, context: bytes, *trailer: bytes) -> bytes:
         """The envelope, followed by ``trailer`` (which is not sealed here) in one copy."""
-        try:
-            nonce = self._pop_nonce()
-        except IndexError:
-            nonce = self._take_nonce()
-        ciphertext = self._aead.encrypt(nonce, plaintext, self._ad_head + context)
-        return b"".join((self.header_bytes, nonce, ciphertext, *trailer))
+        return self.seal_many(((plaintext, context, trailer),))[0]
+
+    def seal_many(
+        self, items: Iterable[tuple[bytes, bytes, tuple[bytes, ...]]], context_suffix: bytes = b""
+    ) -> list[bytes]:
+        """:meth:`seal` for each (plaintext, context, trailer) item, the context followed by
+        ``context_suffix``: one tight loop, which keeps the cipher's code and tables in the
+        processor's caches from one seal to the next (interleaved with other work, a seal
+        cost over twice as much)."""
+        pop, take, encrypt = self._pop_nonce, self._take_nonce, self._aead.encrypt
+        head, header, join = self._ad_head, self.header_bytes, b"".join
+        sealed = []
+        for plaintext, context, trailer in items:
+            try:
+                nonce = pop()
+            except IndexError:
+                nonce = take()
+            ciphertext = encrypt(nonce, plaintext, join((head, context, context_suffix)))
+            sealed.append(join((header, nonce, ciphertext, *trailer)))
+        return sealed
 
     def open(self, blob: bytes, context: bytes) -> bytes:
         offset = len(self.header_bytes)

@@ -178,6 +178,26 @@ class TestPreparedKey:
         assert blob[:35] == EnvelopeHeader(SCOPE_IDS).encode()
         assert open_sealed(KEY, blob, CONTEXT) == PLAINTEXT
 
+    def test_seal_many_seals_each_item_with_its_context_and_appends_its_trailer(self) -> None:
+        prepared = SealingKey(KEY, EnvelopeHeader(SCOPE_IDS))
+        items = [
+            (PLAINTEXT, CONTEXT, ()),
+            (b"second", b"ctx-2", (b"appended", b"\x00\x01")),
+            (b"", b"ctx-3", (b"",)),
+        ]
+        blobs = prepared.seal_many(items, b"|suffix")
+        assert len(blobs) == 3
+        for blob, (plaintext, context, trailer) in zip(blobs, items, strict=True):
+            tail = b"".join(trailer)
+            envelope = blob[: len(blob) - len(tail)]
+            assert blob.endswith(tail)
+            assert open_sealed(KEY, envelope, context + b"|suffix") == plaintext
+            with pytest.raises(SealedError):
+                open_sealed(KEY, envelope, context)  # the suffix is bound too
+        nonces = {blob[35 : 35 + NONCE_BYTES] for blob in blobs}
+        assert len(nonces) == 3
+        assert prepared.seal_many([]) == []
+
     def test_refuses_other_headers_contexts_and_flips(self) -> None:
         prepared = SealingKey(KEY, EnvelopeHeader(SCOPE_IDS))
         blob = prepared.seal(PLAINTEXT, CONTEXT)
