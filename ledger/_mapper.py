@@ -136,26 +136,23 @@ class SealingMapper(Mapper[UUID]):
 
         Each event's state is transcoded first; then each run of events sealed in the same
         scope (a batch of facts is one run) is sealed in one tight loop, which costs far less
-        per event than sealing each between transcodings (``SealingKey.seal_many``). The
-        helpers the read path uses are inlined: this runs once per stored event.
+        per event than sealing each between transcodings (``SealingKey.seal_many``).
         """
         encode = self.transcoder.encode
         heads: list[tuple[Any, int, str]] = []  # (originator id, version, topic)
         scopes: list[SealingScope] = []
         items: list[tuple[bytes, bytes, tuple[bytes, ...]]] = []  # see seal_events
         for domain_event in domain_events:
-            event_cls = type(domain_event)
-            info = _CLASS_INFO.get(event_cls)
-            topic, presealed, class_version, scope_of = info or _class_info(event_cls)
+            topic, presealed, class_version, scope_of = _class_info(type(domain_event))
             state = dict(vars(domain_event))
             originator_id = state.pop("originator_id")
             originator_version = state.pop("originator_version")
             if class_version > 1:
                 state["class_version"] = class_version
-            oid = originator_id if type(originator_id) is str else text_of(originator_id)
+            oid = _id_text(originator_id)
             heads.append((originator_id, originator_version, topic))
             scopes.append(REGISTRY_SCOPE if scope_of is None else scope_of(domain_event, oid))
-            context = f"event|{oid}|{originator_version}|{topic}".encode()  # _event_context
+            context = _event_context(oid, originator_version, topic)
             if presealed is None:
                 items.append((encode(state), context, ()))
             else:
@@ -164,12 +161,9 @@ class SealingMapper(Mapper[UUID]):
                 # the body being transcoded and encrypted a second time.
                 body = state.pop(presealed)
                 items.append((encode(state), context, (body, _LENGTH.pack(len(body)))))
-        if len(scopes) == 1:
-            blobs = self.keys.seal_events(scopes[0], items)
-        else:
-            blobs = []
-            for start, end in runs(scopes):
-                blobs.extend(self.keys.seal_events(scopes[start], items[start:end]))
+        blobs: list[bytes] = []
+        for start, end in runs(scopes):
+            blobs.extend(self.keys.seal_events(scopes[start], items[start:end]))
         return [
             StoredEvent(originator_id, version, topic, blob)
             for (originator_id, version, topic), blob in zip(heads, blobs, strict=True)

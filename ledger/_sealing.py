@@ -166,8 +166,6 @@ def derive_data_key(secrets: Sequence[bytes], info: bytes) -> bytes:
 
 
 _BODY_PERSON = b"clbody01"
-# Keyed BLAKE2s personalised for fact bodies: _body_hash(scope secret, key=fact key).
-_body_hash = functools.partial(hashlib.blake2s, person=_BODY_PERSON)
 
 
 def body_key(scope_secret: bytes, fact_key: bytes) -> bytes:
@@ -178,7 +176,7 @@ def body_key(scope_secret: bytes, fact_key: bytes) -> bytes:
     derived from (subject, case, owner erasure) makes the body unreadable. BLAKE2s rather
     than HMAC-SHA256 because it runs once per fact on the write path and costs a quarter.
     """
-    return _body_hash(scope_secret, key=fact_key).digest()
+    return hashlib.blake2s(scope_secret, key=fact_key, person=_BODY_PERSON).digest()
 
 
 class SealedBody(NamedTuple):
