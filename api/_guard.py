@@ -18,11 +18,20 @@ from datetime import datetime
 from api._deps import Caller
 from api._problems import FORBIDDEN, ProblemError, from_denial, not_found
 from api.bootstrap import Services
-from ledger import ActionNotFoundError, CaseNotFoundError, ConsentNotFoundError, LedgerError
+from ledger import (
+    ActionNotFoundError,
+    CaseNotFoundError,
+    ConsentNotFoundError,
+    ErasureRequest,
+    LedgerError,
+)
 from policies import (
     AccessDecision,
     CaseId,
     CaseState,
+    ErasureGround,
+    ErasureRuling,
+    ErasureScope,
     FactId,
     FactMetadata,
     PartnerId,
@@ -30,15 +39,19 @@ from policies import (
     Sharing,
     SharingLevel,
     SubjectId,
+    UserId,
     WriteAction,
     decide_case_read,
+    decide_erasure_confirmation,
+    decide_erasure_request,
     decide_supervision,
     decide_write,
+    required_roles,
 )
 
 A = WriteAction
 #: Writes that keep working without seeing the case (AVG art. 7(3), 17; DOMAIN.md owners).
-_NOT_GATED = frozenset({A.open_case, A.retract_fact, A.withdraw_consent, A.erase})
+_NOT_GATED = frozenset({A.open_case, A.retract_fact, A.withdraw_consent})
 #: Writes whose grant on a lagging projection is safe. Case status only moves forward
 #: (triage -> active -> closed) and a lagging view shows an earlier one; every other input of
 #: the grant that can change (participation, status open for facts, the subjects) is checked
@@ -77,16 +90,19 @@ class Guard:
         fact_id: str | None = None,
         action_id: str | None = None,
         consent_id: str | None = None,
+        case_purpose: str | None = None,
     ) -> Permit:
+        """``case_purpose``: for ``open_case``, the purpose the new case is for."""
         now = self.services.clock()
         principal = caller.principal
-        if case_id is None or action is A.erase:
+        if case_id is None:
             # Not a case resource (yet): the role is checked before anything is looked up.
-            first = decide_write(self.covenant, principal, action, None, None, now)
+            first = decide_write(
+                self.covenant, principal, action, None, None, now, case_purpose=case_purpose
+            )
             if not first.allowed:
-                raise from_denial(first, visible=True)
-            if case_id is None:
-                return Permit(None, None, now)
+                raise from_denial(first, visible=True, required_roles=required_roles(action))
+            return Permit(None, None, now)
         if action in _STALE_SAFE:
             # A possibly stale view may only ever grant what the aggregate re-checks anyway.
             stale = self._stale_state(case_id)
@@ -102,9 +118,55 @@ class Guard:
         assignee = self.action_assignee(case_id, action_id) if action_id else None
         decision, sight = self._decide(caller, action, case, fact, assignee, now)
         if not decision.allowed:
-            visible = (sight or self._sight(caller, case, now)).allowed or action is A.erase
-            raise from_denial(decision, visible=visible)
+            visible = (sight or self._sight(caller, case, now)).allowed
+            raise from_denial(decision, visible=visible, required_roles=required_roles(action))
         return Permit(case, fact, now)
+
+    def require_erasure(
+        self,
+        caller: Caller,
+        scope: ErasureScope,
+        ground: ErasureGround,
+        *,
+        case_id: str | None = None,
+        owner: str | None = None,
+    ) -> ErasureRuling:
+        """``policies.decide_erasure_request``; the ruling says whether four eyes are needed.
+
+        The role is checked before the case is looked up, so only a privacy officer learns
+        whether a case exists (an unknown case is 404 for them, as for everyone).
+        """
+        now = self.services.clock()
+        officer = decide_supervision(self.covenant, caller.principal, caller.purpose)
+        if not officer.allowed:
+            raise from_denial(officer, visible=True)
+        case = self.case_state(case_id) if case_id is not None else None
+        ruling = decide_erasure_request(
+            self.covenant,
+            caller.principal,
+            scope,
+            ground,
+            now,
+            case=case,
+            owner=PartnerId(owner) if owner is not None else None,
+        )
+        if not ruling.decision.allowed:
+            raise from_denial(ruling.decision, visible=True)
+        return ruling
+
+    def require_confirmation(self, caller: Caller, request: ErasureRequest) -> None:
+        """``policies.decide_erasure_confirmation``: another privacy officer, in time."""
+        assert request.requested_at is not None  # set by the request's first event
+        decision = decide_erasure_confirmation(
+            self.covenant,
+            caller.principal,
+            UserId(request.requested_by),
+            request.requested_at,
+            self.services.clock(),
+            confirmed=request.confirmed_at is not None,
+        )
+        if not decision.allowed:
+            raise from_denial(decision, visible=True)
 
     def _decide(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from html import escape
 
-from projections._privacy import AccessReport
+from projections import AccessReport
 
 _STYLE = (
     "body{font-family:sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;"

@@ -31,6 +31,8 @@ class WriteAck(_Public):
     phase: int | None = None
     decision: str | None = None
     replayed: bool = False
+    #: Present (true) when the write asked for what already held: nothing was stored.
+    unchanged: bool | None = None
 
 
 class SharingPublic(_Public):
@@ -50,6 +52,8 @@ class FactPublic(_Public):
     recorded_at: str
     body: Any = None
     emergency: bool = False
+    #: ``consent_withdrawn_awaiting_erasure``: its owner sees that it exists, not its body.
+    status: str | None = None
 
 
 class SubjectPublic(_Public):
@@ -58,9 +62,11 @@ class SubjectPublic(_Public):
 
 
 class ActionPublic(_Public):
+    """One action; ``what`` (free text) is left out of the privacy officer's metadata view."""
+
     action_id: str
     assignee: str
-    what: str | None
+    what: str | None = None
     due: str
     status: str
 
@@ -92,6 +98,11 @@ class CasePublic(_Public):
     version: int
     notification: dict[str, Any] | None = None
     emergency: bool = False
+    #: ``withheld`` by reason: owner_only, not_shared, category, purpose, consent,
+    #: consent_withdrawn, erased, retention, case_status, not_participant, role, ...
+    withheld_by_reason: dict[str, int] = {}
+    #: The emergency grant this view used (id, end of its time box), while one runs.
+    emergency_grant: dict[str, str] | None = None
 
 
 class ActionList(_Public):
@@ -135,6 +146,27 @@ class AuditVerification(_Public):
 class ErasurePublic(_Public):
     erasure_id: str
     certificate: dict[str, Any]
+    replayed: bool = False
+
+
+class ErasurePending(_Public):
+    """An erasure request awaiting (or past) its second privacy officer; nothing destroyed
+    until ``status`` is ``erased`` (then its certificate has the same id)."""
+
+    erasure_id: str
+    status: Literal["awaiting_confirmation", "confirmed", "erased"]
+    scope: str
+    ground: str
+    case_id: str | None = None
+    subject_id: str | None = None
+    fact_id: str | None = None
+    org: str | None = None
+    requested_by: str
+    requested_at: str | None
+    expires_at: str | None
+    confirmed_by: str | None = None
+    confirmed_at: str | None = None
+    erased_at: str | None = None
     replayed: bool = False
 
 

@@ -63,6 +63,10 @@ def ack(response: Response, result: WriteResult, **fields: Any) -> WriteAck:
     response.headers["ETag"] = f'"{result.version}"'
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
+    if result.unchanged:
+        # Asked for what already holds: the current state, nothing created.
+        response.status_code = 200
+        fields["unchanged"] = True
     return WriteAck(version=result.version, replayed=result.replayed, **fields)
 
 

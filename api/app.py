@@ -25,7 +25,7 @@ from api.bootstrap import Clock, build_services, utcnow
 from api.routes import build_routers
 from api.settings import Settings
 from policies import load_covenant
-from projections._privacy import PrivacyOffice
+from projections import PrivacyOffice
 
 DESCRIPTION = """
 Partner-owned, sealed case facts for a care-and-safety partnership (Zorg- en Veiligheidshuis).

@@ -62,7 +62,7 @@ def build_services(settings: Settings, *, clock: Clock = utcnow) -> Services:
     """Open every store for these settings (the covenant is validated first)."""
     covenant = load_covenant(settings.covenant_file)
     config = settings.store_config()
-    ledger = open_ledger(config, clock=clock)
+    ledger = open_ledger(config, clock=clock, purposes=covenant)
     views = open_views(config)
     runner = ProjectionRunner(ledger, views, listen_url=config.database_url)
     access_log = open_access_log(settings, covenant)

@@ -23,7 +23,6 @@ from policies import (
     ConsentState,
     Covenant,
     CovenantError,
-    EmergencyRequest,
     FactId,
     FactMetadata,
     Participation,
@@ -38,6 +37,8 @@ from policies import (
     UserId,
     decide_fact_read,
     diff_covenants,
+    emergency_rules_for,
+    emergency_window,
     explain,
     load_covenant,
 )
@@ -134,11 +135,16 @@ def explain_command(
     case = _case(case_status, fact.purpose, members, now)
     if consent:
         case = _with_consent(case, fact, purpose, reader, now)
-    emergency = EmergencyRequest(emergency_reason, now) if emergency_reason is not None else None
+    emergency = None
+    if emergency_reason is not None:
+        emergency = emergency_window(covenant, emergency_reason, now)
     principal = Principal(UserId("cli_user"), reader, frozenset(RoleId(r) for r in roles))
     decision = decide_fact_read(covenant, principal, purpose, emergency, fact, case, now)
     typer.echo(explain(decision))
     typer.echo(f"basis: {decision.basis}")
+    if emergency is not None:
+        rules = [rule.id for rule in emergency_rules_for(covenant, principal)]
+        typer.echo(f"emergency rules admitting the reader: {', '.join(rules) or 'none'}")
 
 
 @policy_app.command("diff")

@@ -13,8 +13,7 @@ from api.bootstrap import Services, build_services
 from api.settings import Settings
 from ledger._audit_export import export_csv, export_jsonl
 from policies import CovenantError, PartnerId, Principal, RoleId, UserId
-from projections import ReadRequest
-from projections._privacy import PrivacyOffice
+from projections import PrivacyOffice, ReadRequest
 
 retention_app = typer.Typer(
     help="Retention: erase what the covenant says is due.", no_args_is_help=True

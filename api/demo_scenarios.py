@@ -228,12 +228,15 @@ def sc5_closure(play: Play) -> None:
     play.do(PR, play.path("/close"), {"reason": "goals reached"})
     for who in [police, ("gemeente", "deelnemer"), PO]:
         play.show(who, " (closed)")
-    erasure = play.do(
-        PO, "/v1/erasures", {"scope": "case", "case_id": play.case_id, "ground": "retention"}
-    )
-    document = erasure["certificate"]["document"]
+    # SC5: at closing + 2 years the retention run shreds the case (simulated time).
+    later = (datetime.now(tz=UTC) + timedelta(days=2 * 366)).isoformat()
+    run = play.do(PO, "/v1/retention/run", {"now": later})
+    (erased,) = [e for e in run["erasures"] if e["target_id"] == play.case_id]
+    certificate = play.call(PO, "GET", f"/v1/erasures/{erased['erasure_id']}").json()
+    document = certificate["certificate"]["document"]
     play.echo(
-        f"  retention erasure: {document['destroyed']['scope_keys']} scope keys destroyed, "
+        f"  retention run at closing + 2 years: {document['destroyed']['scope_keys']} scope keys"
+        " destroyed, "
         f"{len(document['unreadable_fact_ids'])} facts unreadable"
     )
     play.show(PO, " (erased)")

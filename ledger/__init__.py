@@ -5,20 +5,25 @@ from ledger._application import (
     ErasureReport,
     NewFact,
     OpenedBody,
+    PurposeRule,
     RequestContext,
     WriteResult,
     body_context,
 )
 from ledger._bootstrap import open_ledger
-from ledger._case import Case, FactState, SealingScope
+from ledger._case import Case, EmergencyGrantState, FactState, SealingScope
 from ledger._erasure import EpochReport
+from ledger._erasure_requests import ErasureRequest
 from ledger._errors import (
     ActionNotFoundError,
+    AlreadyReviewedError,
     CaseClosedError,
     CaseNotFoundError,
     CaseStatusError,
     ConcurrencyConflictError,
     ConsentNotFoundError,
+    EmergencyGrantNotFoundError,
+    ErasureRequestNotFoundError,
     FactNotFoundError,
     IdempotencyKeyReusedError,
     InvalidCommandError,
@@ -28,6 +33,7 @@ from ledger._errors import (
     LedgerError,
     NotOwnerError,
     NotParticipantError,
+    PurposeMismatchError,
     ScopeErasedError,
     SealedError,
     SubjectNotFoundError,
@@ -38,6 +44,7 @@ from ledger._uuids import text_of
 
 __all__ = [
     "ActionNotFoundError",
+    "AlreadyReviewedError",
     "Case",
     "CaseClosedError",
     "CaseLedger",
@@ -45,8 +52,12 @@ __all__ = [
     "CaseStatusError",
     "ConcurrencyConflictError",
     "ConsentNotFoundError",
+    "EmergencyGrantNotFoundError",
+    "EmergencyGrantState",
     "EpochReport",
     "ErasureReport",
+    "ErasureRequest",
+    "ErasureRequestNotFoundError",
     "FactNotFoundError",
     "FactState",
     "IdempotencyKeyReusedError",
@@ -61,6 +72,8 @@ __all__ = [
     "NotOwnerError",
     "NotParticipantError",
     "OpenedBody",
+    "PurposeMismatchError",
+    "PurposeRule",
     "RequestContext",
     "ScopeErasedError",
     "SealedError",

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -35,13 +35,17 @@ from eventsourcing.persistence import (
 from ledger import _erasure
 from ledger._case import REGISTRY_OWNER, Case, FactState, case_uuid
 from ledger._commit import GroupCommitter
+from ledger._erasure_requests import ErasureRequest
 from ledger._errors import (
+    AlreadyReviewedError,
     CaseNotFoundError,
     CaseStatusError,
     ConcurrencyConflictError,
+    ErasureRequestNotFoundError,
     IdempotencyKeyReusedError,
     InvalidCommandError,
     KeysChangedError,
+    PurposeMismatchError,
     SealedError,
     SubjectNotFoundError,
 )
@@ -60,6 +64,8 @@ CASE_CACHE_FACTS = 10_000
 # A command runs again after an erasure elsewhere invalidated its cached keys; this many
 # times at most (each erasure takes one), then the caller gets a concurrency conflict.
 KEY_CHANGE_ATTEMPTS = 5
+#: An erasure's record is appended to its case however busy the case is: this many tries.
+ERASED_RECORD_ATTEMPTS = 20
 SHARING_LEVELS = frozenset({"owner", "regie", "participants", "partners"})
 
 
@@ -87,9 +93,11 @@ class NewFact:
     def validated(self) -> NewFact:
         """Normalised copy (sorted, de-duplicated) or InvalidCommandError."""
         if self.sharing_level not in SHARING_LEVELS:
-            raise InvalidCommandError("unknown sharing level")
+            raise InvalidCommandError("unknown sharing level", code="unknown_sharing_level")
         if self.sharing_level == "partners" and not self.sharing_partners:
-            raise InvalidCommandError("sharing level partners needs at least one partner")
+            raise InvalidCommandError(
+                "sharing level partners needs at least one partner", code="sharing_needs_partners"
+            )
         return NewFact(
             self.kind,
             tuple(sorted(set(self.subjects))),
@@ -104,12 +112,30 @@ class NewFact:
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
-    """The outcome of a command: the case's new version and the id it created, if any."""
+    """The outcome of a command: the case's new version and the id it created, if any.
+
+    ``unchanged``: the command asked for what already holds (a partner invited twice, the
+    phase the case already has); nothing was stored.
+    """
 
     case_id: str
     version: int
     created_id: str | None = None
     replayed: bool = False
+    unchanged: bool = False
+
+
+class PurposeRule(Protocol):
+    """Which reader purposes may read facts collected for which purpose (the covenant)."""
+
+    def is_compatible(self, fact_purpose: str, reader_purpose: str) -> bool: ...
+
+
+class _SamePurposeOnly:
+    """Without a covenant, a fact opens only for the purpose it was recorded for."""
+
+    def is_compatible(self, fact_purpose: str, reader_purpose: str) -> bool:
+        return fact_purpose == reader_purpose
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,12 +205,20 @@ class CaseLedger(Application[UUID]):
 
     name = "CaseLedger"
 
-    def __init__(self, env: dict[str, str], *, clock: Clock = _utcnow) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        clock: Clock = _utcnow,
+        purposes: PurposeRule | None = None,
+    ) -> None:
         super().__init__(env)
         self._clock = clock
+        # Defence in depth (AVG art. 5(1)(b)): bodies open only for a purpose this admits.
+        self.purposes: PurposeRule = purposes or _SamePurposeOnly()
         mapper = self.mapper
         if not isinstance(mapper, SealingMapper):
-            raise InvalidCommandError("CaseLedger needs the sealing mapper")
+            raise TypeError("CaseLedger needs the sealing mapper")
         self.keys: KeyManager = mapper.keys
         self._init_caches()
 
@@ -347,6 +381,9 @@ class CaseLedger(Application[UUID]):
             raise ConcurrencyConflictError(case_id, case.version)
         try:
             created = decide(case)
+            if not case.pending_events:
+                # Asked for what already holds: nothing to store, not even a record.
+                return WriteResult(case_id, case.version, created, unchanged=True)
             result = WriteResult(case_id, case.version, created)
             pending: list[Any] = [case]
             if idempotency is not None:
@@ -483,7 +520,7 @@ class CaseLedger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> WriteResult:
         if decision not in {"accept", "reject"}:
-            raise InvalidCommandError("decision must be accept or reject")
+            raise InvalidCommandError("decision must be accept or reject", code="invalid_decision")
 
         def decide(case: Case) -> None:
             case.require_status("triage")
@@ -555,9 +592,8 @@ class CaseLedger(Application[UUID]):
     ) -> WriteResult:
         def decide(case: Case) -> None:
             case.require_status("triage", "active")
-            if case.is_active_participant(org):
-                raise InvalidCommandError(f"partner {org} already participates")
-            self._trigger(case, ctx, Case.ParticipantInvited, org=org)
+            if not case.is_active_participant(org):  # invited twice: nothing changes
+                self._trigger(case, ctx, Case.ParticipantInvited, org=org)
 
         return self._command(
             ctx,
@@ -640,7 +676,7 @@ class CaseLedger(Application[UUID]):
         owner = ctx.principal.partner
         prepared = [(uuid.uuid4().hex, fact.validated(), _encode_body(fact.body)) for fact in facts]
         if not prepared:
-            raise InvalidCommandError("no facts to record")
+            raise InvalidCommandError("no facts to record", code="no_facts")
 
         def decide(case: Case) -> str:
             case.require_participant(owner)
@@ -820,7 +856,7 @@ class CaseLedger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> WriteResult:
         if status not in {"open", "in_progress", "done", "cancelled"}:
-            raise InvalidCommandError("unknown action status")
+            raise InvalidCommandError("unknown action status", code="unknown_action_status")
 
         def decide(case: Case) -> None:
             case.require_status("active")
@@ -851,7 +887,8 @@ class CaseLedger(Application[UUID]):
 
         def decide(case: Case) -> None:
             case.require_status("triage", "active")
-            self._trigger(case, ctx, Case.PhaseChanged, phase=phase, reason=reason)
+            if case.phase != phase:  # the phase it already has: nothing changes
+                self._trigger(case, ctx, Case.PhaseChanged, phase=phase, reason=reason)
 
         return self._command(
             ctx,
@@ -875,9 +912,13 @@ class CaseLedger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> WriteResult:
         if decision not in {"inform", "defer"}:
-            raise InvalidCommandError("decision must be inform or defer")
+            raise InvalidCommandError("decision must be inform or defer", code="invalid_decision")
         if decision == "defer" and (not reason or not review_at):
-            raise InvalidCommandError("a deferral needs a reason and a review date")
+            raise InvalidCommandError(
+                "a deferral needs a reason and a review date", code="deferral_incomplete"
+            )
+        if review_at is not None and _review_instant(review_at) < self._clock():
+            raise InvalidCommandError("the review date is in the past", code="review_date_in_past")
 
         def decide(case: Case) -> None:
             case.require_status("triage", "active")
@@ -956,7 +997,9 @@ class CaseLedger(Application[UUID]):
         def decide(case: Case) -> None:
             consent = case.require_consent(consent_id)
             if consent.withdrawn_at is not None:
-                raise InvalidCommandError(f"consent {consent_id} is already withdrawn")
+                raise CaseStatusError(
+                    f"consent {consent_id} is already withdrawn", code="consent_already_withdrawn"
+                )
             self._trigger(
                 case, ctx, Case.ConsentWithdrawn, consent_id=consent_id, subject=consent.subject
             )
@@ -1008,7 +1051,7 @@ class CaseLedger(Application[UUID]):
 
         def decide(case: Case) -> str:
             if case.status == "erased":
-                raise CaseStatusError(f"case {case_id} is erased")
+                raise CaseStatusError(f"case {case_id} is erased", code="case_erased")
             self._trigger(case, ctx, Case.HoldPlaced, hold_id=hold_id, reason_code=reason_code)
             return hold_id
 
@@ -1034,7 +1077,7 @@ class CaseLedger(Application[UUID]):
         def decide(case: Case) -> None:
             hold = case.legal_holds.get(hold_id)
             if hold is None or hold.lifted_at is not None:
-                raise InvalidCommandError(f"no hold {hold_id} in force")
+                raise CaseStatusError(f"no hold {hold_id} in force", code="hold_not_in_force")
             self._trigger(case, ctx, Case.HoldLifted, hold_id=hold_id)
 
         return self._command(
@@ -1047,14 +1090,267 @@ class CaseLedger(Application[UUID]):
             idempotency_key=idempotency_key,
         )
 
+    # -- break the glass and its review ---------------------------------------------------
+
+    def grant_emergency_access(
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        *,
+        reason: str,
+        started_at: datetime,
+        ends_at: datetime,
+    ) -> WriteResult:
+        """Record a break-the-glass grant the read policy admitted (``created_id``: its id).
+
+        A reader whose grant is still open at ``started_at`` gets that one back, unchanged.
+        """
+        grant_id = uuid.uuid4().hex
+        reader = ctx.principal.user
+
+        def decide(case: Case) -> str:
+            if case.status == "erased":
+                raise CaseStatusError(f"case {case_id} is erased", code="case_erased")
+            current = case.open_grant(reader, started_at)
+            if current is not None:
+                return current.grant_id
+            # Keys first: the grant is sealed under the reader's partner's keys of the case.
+            self.keys.scope_key(ctx.principal.partner, case_id)
+            self._trigger(
+                case,
+                ctx,
+                Case.EmergencyAccessGranted,
+                grant_id=grant_id,
+                roles=sorted(ctx.principal.roles),
+                reason=reason,
+                started_at=started_at,
+                ends_at=ends_at,
+            )
+            return grant_id
+
+        arguments = {"reason": reason, "started_at": started_at.isoformat()}
+        return self._command(
+            ctx,
+            case_id,
+            "emergency",
+            arguments,
+            decide,
+            expected_version=None,
+            idempotency_key=None,
+        )
+
+    def review_emergency_access(
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        grant_id: str,
+        *,
+        outcome: str,
+        remark: str,
+        inform: Sequence[str],
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        """The privacy officer's outcome for one emergency grant; a second review is refused."""
+        _require_outcome(outcome, remark)
+
+        def decide(case: Case) -> None:
+            grant = case.require_grant(grant_id)
+            if grant.review is not None:
+                raise AlreadyReviewedError(f"grant {grant_id} was reviewed already")
+            self.keys.scope_key(ctx.principal.partner, case_id)
+            self._trigger(
+                case,
+                ctx,
+                Case.EmergencyAccessReviewed,
+                grant_id=grant_id,
+                outcome=outcome,
+                remark=remark,
+                inform=sorted(set(inform)),
+            )
+
+        arguments = {"grant_id": grant_id, "outcome": outcome, "remark": remark}
+        return self._command(
+            ctx,
+            case_id,
+            "review_emergency",
+            arguments,
+            decide,
+            expected_version=None,
+            idempotency_key=idempotency_key,
+        )
+
+    def review_notification(
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        *,
+        outcome: str,
+        remark: str,
+        inform: Sequence[str],
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        """The privacy officer's outcome for the case's current notification deferral."""
+        _require_outcome(outcome, remark)
+
+        def decide(case: Case) -> None:
+            notification = case.notification
+            if notification is None or notification.decision != "defer":
+                raise CaseStatusError(
+                    f"case {case_id} has no deferral to review", code="nothing_to_review"
+                )
+            if notification.review is not None:
+                raise AlreadyReviewedError(f"the deferral of case {case_id} was reviewed")
+            self.keys.scope_key(ctx.principal.partner, case_id)
+            self._trigger(
+                case,
+                ctx,
+                Case.NotificationReviewed,
+                decided_version=notification.decided_version,
+                outcome=outcome,
+                remark=remark,
+                inform=sorted(set(inform)),
+            )
+
+        arguments = {"outcome": outcome, "remark": remark}
+        return self._command(
+            ctx,
+            case_id,
+            "review_notification",
+            arguments,
+            decide,
+            expected_version=None,
+            idempotency_key=idempotency_key,
+        )
+
+    # -- four-eyes erasure requests -------------------------------------------------------
+
+    def request_erasure(
+        self,
+        ctx: RequestContext,
+        *,
+        scope: str,
+        ground: str,
+        expires_at: datetime,
+        case_id: str = "",
+        subject_id: str = "",
+        fact_id: str = "",
+        org: str = "",
+        idempotency_key: str | None = None,
+    ) -> tuple[ErasureRequest, bool]:
+        """Record an erasure that waits for a second privacy officer; destroys nothing.
+
+        Returns the request and whether it was replayed (same ``idempotency_key``).
+        """
+        partner = ctx.principal.partner
+        terms = {
+            "scope": scope,
+            "ground": ground,
+            "case_id": case_id,
+            "subject_id": subject_id,
+            "fact_id": fact_id,
+            "org": org,
+        }
+        uid = record_id(partner, "erasure_request", idempotency_key) if idempotency_key else None
+        if uid is not None:
+            earlier = self._find_erasure_request(uid)
+            if earlier is not None:
+                return _same_request(earlier, terms), True
+        request = ErasureRequest._create(
+            ErasureRequest.Requested,
+            id=uid or uuid.uuid4(),
+            requested_by=ctx.principal.user,
+            requested_partner=partner,
+            on_behalf_of=ctx.principal.on_behalf_of,
+            expires_at=expires_at,
+            timestamp=self._clock(),
+            **terms,
+        )
+        try:
+            self.save(request)
+        except (RecordConflictError, IntegrityError):
+            earlier = self._find_erasure_request(request.id) if uid is not None else None
+            if earlier is None:
+                raise
+            return _same_request(earlier, terms), True
+        return request, False
+
+    def get_erasure_request(self, request_id: str) -> ErasureRequest:
+        """The request; ``ErasureRequestNotFoundError`` when there is none with this id."""
+        try:
+            uid = UUID(hex=request_id)
+        except ValueError:
+            raise ErasureRequestNotFoundError("erasure request not found") from None
+        found = self._find_erasure_request(uid)
+        if found is None:
+            raise ErasureRequestNotFoundError("erasure request not found")
+        return found
+
+    def _find_erasure_request(self, uid: UUID) -> ErasureRequest | None:
+        try:
+            found: object = self.repository.get(uid)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, ErasureRequest) else None
+
+    def confirm_erasure(self, ctx: RequestContext, request_id: str) -> ErasureReport:
+        """Record the second officer's confirmation, then carry the erasure out under the
+        request's id. Confirmed first: if carrying out fails, a retry carries it out (the
+        erasure primitives may run again; keys already destroyed stay destroyed)."""
+        request = self.get_erasure_request(request_id)
+        if request.executed_at is not None:
+            raise CaseStatusError(
+                f"erasure request {request_id} was carried out", code="erasure_already_done"
+            )
+        if request.confirmed_at is None:
+            request.trigger_event(
+                ErasureRequest.Confirmed,
+                confirmed_by=ctx.principal.user,
+                confirmed_partner=ctx.principal.partner,
+                on_behalf_of=ctx.principal.on_behalf_of,
+                timestamp=self._clock(),
+            )
+            self.save(request)
+        if request.scope == "owner":
+            report = self.erase_owner(
+                ctx, request.org, ground=request.ground, erasure_id=request_id
+            )
+        else:
+            report = self.erase_case(
+                ctx, request.case_id, ground=request.ground, erasure_id=request_id
+            )
+        request.trigger_event(ErasureRequest.Executed, timestamp=self._clock())
+        self.save(request)
+        return report
+
     # -- reading sealed bodies ------------------------------------------------------------
 
-    def open_bodies(self, case: Case, fact_ids: Sequence[str]) -> list[OpenedBody]:
-        """Open the current body of each fact (callers decide policy and log first)."""
+    def open_bodies(self, case: Case, fact_ids: Sequence[str], *, purpose: str) -> list[OpenedBody]:
+        """Open the current body of each fact for ``purpose`` (callers decide policy and log
+        first). A fact whose purpose does not admit ``purpose`` raises
+        ``PurposeMismatchError`` and nothing is opened: the policy's purpose travels here."""
+        facts = [case.get_fact(f) for f in fact_ids]
+        refused = [f.fact_id for f in facts if not self._admits(f.purpose, purpose)]
+        if refused:
+            raise PurposeMismatchError(f"{len(refused)} fact(s) not for purpose {purpose}")
+        return self._open(case, facts)
+
+    def open_for_subject_access(
+        self, case: Case, fact_ids: Sequence[str], *, subject_id: str
+    ) -> list[OpenedBody]:
+        """Open facts for the subject's own access report (AVG art. 15): each must concern
+        ``subject_id`` and nobody else (art. 15(4)), else ``PurposeMismatchError``."""
+        facts = [case.get_fact(f) for f in fact_ids]
+        if any(f.subjects != (subject_id,) for f in facts):
+            raise PurposeMismatchError("an access report opens facts about its subject only")
+        return self._open(case, facts)
+
+    def _admits(self, fact_purpose: str, purpose: str) -> bool:
+        return fact_purpose == purpose or self.purposes.is_compatible(fact_purpose, purpose)
+
+    def _open(self, case: Case, facts: Sequence[FactState]) -> list[OpenedBody]:
         # An erasure in another process must win over keys cached here, even when the
         # caller still holds a case it loaded before that erasure.
         self._sync()
-        facts = [case.get_fact(f) for f in fact_ids]
         items = [
             (f.current_body, body_context(case.case_id, f.fact_id, f.current_version))
             for f in facts
@@ -1116,6 +1412,7 @@ class CaseLedger(Application[UUID]):
         *,
         ground: str,
         idempotency_key: str | None = None,
+        erasure_id: str | None = None,
     ) -> ErasureReport:
         return self._erase_in_case(
             ctx,
@@ -1126,6 +1423,7 @@ class CaseLedger(Application[UUID]):
             idempotency_key,
             lambda case: list(case.facts),
             lambda _: _erasure.destroy_case(self.keys, case_id),
+            erasure_id=erasure_id,
         )
 
     def _erase_in_case(
@@ -1138,6 +1436,8 @@ class CaseLedger(Application[UUID]):
         idempotency_key: str | None,
         facts_of: Callable[[Case], list[str]],
         destroy: Callable[[Case], _erasure.Destroyed],
+        *,
+        erasure_id: str | None = None,
     ) -> ErasureReport:
         """Erase ``target_id`` of one case: the facts it makes unreadable, then its keys."""
 
@@ -1155,6 +1455,7 @@ class CaseLedger(Application[UUID]):
                 destroyed,
                 {case_id: fact_ids},
                 {case_id: case.purpose},
+                erasure_id,
             )
 
         request = {"scope": scope, "case_id": case_id, "target_id": target_id, "ground": ground}
@@ -1167,6 +1468,7 @@ class CaseLedger(Application[UUID]):
         *,
         ground: str,
         idempotency_key: str | None = None,
+        erasure_id: str | None = None,
     ) -> ErasureReport:
         def run() -> ErasureReport:
             case_ids = self._cases_with_keys_of(owner)
@@ -1179,7 +1481,7 @@ class CaseLedger(Application[UUID]):
             with self._writer.hold():  # no commit checks the key store meanwhile (SQLite)
                 destroyed = _erasure.destroy_owner(self.keys, owner)
             return self._finish_erasure(
-                ctx, case_ids, "owner", owner, ground, destroyed, facts, purposes
+                ctx, case_ids, "owner", owner, ground, destroyed, facts, purposes, erasure_id
             )
 
         request = {"scope": "owner", "owner": owner, "ground": ground}
@@ -1244,10 +1546,11 @@ class CaseLedger(Application[UUID]):
         destroyed: _erasure.Destroyed,
         fact_ids: dict[str, list[str]],
         purposes: dict[str, str],
+        erasure_id: str | None = None,
     ) -> ErasureReport:
         epoch = _erasure.run_epoch(self.keys, destroyed)
         self._cache.clear()
-        erasure_id = uuid.uuid4().hex
+        erasure_id = erasure_id or uuid.uuid4().hex
         erased_at = self._clock()
         for case_id in case_ids:
             self._append_erased(
@@ -1288,7 +1591,7 @@ class CaseLedger(Application[UUID]):
         case_purpose: str,
     ) -> None:
         # Erasure must be recorded even against concurrent writers: retry on conflicts.
-        for _ in range(20):
+        for _ in range(ERASED_RECORD_ATTEMPTS):
             uid = case_uuid(case_id)
             with self._case_lock(uid):
                 case = self._load(uid)
@@ -1335,6 +1638,37 @@ class _BytesAsBase64(Transcoding):
         return base64.b64decode(data)
 
 
+REVIEW_OUTCOMES = frozenset({"justified", "not_justified"})
+
+
+def _require_outcome(outcome: str, remark: str) -> None:
+    if outcome not in REVIEW_OUTCOMES:
+        raise InvalidCommandError("outcome: justified or not_justified", code="invalid_outcome")
+    if outcome == "not_justified" and not remark.strip():
+        raise InvalidCommandError("not_justified needs a remark", code="remark_required")
+
+
+def _same_request(request: ErasureRequest, terms: dict[str, str]) -> ErasureRequest:
+    """The earlier request under an idempotency key, if it asked for the same erasure."""
+    earlier = {key: getattr(request, key) for key in terms}
+    if earlier != terms:
+        raise IdempotencyKeyReusedError("idempotency key was used for another request")
+    return request
+
+
+def _review_instant(review_at: str) -> datetime:
+    """A review date (RFC 3339 date or date-time) as an instant; a date is its end (UTC),
+    so "today" is not in the past."""
+    try:
+        if len(review_at) == 10:
+            day = datetime.fromisoformat(review_at)
+            return day.replace(hour=23, minute=59, second=59, tzinfo=UTC)
+        moment = datetime.fromisoformat(review_at)
+    except ValueError:
+        raise InvalidCommandError("review_at is not a date", code="invalid_date") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def body_context(case_id: str, fact_id: str, case_version: int) -> bytes:
     """Associated data of a fact body: its case, fact and the case version it was sealed at."""
     return f"body|case={case_id}|fact={fact_id}|version={case_version}".encode()
@@ -1367,7 +1701,7 @@ def _encode_body(body: Any) -> bytes:
             body, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
         ).encode("utf-8")
     except (TypeError, ValueError):
-        raise InvalidCommandError("body must be JSON") from None
+        raise InvalidCommandError("body must be JSON", code="invalid_body") from None
 
 
 __all__ = ["SealedError"]

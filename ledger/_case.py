@@ -22,6 +22,7 @@ from ledger._errors import (
     CaseNotFoundError,
     CaseStatusError,
     ConsentNotFoundError,
+    EmergencyGrantNotFoundError,
     FactNotFoundError,
     InvalidCommandError,
     NotOwnerError,
@@ -136,12 +137,42 @@ class LegalHoldState:
 
 
 @dataclass(slots=True)
+class ReviewState:
+    """A privacy officer's review of an item: its outcome, remark and whom to inform."""
+
+    outcome: str
+    remark: str
+    inform: tuple[str, ...]
+    reviewed_by: str
+    reviewed_at: datetime
+
+
+@dataclass(slots=True)
 class NotificationState:
     decision: str
     reason: str
     review_at: str | None
     decided_by: str
     decided_at: datetime
+    decided_version: int = 0
+    review: ReviewState | None = None
+
+
+@dataclass(slots=True)
+class EmergencyGrantState:
+    """Break the glass: who, why, and the time box the covenant gave the grant."""
+
+    grant_id: str
+    reader: str
+    partner: str
+    roles: tuple[str, ...]
+    reason: str
+    started_at: datetime
+    ends_at: datetime
+    review: ReviewState | None = None
+
+    def is_open(self, now: datetime) -> bool:
+        return self.started_at <= now < self.ends_at
 
 
 class Case(Aggregate):
@@ -166,6 +197,7 @@ class Case(Aggregate):
         self.redacted_events = 0
         self.erasures: list[dict[str, Any]] = []
         self.legal_holds: dict[str, LegalHoldState] = {}
+        self.emergency_grants: dict[str, EmergencyGrantState] = {}
 
     # -- events ---------------------------------------------------------------------------
 
@@ -326,7 +358,62 @@ class Case(Aggregate):
 
         def apply(self, case: Case) -> None:
             case.notification = NotificationState(
-                self.decision, self.reason, self.review_at, self.actor, self.timestamp
+                self.decision,
+                self.reason,
+                self.review_at,
+                self.actor,
+                self.timestamp,
+                self.originator_version,
+            )
+
+    class NotificationReviewed(Event):
+        """The privacy officer's review of a deferral (DOMAIN.md Q9); ``decided_version``
+        names the decision reviewed, so a new deferral is a new item."""
+
+        decided_version: int
+        outcome: str
+        remark: str
+        inform: list[str]
+
+        def apply(self, case: Case) -> None:
+            assert case.notification is not None  # checked by the command
+            case.notification.review = ReviewState(
+                self.outcome, self.remark, tuple(self.inform), self.actor, self.timestamp
+            )
+
+    class EmergencyAccessGranted(Event):
+        """Break the glass: the reader, the stated reason, and the grant's time box. Sealed
+        under the reader's partner's keys of this case (the reason is free text)."""
+
+        grant_id: str
+        roles: list[str]
+        reason: str
+        started_at: datetime
+        ends_at: datetime
+
+        def apply(self, case: Case) -> None:
+            case.emergency_grants[self.grant_id] = EmergencyGrantState(
+                self.grant_id,
+                self.actor,
+                self.partner,
+                tuple(self.roles),
+                self.reason,
+                self.started_at,
+                self.ends_at,
+            )
+
+    class EmergencyAccessReviewed(Event):
+        """The privacy officer's review of an emergency access; ``inform``: the owners to
+        tell when it was not justified."""
+
+        grant_id: str
+        outcome: str
+        remark: str
+        inform: list[str]
+
+        def apply(self, case: Case) -> None:
+            case.emergency_grants[self.grant_id].review = ReviewState(
+                self.outcome, self.remark, tuple(self.inform), self.actor, self.timestamp
             )
 
     class ConsentRecorded(Event):
@@ -448,6 +535,24 @@ class Case(Aggregate):
     def is_active_participant(self, partner: str) -> bool:
         participation = self.participants.get(partner)
         return participation is not None and participation.removed_at is None
+
+    def open_grant(self, reader: str, now: datetime) -> EmergencyGrantState | None:
+        """The reader's emergency grant in force at ``now``, if any."""
+        for grant in self.emergency_grants.values():
+            if grant.reader == reader and grant.is_open(now):
+                return grant
+        return None
+
+    def latest_grant(self, reader: str) -> EmergencyGrantState | None:
+        """The reader's most recent emergency grant in this case, if any."""
+        mine = [g for g in self.emergency_grants.values() if g.reader == reader]
+        return max(mine, key=lambda g: g.started_at) if mine else None
+
+    def require_grant(self, grant_id: str) -> EmergencyGrantState:
+        grant = self.emergency_grants.get(grant_id)
+        if grant is None:
+            raise EmergencyGrantNotFoundError(f"grant {grant_id} not in case {self.case_id}")
+        return grant
 
     def get_fact(self, fact_id: str) -> FactState:
         fact = self.facts.get(fact_id)

@@ -6,12 +6,16 @@ LedgerError
  ├── SubjectNotFoundError (LookupError)
  ├── ActionNotFoundError (LookupError)
  ├── ConsentNotFoundError (LookupError)
- ├── InvariantViolationError (ValueError)
+ ├── EmergencyGrantNotFoundError (LookupError)
+ ├── ErasureRequestNotFoundError (LookupError)
+ ├── InvariantViolationError (ValueError)      each carries a stable ``code``
  │    ├── NotParticipantError
  │    ├── NotOwnerError
  │    ├── CaseClosedError
  │    ├── CaseStatusError
+ │    ├── AlreadyReviewedError
  │    └── InvalidCommandError
+ ├── PurposeMismatchError (PermissionError)
  ├── ConcurrencyConflictError
  ├── IdempotencyKeyReusedError
  ├── SealedError
@@ -47,28 +51,66 @@ class ConsentNotFoundError(LedgerError, LookupError):
     """No consent with this id exists in the case."""
 
 
+class EmergencyGrantNotFoundError(LedgerError, LookupError):
+    """No emergency grant with this id exists in the case."""
+
+
+class ErasureRequestNotFoundError(LedgerError, LookupError):
+    """No erasure request with this id exists."""
+
+
 class InvariantViolationError(LedgerError, ValueError):
-    """A command would break a rule of the case; nothing was stored."""
+    """A command would break a rule of the case; nothing was stored.
+
+    ``code`` names the rule (snake_case, stable: the API shows it as the problem type); the
+    message carries ids only.
+    """
+
+    code = "invalid_command"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
 
 
 class NotParticipantError(InvariantViolationError):
     """The acting partner is not an active participant of the case."""
 
+    code = "not_participant"
+
 
 class NotOwnerError(InvariantViolationError):
     """Only the partner that contributed a fact may correct or retract it."""
+
+    code = "not_owner"
 
 
 class CaseClosedError(InvariantViolationError):
     """The case is closed (or rejected, or erased) and accepts no more facts."""
 
+    code = "case_not_open"
+
 
 class CaseStatusError(InvariantViolationError):
-    """The command does not fit the case's current status."""
+    """The command does not fit the current status of the case (or of one of its items)."""
+
+    code = "case_not_active"
+
+
+class AlreadyReviewedError(InvariantViolationError):
+    """The item (an emergency access, a notification deferral) was reviewed already."""
+
+    code = "already_reviewed"
 
 
 class InvalidCommandError(InvariantViolationError):
     """The command's arguments are not acceptable."""
+
+
+class PurposeMismatchError(LedgerError, PermissionError):
+    """A body was asked to open for a purpose its fact may not be read for (AVG art.
+    5(1)(b)); nothing was opened. Raised below the policy as a second line of defence."""
 
 
 class ConcurrencyConflictError(LedgerError):

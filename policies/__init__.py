@@ -6,11 +6,19 @@ The covenant file is loaded once (``load_covenant``); every decision is a pure f
 """
 
 from policies._case_reads import decide_case_read, decide_subject_report, decide_supervision
-from policies._covenant import Covenant, Domain
+from policies._covenant import Covenant, Domain, EmergencyRule
 from policies._covenant_load import load_covenant, parse_covenant, sample_covenant_path
 from policies._diff import DecisionChange, diff_covenants
+from policies._erasure_rules import (
+    ErasureGround,
+    ErasureRuling,
+    ErasureScope,
+    decide_erasure_confirmation,
+    decide_erasure_request,
+    erasure_request_expires_at,
+)
 from policies._errors import CovenantError, CovenantProblem, PolicyError
-from policies._fact_read import decide_fact_read
+from policies._fact_read import decide_fact_read, emergency_rules_for, emergency_window
 from policies._identity import (
     ActionId,
     CaseId,
@@ -30,12 +38,20 @@ from policies._inputs import (
     EmergencyRequest,
     FactMetadata,
     LegalHold,
+    NotificationDecision,
     Participation,
     Role,
     Sharing,
     SharingLevel,
 )
-from policies._reasons import AccessDecision, Disclosure, ReasonCode, explain
+from policies._reasons import (
+    AccessDecision,
+    Disclosure,
+    ReasonCode,
+    Withheld,
+    explain,
+    withheld_reason,
+)
 from policies._retention import (
     access_log_retention_until,
     case_retention_deadline,
@@ -43,7 +59,7 @@ from policies._retention import (
     is_expired,
     is_on_hold,
 )
-from policies._writes import WriteAction, decide_write
+from policies._writes import WriteAction, decide_write, required_roles
 
 __all__ = [
     "AccessDecision",
@@ -60,9 +76,14 @@ __all__ = [
     "Disclosure",
     "Domain",
     "EmergencyRequest",
+    "EmergencyRule",
+    "ErasureGround",
+    "ErasureRuling",
+    "ErasureScope",
     "FactId",
     "FactMetadata",
     "LegalHold",
+    "NotificationDecision",
     "Participation",
     "PartnerId",
     "PolicyError",
@@ -75,20 +96,28 @@ __all__ = [
     "SharingLevel",
     "SubjectId",
     "UserId",
+    "Withheld",
     "WriteAction",
     "access_log_retention_until",
     "case_retention_deadline",
     "decide_case_read",
+    "decide_erasure_confirmation",
+    "decide_erasure_request",
     "decide_fact_read",
     "decide_subject_report",
     "decide_supervision",
     "decide_write",
     "diff_covenants",
+    "emergency_rules_for",
+    "emergency_window",
+    "erasure_request_expires_at",
     "explain",
     "fact_retention_deadline",
     "is_expired",
     "is_on_hold",
     "load_covenant",
     "parse_covenant",
+    "required_roles",
     "sample_covenant_path",
+    "withheld_reason",
 ]

@@ -20,9 +20,13 @@ step  check                                           denial
 ====  ==============================================  ===========================================
 
 ``decide_subject_report`` guards one fact in an access report (AVG art. 15): only the privacy
-officer, for a metadata purpose; then erased / retracted / retention_expired as for facts; a
-fact must concern the subject and nobody else (art. 15(4): the rights of others), else
-concerns_other_subjects; then **allowed** allowed_access_report with content.
+officer, for a metadata purpose; then erased / retracted / consent_withdrawn /
+retention_expired as for facts; a fact must concern the subject and nobody else (art. 15(4):
+the rights of others), else concerns_other_subjects; while the subject's notification is
+deferred, notification_deferred (art. 23); a fact owned by a partner other than the
+partnership office waits for its owner's release, awaiting_owner_release; then **allowed**
+allowed_access_report with content. Refused facts still appear in the report, as metadata
+with their reason.
 
 ``decide_supervision`` guards the access log and the erasure records: partner, roles and
 purpose as above; then only the privacy officer (role_not_permitted), only for a metadata
@@ -109,6 +113,12 @@ def decide_subject_report(
     others = len(fact.subjects) - 1
     if others:
         return deny(R.concerns_other_subjects, f"fact also concerns {others} other subject(s)")
+    if case.notification is not None and case.notification.deferred:
+        # AVG art. 23: the reasons for not informing the person yet also restrict access.
+        return deny(R.notification_deferred, "subject notification deferred")
+    if fact.owner != covenant.office:
+        # Each partner is controller of its own facts: it releases them, not the office.
+        return deny(R.awaiting_owner_release, f"owner={fact.owner}; not released")
     return allow(R.allowed_access_report, f"owner={fact.owner}; kind={fact.kind}")
 
 

@@ -15,7 +15,7 @@ from policies._covenant import Covenant
 from policies._identity import PartnerId, Principal
 from policies._inputs import CaseState, CaseStatus, FactMetadata
 from policies._reasons import AccessDecision, ReasonCode, deny
-from policies._retention import fact_retention_deadline, is_expired
+from policies._retention import case_retention_deadline, fact_retention_deadline, is_expired
 
 R = ReasonCode
 
@@ -70,6 +70,10 @@ def check_fact_alive(
     if is_expired(covenant, fact, case, now):
         deadline = fact_retention_deadline(covenant, fact, case)
         assert deadline is not None  # is_expired implies a deadline
+        case_deadline = case_retention_deadline(covenant, case)
+        if case_deadline is None or now < case_deadline:
+            # AVG art. 7(3): expired only because its consent was withdrawn.
+            return deny(R.consent_withdrawn, f"consent withdrawn {deadline.isoformat()}")
         return deny(R.retention_expired, f"retention deadline {deadline.isoformat()}")
     return None
 

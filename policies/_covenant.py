@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from policies._covenant_rules import CovenantProblemsError, cross_field_problems
+from policies._covenant_rules import OFFICE, CovenantProblemsError, cross_field_problems
 from policies._identity import PartnerId, PurposeId
 from policies._inputs import Role
 
@@ -70,6 +70,8 @@ class Purpose(_Model):
     incompatible_with_all: StrictBool = False
     # "metadata": the privacy officer's purpose; sees who/what/when of every fact, no content.
     disclosure: Literal["content", "metadata"] = "content"
+    # Cases may be opened for this purpose (a content purpose that is not closed to all).
+    opens_cases: StrictBool = False
 
 
 class RoleGrant(_Model):
@@ -114,11 +116,50 @@ class Retention(_Model):
         return years
 
 
-class Emergency(_Model):
-    """Break the glass: which roles, and for how long one request stays open."""
+class EmergencyRule(_Model):
+    """Who may break the glass, and which special categories that may open for them.
 
-    roles: tuple[Role, ...]
+    ``partners`` empty: any partner whose users may hold one of ``roles``.
+    ``special_categories``: the art. 9/10 categories this rule opens (vital interest, AVG
+    art. 9(2)(c)); facts of other special categories stay closed even in an emergency.
+    """
+
+    id: Id
+    description: str = ""
+    roles: Annotated[tuple[Role, ...], Field(min_length=1)]
+    partners: tuple[Id, ...] = ()
+    special_categories: tuple[Id, ...] = ()
+
+    def admits(self, partner: str, roles: frozenset[str]) -> bool:
+        return bool(roles & set(self.roles)) and (not self.partners or partner in self.partners)
+
+
+class Emergency(_Model):
+    """Break the glass: the rules of who may, and how long one grant stays open.
+
+    ``roles`` is the short form of one rule (id ``default``) opening no special category; a
+    covenant with ``rules`` uses those, in file order (the first rule admitting the reader and
+    covering the fact's special categories is the one a decision names).
+    """
+
+    roles: tuple[Role, ...] = ()
+    rules: tuple[EmergencyRule, ...] = ()
     max_window_minutes: Annotated[StrictInt, Field(gt=0, le=24 * 60)]
+
+    @cached_property
+    def effective_rules(self) -> tuple[EmergencyRule, ...]:
+        if self.rules:
+            return self.rules
+        if not self.roles:
+            return ()
+        return (EmergencyRule(id="default", roles=self.roles),)
+
+
+class Erasure(_Model):
+    """Four eyes (AVG art. 5(2), 32): erasing a whole owner, or a case outside retention,
+    needs a second privacy officer's confirmation within this many hours."""
+
+    confirm_within_hours: Annotated[StrictInt, Field(gt=0, le=30 * 24)] = 72
 
 
 class AccessLog(_Model):
@@ -153,6 +194,7 @@ class Covenant(_Model):
     retention: Retention
     emergency: Emergency
     access_log: AccessLog
+    erasure: Erasure = Erasure()
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Covenant:
@@ -208,6 +250,16 @@ class Covenant(_Model):
         if _closed(fact) or _closed(reader):
             return False
         return fact.id == reader.id or reader.id in fact.compatible_with
+
+    def opens_cases(self, purpose: str) -> bool:
+        """May a case be opened for ``purpose``? Only where the covenant says so."""
+        found = self._index.purposes.get(purpose)
+        return found is not None and found.opens_cases
+
+    @property
+    def office(self) -> PartnerId:
+        """The partnership office (every case has it; it owns the process records)."""
+        return PartnerId(OFFICE)
 
     def discloses_metadata_only(self, purpose: str) -> bool:
         found = self._index.purposes.get(purpose)

@@ -51,7 +51,9 @@ def cross_field_problems(covenant: Covenant) -> list[CovenantProblem]:
         *_compatibility(covenant),
         *_role_holders(covenant),
         *_special_categories(covenant),
+        *_case_purposes(covenant),
         *_emergency_roles(covenant),
+        *_emergency_rules(covenant),
     ]
 
 
@@ -127,13 +129,52 @@ def _special_categories(covenant: Covenant) -> Iterator[CovenantProblem]:
             )
 
 
+def _case_purposes(covenant: Covenant) -> Iterator[CovenantProblem]:
+    # A case is processed for its purpose: one that reads no content cannot be one.
+    for index, purpose in enumerate(covenant.purposes):
+        if purpose.opens_cases and (
+            purpose.incompatible_with_all or purpose.disclosure != "content"
+        ):
+            yield CovenantProblem(
+                f"purposes[{index}].opens_cases",
+                "must be false: no content is processed for this purpose",
+            )
+
+
 def _emergency_roles(covenant: Covenant) -> Iterator[CovenantProblem]:
+    yield from _rule_roles(covenant, "emergency.roles", covenant.emergency.roles)
+
+
+def _rule_roles(covenant: Covenant, path: str, roles: Sequence[str]) -> Iterator[CovenantProblem]:
     declared = {grant.id for grant in covenant.roles}
-    for index, role in enumerate(covenant.emergency.roles):
-        where = f"emergency.roles[{index}]"
+    for index, role in enumerate(roles):
+        where = f"{path}[{index}]"
         if role not in declared:
             yield CovenantProblem(where, f"role '{role}' is not declared under roles")
         elif role in NO_CONTENT_ROLES:
             yield CovenantProblem(
                 where, f"role '{role}' never reads fact content; emergency access cannot apply"
             )
+
+
+def _emergency_rules(covenant: Covenant) -> Iterator[CovenantProblem]:
+    emergency = covenant.emergency
+    if emergency.roles and emergency.rules:
+        yield CovenantProblem("emergency.roles", "give either roles or rules, not both")
+    yield from _unique("emergency.rules", emergency.rules)
+    partners = {p.id for p in covenant.partners}
+    special = {c.id for c in covenant.categories if c.special != "none"}
+    for index, rule in enumerate(emergency.rules):
+        where = f"emergency.rules[{index}]"
+        yield from _rule_roles(covenant, f"{where}.roles", rule.roles)
+        for position, partner in enumerate(rule.partners):
+            if partner not in partners:
+                yield CovenantProblem(
+                    f"{where}.partners[{position}]", f"unknown partner '{partner}'"
+                )
+        for position, category in enumerate(rule.special_categories):
+            if category not in special:
+                yield CovenantProblem(
+                    f"{where}.special_categories[{position}]",
+                    f"'{category}' is not a declared special category (art. 9/10)",
+                )

@@ -28,12 +28,21 @@ step  check                                        denial
       allowed_named_partner
 ====  ===========================================  =============================================
 
-(*) Emergency access may override these denials, and only these: with a non-empty reason,
-for a covenant emergency role, within the window from ``started_at``; else the denial is
-emergency_reason_missing / emergency_role_not_permitted / emergency_window_expired (in that
-order). A granted override is ``emergency_granted`` with ``emergency=True``. Steps 1-14 and
+(*) Emergency access may override these denials, and only these, with a grant
+(``EmergencyRequest``: a non-empty reason and its time box) made for a reader whom a covenant
+emergency rule admits (role and partner); else emergency_reason_missing /
+emergency_role_not_permitted / emergency_expired (outside the grant's time box), in that
+order. Even then it never opens an ``owner``-level fact (emergency_not_for_owner_facts), and an
+art. 9/10 fact only where the admitting rule names each of its special categories
+(emergency_category_not_covered; AVG art. 9(2)(c): vital interest). A granted override is
+``emergency_granted`` with ``emergency=True``; its basis names the rule used. Steps 1-14 and
 participant removal can never be overridden. An emergency request on a read that is allowed
 anyway does not count as emergency access.
+
+Step 10 names a fact past its deadline because its consent was withdrawn
+``consent_withdrawn`` rather than retention_expired; its owner is then **allowed**
+``allowed_owner_metadata``: metadata only ("consent withdrawn, awaiting erasure"), where the
+owner could otherwise read it (steps 11 and 14 still apply).
 """
 
 from __future__ import annotations
@@ -49,7 +58,7 @@ from policies._checks import (
     check_status,
     check_terms,
 )
-from policies._covenant import Covenant
+from policies._covenant import Covenant, EmergencyRule
 from policies._identity import Principal
 from policies._inputs import (
     NO_CONTENT_ROLES,
@@ -89,13 +98,18 @@ def decide_fact_read(
         check_reads_content(principal)
         or check_terms(covenant, fact)
         or check_compatible(covenant, fact.purpose, purpose)
-        or check_fact_alive(covenant, fact, case, now)
-        or check_status(case, _OPEN)
     )
     if denial is not None:
         return denial
-    basis = f"sharing={fact.sharing.describe()}; legal_basis={fact.legal_basis}"
     owner = fact.owner == principal.partner
+    alive, status = check_fact_alive(covenant, fact, case, now), check_status(case, _OPEN)
+    if alive is not None and alive.reason is R.consent_withdrawn and owner and status is None:
+        # AVG art. 7(3): hidden at once; the owner still sees that it awaits erasure.
+        return allow(R.allowed_owner_metadata, alive.basis, Disclosure.metadata)
+    denial = alive or status
+    if denial is not None:
+        return denial
+    basis = f"sharing={fact.sharing.describe()}; legal_basis={fact.legal_basis}"
     consent: ConsentState | None = None
     if covenant.is_consent_basis(fact.legal_basis):
         consent = matching_consent(principal, purpose, fact, case, now, owner=owner)
@@ -117,7 +131,7 @@ def decide_fact_read(
     blocked = participation or sharing
     if emergency is None:
         return blocked
-    return _break_glass(covenant, principal, emergency, now, blocked, basis)
+    return _break_glass(covenant, principal, emergency, fact, now, blocked, basis)
 
 
 def metadata_view(principal: Principal, purpose: str, basis: str) -> AccessDecision:
@@ -187,6 +201,7 @@ def _break_glass(
     covenant: Covenant,
     principal: Principal,
     emergency: EmergencyRequest,
+    fact: FactMetadata,
     now: datetime,
     blocked: AccessDecision,
     basis: str,
@@ -195,15 +210,44 @@ def _break_glass(
     overrides = f"{basis}; would override {blocked.reason}"
     if not emergency.reason.strip():
         return deny(R.emergency_reason_missing, overrides)
-    if not principal.roles & set(covenant.emergency.roles):
+    admitting = emergency_rules_for(covenant, principal)
+    if not admitting:
         return deny(R.emergency_role_not_permitted, overrides)
-    minutes = covenant.emergency.max_window_minutes
-    if not emergency.started_at <= now < emergency.started_at + timedelta(minutes=minutes):
-        return deny(R.emergency_window_expired, f"{overrides}; window {minutes}min")
+    if not emergency.is_open(now):
+        return deny(
+            R.emergency_expired, f"{overrides}; grant ended {emergency.ends_at.isoformat()}"
+        )
+    if fact.sharing.level is SharingLevel.owner:
+        return deny(R.emergency_not_for_owner_facts, overrides)
+    special = {category for category in fact.categories if covenant.is_special(category)}
+    rule = next((r for r in admitting if special <= set(r.special_categories)), None)
+    if rule is None:
+        return deny(R.emergency_category_not_covered, f"{overrides}; no rule opens it")
     return AccessDecision(
         True,
         R.emergency_granted,
-        f"{basis}; overrides {blocked.reason}; window {minutes}min",
+        f"{basis}; overrides {blocked.reason}; emergency_rule={rule.id}; "
+        f"until {emergency.ends_at.isoformat()}",
         emergency=True,
         disclosure=Disclosure.content,
     )
+
+
+def emergency_rules_for(covenant: Covenant, principal: Principal) -> tuple[EmergencyRule, ...]:
+    """The covenant's emergency rules that admit this reader (role and partner), in order."""
+    return tuple(
+        rule
+        for rule in covenant.emergency.effective_rules
+        if rule.admits(principal.partner, principal.roles)
+    )
+
+
+def emergency_window(covenant: Covenant, reason: str, now: datetime) -> EmergencyRequest:
+    """A new grant for ``reason`` starting ``now``, boxed by the covenant's window.
+
+    Whether it opens anything is ``decide_fact_read``'s call; a grant is recorded only when it
+    does (an emergency request on a read that is allowed anyway is no emergency access).
+    """
+    require_aware("now", now)
+    minutes = covenant.emergency.max_window_minutes
+    return EmergencyRequest(reason, now, now + timedelta(minutes=minutes))

@@ -154,6 +154,23 @@ class LegalHold:
 
 
 @dataclass(frozen=True, slots=True)
+class NotificationDecision:
+    """Whether the person was informed, or why not yet and until when (DOMAIN.md step 1)."""
+
+    decision: str  # "inform" or "defer"
+    review_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        require_aware("review_at", self.review_at)
+
+    @property
+    def deferred(self) -> bool:
+        """A deferral stays in force until a new decision; a past review date makes it
+        overdue for review, not lifted."""
+        return self.decision == "defer"
+
+
+@dataclass(frozen=True, slots=True)
 class CaseState:
     """The case as far as policy needs it.
 
@@ -173,6 +190,8 @@ class CaseState:
     consents: tuple[ConsentState, ...] = ()
     legal_holds: tuple[LegalHold, ...] = ()
     erased_at: datetime | None = None
+    legal_basis: str = ""
+    notification: NotificationDecision | None = None
 
     def __post_init__(self) -> None:
         for name in ("opened_at", "decided_at", "closed_at", "erased_at"):
@@ -192,10 +211,19 @@ class CaseState:
 
 @dataclass(frozen=True, slots=True)
 class EmergencyRequest:
-    """Break the glass: a free-text reason (logged, never echoed in a basis) and its start."""
+    """Break the glass: a grant's free-text reason (logged, never echoed in a basis) and its
+    time box, ``started_at <= now < ends_at`` (the end comes from the covenant when the grant
+    is made: ``policies.emergency_window``)."""
 
     reason: str
     started_at: datetime
+    ends_at: datetime
 
     def __post_init__(self) -> None:
         require_aware("started_at", self.started_at)
+        require_aware("ends_at", self.ends_at)
+        if self.ends_at <= self.started_at:
+            raise PolicyError("an emergency grant must end after it starts")
+
+    def is_open(self, now: datetime) -> bool:
+        return self.started_at <= now < self.ends_at

@@ -54,7 +54,23 @@ class ReasonCode(StrEnum):
     emergency_reason_missing                  no       break the glass without a reason
     emergency_window_expired                  no       outside the emergency time window
     emergency_role_not_permitted              no       role may not break the glass
+    emergency_expired                         no       the reader's emergency grant has ended
+    emergency_not_for_owner_facts             no       emergency never opens owner-only facts
+    emergency_category_not_covered            no       no emergency rule opens this art. 9/10 fact
+    consent_withdrawn                         no       the consent it rested on was withdrawn
+    allowed_owner_metadata                    yes      the owner sees its own hidden fact's metadata
+    purpose_not_for_cases                     no       the covenant opens no cases for this purpose
+    role_required                             no       the action needs a role the caller lacks
+    awaiting_owner_release                    no       art. 15: content awaits its owner's release
+    notification_deferred                     no       art. 15: content withheld during a deferral
+    four_eyes_required                        no       a second privacy officer must confirm
+    erasure_request_expired                   no       the erasure request was not confirmed in time
+    ground_not_for_scope                      no       this erasure ground does not fit this scope
+    office_not_erasable                       no       the partnership office is never erased whole
     ========================================  =======  =============================================
+
+    ``emergency_window_expired`` is no longer decided (grants end with ``emergency_expired``);
+    it stays so older access-log entries keep their meaning.
     """
 
     allowed_owner = "allowed_owner"
@@ -91,6 +107,19 @@ class ReasonCode(StrEnum):
     emergency_reason_missing = "emergency_reason_missing"
     emergency_window_expired = "emergency_window_expired"
     emergency_role_not_permitted = "emergency_role_not_permitted"
+    emergency_expired = "emergency_expired"
+    emergency_not_for_owner_facts = "emergency_not_for_owner_facts"
+    emergency_category_not_covered = "emergency_category_not_covered"
+    consent_withdrawn = "consent_withdrawn"
+    allowed_owner_metadata = "allowed_owner_metadata"
+    purpose_not_for_cases = "purpose_not_for_cases"
+    role_required = "role_required"
+    awaiting_owner_release = "awaiting_owner_release"
+    notification_deferred = "notification_deferred"
+    four_eyes_required = "four_eyes_required"
+    erasure_request_expired = "erasure_request_expired"
+    ground_not_for_scope = "ground_not_for_scope"
+    office_not_erasable = "office_not_erasable"
 
     @property
     def grants(self) -> bool:
@@ -114,6 +143,7 @@ _GRANTING = frozenset(
         ReasonCode.allowed_access_report,
         ReasonCode.privacy_officer_metadata,
         ReasonCode.emergency_granted,
+        ReasonCode.allowed_owner_metadata,
     }
 )
 
@@ -155,6 +185,23 @@ _DESCRIPTIONS: dict[ReasonCode, str] = {
     _R.emergency_reason_missing: "emergency access needs a stated reason",
     _R.emergency_window_expired: "the emergency access window has ended",
     _R.emergency_role_not_permitted: "the reader's role may not use emergency access",
+    _R.emergency_expired: "the emergency access has ended; a new one needs a new reason",
+    _R.emergency_not_for_owner_facts: "emergency access never opens facts kept by their owner",
+    _R.emergency_category_not_covered: (
+        "no emergency rule of the covenant opens this special category for the reader"
+    ),
+    _R.consent_withdrawn: "the consent this fact rested on was withdrawn",
+    _R.allowed_owner_metadata: (
+        "the owner sees that its fact exists (consent withdrawn, awaiting erasure), not its content"
+    ),
+    _R.purpose_not_for_cases: "the covenant does not let a case be opened for this purpose",
+    _R.role_required: "this action needs a role the caller does not hold",
+    _R.awaiting_owner_release: "the owning organisation has not released this content",
+    _R.notification_deferred: "content is withheld while informing the person is deferred",
+    _R.four_eyes_required: "a second privacy officer must confirm this erasure",
+    _R.erasure_request_expired: "the erasure request was not confirmed in time",
+    _R.ground_not_for_scope: "this ground cannot justify erasing this scope",
+    _R.office_not_erasable: "the partnership office itself cannot be erased as an owner",
 }
 
 
@@ -211,3 +258,63 @@ def explain(decision: AccessDecision) -> str:
     else:
         verdict = "allowed"
     return f"{verdict}: {decision.reason} ({decision.reason.description})"
+
+
+class Withheld(StrEnum):
+    """Why a fact of a case is not shown to a reader: one bucketing for every view.
+
+    A view's ``withheld`` count is the number of the case's facts the reader cannot see, and
+    ``withheld_by_reason`` splits it by these buckets (never naming a fact).
+    """
+
+    owner_only = "owner_only"
+    not_shared = "not_shared"
+    category = "category"
+    purpose = "purpose"
+    consent = "consent"
+    consent_withdrawn = "consent_withdrawn"
+    erased = "erased"
+    retention = "retention"
+    case_status = "case_status"
+    not_participant = "not_participant"
+    role = "role"
+    undeclared = "undeclared"
+    emergency = "emergency"
+    other = "other"
+
+
+_W = Withheld
+_WITHHELD: dict[ReasonCode, Withheld] = {
+    _R.partner_unknown: _W.role,
+    _R.role_not_permitted: _W.role,
+    _R.role_excludes_facts: _W.role,
+    _R.role_required: _W.role,
+    _R.purpose_unknown: _W.purpose,
+    _R.purpose_incompatible: _W.purpose,
+    _R.purpose_not_for_cases: _W.purpose,
+    _R.undeclared_term: _W.undeclared,
+    _R.not_participant: _W.not_participant,
+    _R.participant_removed: _W.not_participant,
+    _R.special_category_requires_named_partner: _W.category,
+    _R.emergency_category_not_covered: _W.category,
+    _R.emergency_not_for_owner_facts: _W.owner_only,
+    _R.consent_absent_or_withdrawn: _W.consent,
+    _R.consent_withdrawn: _W.consent_withdrawn,
+    _R.case_closed: _W.case_status,
+    _R.case_not_active: _W.case_status,
+    _R.retention_expired: _W.retention,
+    _R.erased: _W.erased,
+    _R.retracted: _W.erased,
+    _R.emergency_reason_missing: _W.emergency,
+    _R.emergency_window_expired: _W.emergency,
+    _R.emergency_role_not_permitted: _W.emergency,
+    _R.emergency_expired: _W.emergency,
+}
+
+
+def withheld_reason(decision: AccessDecision, *, owner_level: bool) -> Withheld:
+    """The bucket a refused fact read counts in; ``owner_level``: the fact is shared with
+    nobody but its owner (so "not shared with you" means "kept by the owner")."""
+    if decision.reason is ReasonCode.sharing_excludes_reader:
+        return Withheld.owner_only if owner_level else Withheld.not_shared
+    return _WITHHELD.get(decision.reason, Withheld.other)

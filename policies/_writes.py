@@ -1,15 +1,16 @@
 """Write decisions: who may change a case, and in which status (DESIGN.md HTTP table).
 
 ``decide_write`` checks, in this order: the principal (partner_unknown, role_not_permitted);
-the role the action needs (role_not_permitted); for ``open_case`` and ``erase`` nothing more
-but a legal hold (erase: legal_hold, AVG art. 17(3)(e)); the case status (erased,
-case_closed, case_not_active); the caller's partner an active participant (not_participant,
-participant_removed) unless noted; then the action's own rule.
+the role the action needs (role_required, naming it); for ``open_case`` the case's purpose
+(purpose_unknown; purpose_not_for_cases unless the covenant opens cases for it) and nothing
+more; the case status (erased, case_closed, case_not_active); the caller's partner an active
+participant (not_participant, participant_removed) unless noted; then the action's own rule.
+Erasure is decided by ``decide_erasure_request`` (``policies._erasure_rules``).
 
 ====================  ==========================================  ================  =========
 action                who                                         case status       granted
 ====================  ==========================================  ================  =========
-open_case             procesregisseur                             (no case yet)     role
+open_case             procesregisseur; a purpose cases open for   (no case yet)     role
 triage                procesregisseur                             triage            role
 add_subject           participant; in triage only procesregisseur triage, active    participant
                       or melder (the referring partner's)
@@ -29,7 +30,6 @@ record_consent        as add_subject                              triage, active
 withdraw_consent      the owner of the consent record (pass its   any but erased    owner
                       ``consent_given`` fact), also after removal
 close_case            procesregisseur                             active            role
-erase                 privacy officer                             any; not on hold  role
 ====================  ==========================================  ================  =========
 
 "participant" means a melder, deelnemer, casusregisseur or procesregisseur whose partner is an
@@ -56,7 +56,6 @@ from policies._errors import PolicyError
 from policies._identity import PartnerId, Principal
 from policies._inputs import CaseState, CaseStatus, FactMetadata, Role, SharingLevel, require_aware
 from policies._reasons import AccessDecision, ReasonCode, allow, deny
-from policies._retention import is_on_hold
 
 R = ReasonCode
 S = CaseStatus
@@ -80,7 +79,6 @@ class WriteAction(StrEnum):
     record_consent = "record_consent"
     withdraw_consent = "withdraw_consent"
     close_case = "close_case"
-    erase = "erase"
 
 
 A = WriteAction
@@ -94,7 +92,6 @@ _WHO: dict[WriteAction, frozenset[Role]] = {
     **{a: _CONTRIBUTORS for a in (A.correct_fact, A.retract_fact, A.withdraw_consent)},
     A.change_action_status: _CONTRIBUTORS,
     A.agree_action: frozenset({Role.procesregisseur, Role.administratief_medewerker}),
-    A.erase: frozenset({Role.privacy_officer}),
 }
 _TRIAGE_OR_ACTIVE = (S.triage, S.active)
 _STATUSES: dict[WriteAction, tuple[CaseStatus, ...]] = {
@@ -119,21 +116,21 @@ def decide_write(
     now: datetime,
     *,
     action_assignee: PartnerId | None = None,
+    case_purpose: str | None = None,
 ) -> AccessDecision:
-    """May ``principal`` perform ``action`` on ``case`` (and ``fact``) at ``now``?"""
+    """May ``principal`` perform ``action`` on ``case`` (and ``fact``) at ``now``?
+
+    ``case_purpose``: for ``open_case``, the purpose the new case is for (required there).
+    """
     require_aware("now", now)
     denial = check_principal(covenant, principal)
     if denial is not None:
         return denial
     basis = f"action={action}"
     if not principal.roles & _WHO[action]:
-        return deny(R.role_not_permitted, f"{basis}; needs {'/'.join(sorted(_WHO[action]))}")
+        return deny(R.role_required, f"{basis}; needs {'/'.join(sorted(_WHO[action]))}")
     if action is A.open_case:
-        return allow(R.allowed_role, basis)
-    if action is A.erase:
-        if case is not None and is_on_hold(case, now):
-            return deny(R.legal_hold, f"{basis}; case {case.case_id} on legal hold")
-        return allow(R.allowed_role, basis)
+        return _opening(covenant, case_purpose, basis)
     if case is None:
         raise PolicyError(f"{action} needs the case it applies to")
     denial = check_status(case, _STATUSES.get(action, _TRIAGE_OR_ACTIVE))
@@ -151,6 +148,23 @@ def decide_write(
         if not principal.has_role(Role.procesregisseur):
             return deny(R.not_assignee, f"{basis}; assignee or procesregisseur only")
     return allow(R.allowed_role, basis)
+
+
+def _opening(covenant: Covenant, purpose: str | None, basis: str) -> AccessDecision:
+    if purpose is None:
+        raise PolicyError("open_case needs the purpose of the case")
+    denial = check_purpose(covenant, purpose)
+    if denial is not None:
+        return denial
+    if not covenant.opens_cases(purpose):
+        # AVG art. 5(1)(b): a case is processed for a purpose the partnership agreed on.
+        return deny(R.purpose_not_for_cases, f"{basis}; purpose={purpose}")
+    return allow(R.allowed_role, f"{basis}; purpose={purpose}")
+
+
+def required_roles(action: WriteAction) -> tuple[str, ...]:
+    """The roles of which the caller needs one for ``action`` (for messages and docs)."""
+    return tuple(sorted(_WHO[action]))
 
 
 def _need(action: WriteAction, fact: FactMetadata | None) -> FactMetadata:

@@ -1,6 +1,7 @@
 """The read side: tracked projections of the ledger and role views assembled through policy."""
 
 from projections._apply import ProjectionGapError
+from projections._privacy import AccessReport, PrivacyOffice, RetentionReport
 from projections._runner import ProjectionRunner
 from projections._store import CaseViews, open_views
 from projections._views import (
@@ -14,15 +15,18 @@ from projections._views import (
 )
 
 __all__ = [
+    "AccessReport",
     "ActionView",
     "CaseOverview",
     "CaseSummary",
     "CaseViews",
     "FactView",
+    "PrivacyOffice",
     "ProjectionGapError",
     "ProjectionRunner",
     "ReadDeniedError",
     "ReadRequest",
     "ReadService",
+    "RetentionReport",
     "open_views",
 ]

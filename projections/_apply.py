@@ -211,8 +211,42 @@ def _phase(ex: Executor, case_id: str, e: Any) -> None:
 def _notification(ex: Executor, case_id: str, e: Any) -> None:
     ex.execute(
         "UPDATE cl_cases SET notification = ?, notification_review_at = ?,"
-        " notification_decided_by = ?, notification_decided_at = ? WHERE case_id = ?",
-        (e.decision, e.review_at, e.actor, _t(e.timestamp), case_id),
+        " notification_decided_by = ?, notification_decided_at = ?, notification_version = ?,"
+        " notification_reviewed = NULL, notification_reviewed_at = NULL,"
+        " notification_reviewed_by = NULL, notification_inform = NULL WHERE case_id = ?",
+        (e.decision, e.review_at, e.actor, _t(e.timestamp), e.originator_version, case_id),
+    )
+
+
+def _notification_reviewed(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute(
+        "UPDATE cl_cases SET notification_reviewed = ?, notification_reviewed_at = ?,"
+        " notification_reviewed_by = ?, notification_inform = ? WHERE case_id = ?",
+        (e.outcome, _t(e.timestamp), e.actor, _j(e.inform), case_id),
+    )
+
+
+def _emergency_granted(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute(
+        "INSERT INTO cl_emergency_grants (grant_id, case_id, actor, org, roles, started_at,"
+        " ends_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            e.grant_id,
+            case_id,
+            e.actor,
+            e.partner,
+            _j(e.roles),
+            _t(e.started_at),
+            _t(e.ends_at),
+        ),
+    )
+
+
+def _emergency_reviewed(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute(
+        "UPDATE cl_emergency_grants SET reviewed = ?, reviewed_at = ?, reviewed_by = ?,"
+        " inform = ? WHERE grant_id = ?",
+        (e.outcome, _t(e.timestamp), e.actor, _j(e.inform), e.grant_id),
     )
 
 
@@ -314,4 +348,7 @@ _HANDLERS: dict[type[Any], Callable[[Executor, str, Any], None]] = {
     Case.Erased: _erased,
     Case.HoldPlaced: _hold,
     Case.HoldLifted: _hold_lifted,
+    Case.NotificationReviewed: _notification_reviewed,
+    Case.EmergencyAccessGranted: _emergency_granted,
+    Case.EmergencyAccessReviewed: _emergency_reviewed,
 }

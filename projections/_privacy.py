@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ledger import CaseNotFoundError, InvalidCommandError, RequestContext
+from ledger import CaseNotFoundError, ErasureRequestNotFoundError, RequestContext
 from ledger._audit import AccessEntry, sign_document
 from policies import (
     Disclosure,
@@ -21,15 +21,13 @@ from policies import (
     case_retention_deadline,
     decide_case_read,
     decide_subject_report,
+    decide_supervision,
     fact_retention_deadline,
     is_expired,
     is_on_hold,
 )
 from projections._views import ReadDeniedError, ReadRequest, ReadService
 
-ERASURE_GROUNDS = frozenset(
-    {"art17_request", "retention", "owner_withdrawal", "consent_withdrawn", "owner_retraction"}
-)
 Progress = Callable[[int, int], None]
 
 
@@ -152,7 +150,7 @@ class PrivacyOffice:
         ] or [self.reads.case_entry(request, case_id, case_decision)]
         self.log.append(entries, now=now)  # the report itself is a logged processing
         content = [f.fact_id for f, d in decisions if d.allowed]
-        bodies = self.reads.open_bodies(case_id, content)
+        bodies = self.reads.open_for_subject_access(case_id, subject_id, content)
         facts = tuple(
             ReportFact(
                 fact_id=f.fact_id,
@@ -183,7 +181,8 @@ class PrivacyOffice:
         rows = self.log.database_fetch(
             "SELECT org, COUNT(*), MIN(time), MAX(time) FROM access_log WHERE subject = ?"
             " AND case_id = ? AND decision = 'allowed' AND outcome = 'ok'"
-            " AND reason <> 'privacy_officer_metadata' GROUP BY org ORDER BY org",
+            " AND reason NOT IN ('privacy_officer_metadata', 'allowed_owner_metadata')"
+            " GROUP BY org ORDER BY org",
             (pseudonym, case_id),
         )
         return [Recipient(str(o), int(n), str(first), str(last)) for o, n, first, last in rows]
@@ -200,8 +199,7 @@ class PrivacyOffice:
     ) -> RetentionReport:
         """Apply the covenant's retention rules; idempotent; legal holds suspend."""
         at = now or self.clock()
-        if request.principal.has_role("privacy_officer") is False:
-            raise ReadDeniedError("not permitted")
+        self._require_officer(request)
         self.reads.runner.catch_up()
         due = self._due(at)
         erasures: list[dict[str, Any]] = []
@@ -270,41 +268,7 @@ class PrivacyOffice:
     def _summary(self, erasure_id: str, scope: str, target: str, ground: str) -> dict[str, Any]:
         return {"erasure_id": erasure_id, "scope": scope, "target_id": target, "ground": ground}
 
-    # -- erasure requests and certificates -------------------------------------------------
-
-    def erase(
-        self,
-        request: ReadRequest,
-        *,
-        scope: str,
-        ground: str,
-        case_id: str | None = None,
-        subject_id: str | None = None,
-        fact_id: str | None = None,
-        org: str | None = None,
-    ) -> dict[str, Any]:
-        """Erase a scope on a ground; returns the signed certificate."""
-        if not request.principal.has_role("privacy_officer"):
-            raise ReadDeniedError("not permitted")
-        if ground not in ERASURE_GROUNDS:
-            raise InvalidCommandError("unknown erasure ground")
-        ctx = RequestContext(request.principal, request.purpose)
-        if scope == "fact" and case_id and fact_id:
-            report = self.ledger.erase_fact(ctx, case_id, fact_id, ground=ground)
-        elif scope == "subject" and case_id and subject_id:
-            report = self.ledger.erase_subject(ctx, case_id, subject_id, ground=ground)
-        elif scope == "case" and case_id:
-            report = self.ledger.erase_case(ctx, case_id, ground=ground)
-        elif scope == "owner" and org:
-            if not self.covenant.is_partner(org):
-                raise InvalidCommandError("unknown partner")
-            report = self.ledger.erase_owner(ctx, org, ground=ground)
-        else:
-            raise InvalidCommandError(
-                "scope needs its ids: fact (case_id, fact_id), subject "
-                "(case_id, subject_id), case (case_id), owner (org)"
-            )
-        return self.certificate(report.erasure_id)
+    # -- erasure certificates -------------------------------------------------------------
 
     def certificate(self, erasure_id: str) -> dict[str, Any]:
         """The signed erasure certificate (ids and counts only, no personal data)."""
@@ -336,6 +300,7 @@ class PrivacyOffice:
             "ground": record["ground"],
             "requested_by": record["requested_by"],
             "on_behalf_of": record["on_behalf_of"],
+            **self._four_eyes(erasure_id),
             "erased_at": record["erased_at"],
             "cases": case_ids,
             "destroyed": {
@@ -358,86 +323,157 @@ class PrivacyOffice:
         }
         return sign_document(self.log.keys, document)
 
+    def _four_eyes(self, erasure_id: str) -> dict[str, Any]:
+        """For an erasure carried out on confirmation: who asked, who confirmed, when."""
+        try:
+            request = self.ledger.get_erasure_request(erasure_id)
+        except ErasureRequestNotFoundError:
+            return {}
+        return {
+            "requested_by": request.requested_by,
+            "requested_at": _iso(request.requested_at),
+            "confirmed_by": request.confirmed_by,
+            "confirmed_at": _iso(request.confirmed_at),
+        }
+
     # -- reviews --------------------------------------------------------------------------
 
     def notification_review(self, request: ReadRequest) -> list[dict[str, Any]]:
         """Cases where the subject was not (yet) informed: deferrals and undecided, overdue
-        first (DOMAIN.md Q9)."""
+        first (DOMAIN.md Q9), with the outcome of the deferral's review once reviewed."""
         self._require_officer(request)
+        self.reads.runner.catch_up()
         now = self.clock()
         rows = self.views.fetch(
             "SELECT case_id, notification, notification_review_at, notification_decided_by,"
-            " notification_decided_at FROM cl_cases WHERE status IN ('triage', 'active')"
+            " notification_decided_at, notification_reviewed, notification_reviewed_at,"
+            " notification_inform FROM cl_cases WHERE status IN ('triage', 'active')"
             " AND (notification IS NULL OR notification = 'defer')"
         )
         items = []
-        for case_id, decision, review_at, decided_by, decided_at in rows:
+        for case_id, decision, review_at, by, at, outcome, reviewed_at, inform in rows:
             reason = self.reads.notification_reason(str(case_id)) if decision else None
-            overdue = (
-                review_at is not None and str(review_at) < now.isoformat()[: len(str(review_at))]
-            )
+            overdue = decision is None or (review_at is not None and _before(str(review_at), now))
             items.append(
                 {
                     "case_id": str(case_id),
                     "decision": decision or "undecided",
                     "reason": reason,
                     "review_at": review_at,
-                    "decided_by": decided_by,
-                    "decided_at": decided_at,
-                    "overdue": bool(overdue or decision is None),
+                    "decided_by": by,
+                    "decided_at": at,
+                    "overdue": overdue,
+                    "review": _review(outcome, reviewed_at, inform),
                 }
             )
         self.log.append([self.reads.case_entry(request, "", _ALLOWED_META)], now=now)
         return sorted(items, key=lambda i: (not i["overdue"], str(i["review_at"] or "")))
 
-    def emergency_review(self, request: ReadRequest) -> list[dict[str, Any]]:
-        """Emergency (break-the-glass) accesses not yet reviewed."""
+    def review_notification(
+        self, request: ReadRequest, case_id: str, *, outcome: str, remark: str
+    ) -> dict[str, Any]:
+        """The outcome of reviewing a case's deferral; not justified: the owners of the
+        case's facts are listed to be informed. A second review is refused (409)."""
         self._require_officer(request)
-        reviewed = {
-            int(e.outcome.split(":", 1)[1])
-            for e in self.log.entries(decision="reviewed", limit=1_000_000)
-            if e.outcome.startswith("reviewed:")
-        }
-        return [
-            {
-                "seq": e.seq,
-                "time": e.time,
-                "actor": e.actor,
-                "org": e.org,
-                "role": e.role,
-                "purpose": e.purpose,
-                "case_id": e.case_id,
-                "fact_ids": list(e.fact_ids),
-                "subject": e.subject,
-                "reason": e.reason,
-                "stated_reason": e.note,
+        inform = [] if outcome == "justified" else self._owners(case_id)
+        result = self.ledger.review_notification(
+            RequestContext(request.principal, request.purpose),
+            case_id,
+            outcome=outcome,
+            remark=remark,
+            inform=inform,
+        )
+        return {"case_id": case_id, "outcome": outcome, "inform": inform, "version": result.version}
+
+    def emergency_review(self, request: ReadRequest) -> list[dict[str, Any]]:
+        """Emergency (break-the-glass) grants not yet reviewed, each with what it opened."""
+        self._require_officer(request)
+        self.reads.runner.catch_up()
+        rows = self.views.fetch(
+            "SELECT grant_id, case_id, actor, org, roles, started_at, ends_at"
+            " FROM cl_emergency_grants WHERE reviewed IS NULL ORDER BY started_at, grant_id"
+        )
+        items = []
+        for grant_id, case_id, actor, org, roles, started, ends in rows:
+            accesses = self._grant_accesses(str(case_id), str(actor), str(started), str(ends))
+            items.append(
+                {
+                    "grant_id": str(grant_id),
+                    "case_id": str(case_id),
+                    "actor": str(actor),
+                    "org": str(org),
+                    "roles": _json_list(roles),
+                    "started_at": str(started),
+                    "ends_at": str(ends),
+                    "stated_reason": accesses[0].note if accesses else None,
+                    "accesses": [e.seq for e in accesses],
+                    "fact_ids": sorted({f for e in accesses for f in e.fact_ids}),
+                }
+            )
+        self.log.append([self.reads.case_entry(request, "", _ALLOWED_META)], now=self.clock())
+        return items
+
+    def review_emergency(
+        self, request: ReadRequest, grant_id: str, *, outcome: str, remark: str
+    ) -> dict[str, Any]:
+        """The outcome of reviewing one emergency grant; not justified: the owners whose
+        facts it opened (other than the reader's own partner) are listed to be informed."""
+        self._require_officer(request)
+        self.reads.runner.catch_up()
+        rows = self.views.fetch(
+            "SELECT case_id, actor, org, started_at, ends_at FROM cl_emergency_grants"
+            " WHERE grant_id = ?",
+            (grant_id,),
+        )
+        if not rows:
+            raise CaseNotFoundError("emergency grant not found")
+        case_id, actor, org, started, ends = (str(v) for v in rows[0])
+        inform: list[str] = []
+        if outcome != "justified":
+            opened = {
+                f for e in self._grant_accesses(case_id, actor, started, ends) for f in e.fact_ids
             }
-            for e in self.log.entries(emergency="1", decision="allowed", limit=1_000_000)
-            if e.seq not in reviewed
+            inform = sorted({o for f, o in self._fact_owners(case_id) if f in opened} - {org})
+        result = self.ledger.review_emergency_access(
+            RequestContext(request.principal, request.purpose),
+            case_id,
+            grant_id,
+            outcome=outcome,
+            remark=remark,
+            inform=inform,
+        )
+        return {
+            "grant_id": grant_id,
+            "outcome": outcome,
+            "inform": inform,
+            "version": result.version,
+        }
+
+    def _grant_accesses(self, case_id: str, actor: str, started: str, ends: str) -> list[Any]:
+        """The emergency reads a grant covered: its reader, its case, inside its time box."""
+        return [
+            e
+            for e in self.log.entries(
+                case_id=case_id,
+                actor=actor,
+                emergency="1",
+                decision="allowed",
+                time_from=_utc(started),
+                time_to=_utc(ends),
+                limit=100_000,
+            )
         ]
 
-    def mark_reviewed(self, request: ReadRequest, seq: int) -> None:
-        """Record (in the access log itself) that an emergency access was reviewed."""
-        self._require_officer(request)
-        entries = self.log.entries(after=seq - 1, limit=1)
-        if not entries or entries[0].seq != seq or not entries[0].emergency:
-            raise InvalidCommandError("no emergency access with that sequence number")
-        self.log.append(
-            [
-                AccessEntry(
-                    actor=request.principal.user,
-                    org=request.principal.partner,
-                    role=request.role,
-                    purpose=request.purpose,
-                    case_id=entries[0].case_id,
-                    decision="reviewed",
-                    reason="emergency_review",
-                    outcome=f"reviewed:{seq}",
-                    trace_id=request.trace_id,
-                )
-            ],
-            now=self.clock(),
-        )
+    def _fact_owners(self, case_id: str) -> list[tuple[str, str]]:
+        return [
+            (str(f), str(o))
+            for f, o in self.views.fetch(
+                "SELECT fact_id, owner FROM cl_facts WHERE case_id = ?", (case_id,)
+            )
+        ]
+
+    def _owners(self, case_id: str) -> list[str]:
+        return sorted({owner for _, owner in self._fact_owners(case_id)})
 
     # -- the ten questions of DOMAIN.md (documented in docs/privacy-officer.md) -----------
 
@@ -513,10 +549,8 @@ class PrivacyOffice:
         return findings
 
     def _require_officer(self, request: ReadRequest) -> None:
-        if not (
-            request.principal.has_role("privacy_officer")
-            and self.covenant.discloses_metadata_only(request.purpose)
-        ):
+        """Supervision is the privacy officer's, for a metadata purpose (policies decide)."""
+        if not decide_supervision(self.covenant, request.principal, request.purpose).allowed:
             raise ReadDeniedError("not permitted")
 
 
@@ -532,7 +566,21 @@ _ALLOWED_META: Any = _AllowedMeta()
 def _no_disclosure(entry: Any) -> bool:
     """The privacy officer's metadata reads show no content; an access report shows the
     person their own data (AVG art. 15). Neither is a disclosure to another reader."""
-    return bool(entry.reason == "privacy_officer_metadata" or entry.outcome == "access_report")
+    return bool(
+        entry.reason in ("privacy_officer_metadata", "allowed_owner_metadata")
+        or entry.outcome == "access_report"
+    )
+
+
+def _utc(instant: str) -> str:
+    """An instant as the access log writes times (UTC, ISO 8601), for range filters."""
+    return datetime.fromisoformat(instant).astimezone(UTC).isoformat()
+
+
+def _review(outcome: Any, reviewed_at: Any, inform: Any) -> dict[str, Any] | None:
+    if outcome is None:
+        return None
+    return {"outcome": str(outcome), "reviewed_at": reviewed_at, "inform": _json_list(inform)}
 
 
 def _json_list(text: Any) -> list[str]:

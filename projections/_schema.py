@@ -13,7 +13,9 @@ TABLES = {
         opened_by TEXT NOT NULL, opened_at TEXT, decided_at TEXT, closed_at TEXT,
         erased_at TEXT, version INTEGER NOT NULL, redacted_events INTEGER NOT NULL,
         notification TEXT, notification_review_at TEXT, notification_decided_by TEXT,
-        notification_decided_at TEXT)""",
+        notification_decided_at TEXT, notification_version INTEGER,
+        notification_reviewed TEXT, notification_reviewed_at TEXT,
+        notification_reviewed_by TEXT, notification_inform TEXT)""",
     "cl_participants": """CREATE TABLE IF NOT EXISTS cl_participants (
         case_id TEXT NOT NULL, org TEXT NOT NULL, invited_at TEXT NOT NULL, removed_at TEXT,
         PRIMARY KEY (case_id, org))""",
@@ -47,12 +49,19 @@ TABLES = {
     "cl_holds": """CREATE TABLE IF NOT EXISTS cl_holds (
         hold_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, reason_code TEXT NOT NULL,
         placed_by TEXT NOT NULL, placed_at TEXT NOT NULL, lifted_at TEXT)""",
+    # Break-the-glass grants: who, when, until when, and the review (no reason text).
+    "cl_emergency_grants": """CREATE TABLE IF NOT EXISTS cl_emergency_grants (
+        grant_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, actor TEXT NOT NULL,
+        org TEXT NOT NULL, roles TEXT NOT NULL, started_at TEXT NOT NULL,
+        ends_at TEXT NOT NULL, reviewed TEXT, reviewed_at TEXT, reviewed_by TEXT,
+        inform TEXT)""",
 }
 INDEXES = [
     "CREATE INDEX IF NOT EXISTS cl_facts_by_case ON cl_facts (case_id, recorded_at)",
     "CREATE INDEX IF NOT EXISTS cl_actions_by_case ON cl_actions (case_id, due)",
     "CREATE INDEX IF NOT EXISTS cl_consents_by_case ON cl_consents (case_id)",
     "CREATE INDEX IF NOT EXISTS cl_participants_by_org ON cl_participants (org, case_id)",
+    "CREATE INDEX IF NOT EXISTS cl_grants_by_case ON cl_emergency_grants (case_id, actor)",
 ]
 # Tables in a stable order, with the key used to order rows for content hashes.
 ORDERED_TABLES = {
@@ -65,4 +74,5 @@ ORDERED_TABLES = {
     "cl_consents": "consent_id",
     "cl_erasures": "erasure_id, case_id",
     "cl_holds": "hold_id",
+    "cl_emergency_grants": "grant_id",
 }

@@ -24,6 +24,8 @@ from projections._schema import INDEXES, ORDERED_TABLES, TABLES
 _VERSION_CHUNK = 500  # case ids per version query (well under every parameter limit)
 
 PROJECTIONS_FILE = "projections.sqlite3"
+#: Identifies the view tables' layout; a store made with another layout is rebuilt.
+SCHEMA_DIGEST = hashlib.sha256("\n".join([*TABLES.values(), *INDEXES]).encode()).hexdigest()[:16]
 VIEW_NAME = "caseviews"
 
 
@@ -131,8 +133,23 @@ class CaseViewsMixin:
             ex.finish()
 
     def create_view_tables(self) -> None:
+        """Create the view tables; tables of another schema version are dropped first and
+        the tracking position forgotten, so the views are rebuilt from the event log (they
+        are derived data: nothing is lost)."""
         with self._transaction(commit=True) as ex:
+            ex.execute("CREATE TABLE IF NOT EXISTS cl_schema (digest TEXT NOT NULL)")
+            stored = [str(r[0]) for r in ex.fetch("SELECT digest FROM cl_schema")]
+            if stored == [SCHEMA_DIGEST]:
+                return
+            for table in TABLES:
+                ex.execute(f"DROP TABLE IF EXISTS {table}")
             self._create_view_tables(ex)
+            ex.execute(
+                f"DELETE FROM {self.tracking_table()} WHERE application_name <> ?",  # noqa: S608
+                (self.table_migration_identifier,),
+            )
+            ex.execute("DELETE FROM cl_schema")
+            ex.execute("INSERT INTO cl_schema (digest) VALUES (?)", (SCHEMA_DIGEST,))
 
     def _create_view_tables(self, ex: _Executor) -> None:
         # Narrow tables keyed by their primary key skip SQLite's rowid b-tree.

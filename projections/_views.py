@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import OrderedDict, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger import CaseNotFoundError, LedgerError
+from ledger import CaseNotFoundError, EmergencyGrantState, LedgerError, RequestContext
 from ledger._audit import AccessEntry, AccessLog
 from ledger._lru import trim_lru
 from policies import (
@@ -34,6 +34,7 @@ from policies import (
     FactId,
     FactMetadata,
     LegalHold,
+    NotificationDecision,
     Participation,
     PartnerId,
     Principal,
@@ -44,6 +45,8 @@ from policies import (
     SubjectId,
     decide_case_read,
     decide_fact_read,
+    emergency_window,
+    withheld_reason,
 )
 from projections._runner import ProjectionRunner
 
@@ -86,6 +89,8 @@ class FactView:
     emergency: bool = False
     reason: str = ""
     legal_basis: str = ""
+    #: Set when the reader sees only that the fact exists (its owner, after a withdrawal).
+    status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +116,10 @@ class CaseOverview:
     version: int
     notification: dict[str, Any] | None = None
     emergency: bool = False
+    #: ``withheld`` by reason (``policies.Withheld``); never names a fact.
+    withheld_by_reason: dict[str, int] = field(default_factory=dict)
+    #: The reader's emergency grant in use: id and end of its time box.
+    emergency_grant: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +129,14 @@ class CaseSummary:
     phase: int
     purpose: str
     version: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Glass:
+    """The emergency grant a read uses: recorded already, or to record if it opens a fact."""
+
+    request: EmergencyRequest
+    grant_id: str | None
 
 
 @dataclass
@@ -162,7 +179,8 @@ class ReadService:
             self.covenant, request.principal, request.purpose, snapshot.state, now
         )
         facts = self.fact_candidates(case_id, version=snapshot.version)
-        emergency = self._emergency(request, now)
+        glass = self._glass(request, case_id, now)
+        emergency = glass.request if glass is not None else None
         decisions = [
             (
                 meta,
@@ -180,10 +198,22 @@ class ReadService:
         ]
         granted_by_glass = any(d.allowed and d.emergency for _, d in decisions)
         if not case_decision.allowed and not granted_by_glass:
-            self.log_case_read(request, now, case_id, case_decision)
+            entries = [_case_entry(request, case_id, case_decision, False, None)]
+            if glass is not None:
+                # A refused emergency request: the log says, per fact, why (DOMAIN.md Q4, Q5).
+                entries += self._fact_entries(request, case_id, decisions, glass)
+            self.access_log.append(entries, now=now)
             raise ReadDeniedError("case not found")
-        entries = [_case_entry(request, case_id, case_decision, granted_by_glass)]
-        entries += self._fact_entries(request, case_id, decisions)
+        version = snapshot.version
+        if granted_by_glass and glass is not None and glass.grant_id is None:
+            # The grant is an event of the case, recorded before anything is logged or shown.
+            glass, version = self._record_grant(request, case_id, glass)
+        logged = case_decision
+        if granted_by_glass and not case_decision.allowed:
+            # The case was shown because the glass was broken: log it as such, not as denied.
+            logged = next(d for _, d in decisions if d.allowed and d.emergency)
+        entries = [_case_entry(request, case_id, logged, granted_by_glass, glass)]
+        entries += self._fact_entries(request, case_id, decisions, glass)
         self.access_log.append(entries, now=now)  # log before reveal; raises -> no data
         content_ids = [
             meta.fact_id
@@ -192,11 +222,16 @@ class ReadService:
         ]
         metadata_only = case_decision.disclosure is Disclosure.metadata
         bodies, actions_text, notification_reason = self._open(
-            case_id, content_ids, want_text=not metadata_only
+            case_id, content_ids, request.purpose, want_text=not metadata_only
         )
         visible = [_fact_view(meta, d, bodies) for meta, d in decisions if d.allowed]
-        actions = self._actions(case_id, actions_text)
+        actions = self._actions(case_id, actions_text, metadata_only=metadata_only)
         show_process = case_decision.allowed or granted_by_glass
+        withheld = Counter(
+            str(withheld_reason(d, owner_level=meta.sharing.level is SharingLevel.owner))
+            for meta, d in decisions
+            if not d.allowed
+        )
         return CaseOverview(
             case_id=case_id,
             status=str(snapshot.state.status),
@@ -207,11 +242,13 @@ class ReadService:
             ),
             subjects=tuple({"subject_id": s, "case_role": role} for s, role in snapshot.subjects),
             facts=tuple(visible),
-            withheld=sum(1 for _, d in decisions if not d.allowed),
+            withheld=sum(withheld.values()),
             actions=tuple(actions) if show_process else (),
-            version=snapshot.version,
+            version=version,
             notification=_notification(snapshot, notification_reason),
             emergency=granted_by_glass,
+            withheld_by_reason=dict(sorted(withheld.items())),
+            emergency_grant=_grant_view(glass) if granted_by_glass else None,
         )
 
     def action_list(self, request: ReadRequest, case_id: str) -> tuple[int, list[ActionView]]:
@@ -225,8 +262,8 @@ class ReadService:
         if not decision.allowed:
             raise ReadDeniedError("case not found")
         metadata_only = decision.disclosure is Disclosure.metadata
-        _, texts, _ = self._open(case_id, [], want_text=not metadata_only)
-        return snapshot.version, self._actions(case_id, texts)
+        _, texts, _ = self._open(case_id, [], request.purpose, want_text=not metadata_only)
+        return snapshot.version, self._actions(case_id, texts, metadata_only=metadata_only)
 
     def list_cases(self, request: ReadRequest) -> list[CaseSummary]:
         """Cases whose process data the caller may see, with phase and status."""
@@ -260,10 +297,61 @@ class ReadService:
 
     # -- pipeline pieces ------------------------------------------------------------------
 
-    def _emergency(self, request: ReadRequest, now: datetime) -> EmergencyRequest | None:
+    def _glass(self, request: ReadRequest, case_id: str, now: datetime) -> _Glass | None:
+        """The emergency grant this read uses, if any.
+
+        A grant of the reader still open at ``now`` is used, with or without a stated reason
+        (the time box runs from the grant, never from the read). Otherwise a stated reason
+        asks for a new grant from ``now``, unless it is the reason of the reader's last grant
+        in this case: a grant that ended is not renewed with the same words (the reads then
+        get ``emergency_expired``).
+        """
+        grants = [
+            (str(grant_id), _dt(started) or _EPOCH, _dt(ends) or _EPOCH)
+            for grant_id, started, ends in self.views.fetch(
+                "SELECT grant_id, started_at, ends_at FROM cl_emergency_grants"
+                " WHERE case_id = ? AND actor = ? ORDER BY started_at DESC",
+                (case_id, request.principal.user),
+            )
+        ]
+        open_now = [g for g, started, ends in grants if started <= now < ends]
+        if not open_now and request.emergency_reason is None:
+            return None
+        wanted = open_now[:1] or [g for g, _, _ in grants[:1]]
+        held = self._held_grants(case_id, wanted)
+        if open_now and open_now[0] in held:
+            grant = held[open_now[0]]
+            return _Glass(_request_of(grant), grant.grant_id)
         if request.emergency_reason is None:
             return None
-        return EmergencyRequest(request.emergency_reason, now)
+        latest = held.get(wanted[0]) if wanted else None
+        if latest is not None and latest.reason == request.emergency_reason:
+            return _Glass(_request_of(latest), latest.grant_id)
+        return _Glass(emergency_window(self.covenant, request.emergency_reason, now), None)
+
+    def _held_grants(self, case_id: str, grant_ids: Sequence[str]) -> dict[str, Any]:
+        """The grants as the case holds them (with their sealed reasons, opened in memory)."""
+        if not grant_ids:
+            return {}
+        try:
+            case = self.ledger.get_case(case_id)
+        except LedgerError:
+            return {}
+        return {g: case.emergency_grants[g] for g in grant_ids if g in case.emergency_grants}
+
+    def _record_grant(
+        self, request: ReadRequest, case_id: str, glass: _Glass
+    ) -> tuple[_Glass, int]:
+        ctx = RequestContext(request.principal, request.purpose)
+        result = self.ledger.grant_emergency_access(
+            ctx,
+            case_id,
+            reason=glass.request.reason,
+            started_at=glass.request.started_at,
+            ends_at=glass.request.ends_at,
+        )
+        grant = self.ledger.get_case(case_id).emergency_grants[str(result.created_id)]
+        return _Glass(_request_of(grant), grant.grant_id), result.version
 
     def snapshot(self, case_id: str, *, catch_up: bool = True) -> _Snapshot:
         """The case as the projections know it (metadata only); CaseNotFoundError if none."""
@@ -271,13 +359,15 @@ class ReadService:
             self.runner.catch_up()  # read your own writes
         rows = self.views.fetch(
             "SELECT status, phase, purpose, opened_at, decided_at, closed_at, erased_at, version,"
-            " notification, notification_review_at, notification_decided_by,"
+            " legal_basis, notification, notification_review_at, notification_decided_by,"
             " notification_decided_at FROM cl_cases WHERE case_id = ?",
             (case_id,),
         )
         if not rows:
             raise CaseNotFoundError("case not found")
-        (status, phase, purpose, opened, decided, closed, erased, version, *notification) = rows[0]
+        (status, phase, purpose, opened, decided, closed, erased, version, basis, *notification) = (
+            rows[0]
+        )
         participants = {
             PartnerId(org): Participation(PartnerId(org), _dt(invited) or _EPOCH, _dt(removed))
             for org, invited, removed in self.views.fetch(
@@ -320,6 +410,8 @@ class ReadService:
             consents=consents,
             legal_holds=holds,
             erased_at=_dt(erased),
+            legal_basis=str(basis),
+            notification=_decision(notification[0], notification[1]),
         )
         subjects = [
             (str(s), str(r))
@@ -411,6 +503,7 @@ class ReadService:
         request: ReadRequest,
         case_id: str,
         decisions: Sequence[tuple[FactMetadata, AccessDecision]],
+        glass: _Glass | None = None,
     ) -> list[AccessEntry]:
         """One entry per (subject, decision, reason): who saw or was refused what."""
         groups: dict[tuple[str, bool, str, bool], list[str]] = defaultdict(list)
@@ -433,7 +526,7 @@ class ReadService:
                 on_behalf_of=request.principal.on_behalf_of or "",
                 emergency=emergency,
                 trace_id=request.trace_id,
-                note=(request.emergency_reason or "") if emergency else "",
+                note=_glass_note(glass) if emergency else "",
             )
             for (subject, allowed, reason, emergency), fact_ids in groups.items()
         ]
@@ -442,12 +535,13 @@ class ReadService:
         self, request: ReadRequest, now: datetime, case_id: str, decision: AccessDecision
     ) -> None:
         """Record a case-level read (or its refusal) before anything is returned."""
-        self.access_log.append([_case_entry(request, case_id, decision, False)], now=now)
+        self.access_log.append([_case_entry(request, case_id, decision, False, None)], now=now)
 
     def _open(
-        self, case_id: str, fact_ids: Sequence[str], *, want_text: bool
+        self, case_id: str, fact_ids: Sequence[str], purpose: str, *, want_text: bool
     ) -> tuple[dict[str, Any], dict[str, str], str | None]:
-        """Open admitted bodies and the process texts (action descriptions, reasons)."""
+        """Open admitted bodies for the decision's purpose, and the process texts (action
+        descriptions, reasons)."""
         if not fact_ids and not want_text:
             return {}, {}, None
         try:
@@ -455,9 +549,8 @@ class ReadService:
         except LedgerError:
             return {}, {}, None
         present = [f for f in fact_ids if f in case.facts]
-        bodies = {
-            b.fact_id: b.body for b in self.ledger.open_bodies(case, present) if not b.redacted
-        }
+        opened = self.ledger.open_bodies(case, present, purpose=purpose) if present else []
+        bodies = {b.fact_id: b.body for b in opened if not b.redacted}
         if not want_text:
             return bodies, {}, None
         texts = {aid: a.what for aid, a in case.actions.items()}
@@ -467,21 +560,37 @@ class ReadService:
     def case_entry(
         self, request: ReadRequest, case_id: str, decision: AccessDecision
     ) -> AccessEntry:
-        return _case_entry(request, case_id, decision, False)
+        return _case_entry(request, case_id, decision, False, None)
 
-    def open_bodies(self, case_id: str, fact_ids: Sequence[str]) -> dict[str, Any]:
-        """Open admitted bodies (callers have decided and logged already)."""
-        return self._open(case_id, fact_ids, want_text=False)[0]
+    def open_for_subject_access(
+        self, case_id: str, subject_id: str, fact_ids: Sequence[str]
+    ) -> dict[str, Any]:
+        """Open facts for the subject's own access report (callers have decided and logged)."""
+        if not fact_ids:
+            return {}
+        case = self.ledger.get_case(case_id)
+        present = [f for f in fact_ids if f in case.facts]
+        opened = self.ledger.open_for_subject_access(case, present, subject_id=subject_id)
+        return {b.fact_id: b.body for b in opened if not b.redacted}
 
     def notification(self, snapshot: _Snapshot, case_id: str) -> dict[str, Any] | None:
         return _notification(snapshot, self.notification_reason(case_id))
 
     def notification_reason(self, case_id: str) -> str | None:
-        return self._open(case_id, [], want_text=True)[2]
+        return self._open(case_id, [], "", want_text=True)[2]
 
-    def _actions(self, case_id: str, texts: dict[str, str]) -> list[ActionView]:
+    def _actions(
+        self, case_id: str, texts: dict[str, str], *, metadata_only: bool = False
+    ) -> list[ActionView]:
+        """The action list; ``what`` (free text) is left out of a metadata-only view."""
         return [
-            ActionView(str(aid), str(assignee), texts.get(str(aid)), str(due), str(status))
+            ActionView(
+                str(aid),
+                str(assignee),
+                None if metadata_only else texts.get(str(aid), ""),
+                str(due),
+                str(status),
+            )
             for aid, assignee, due, status in self.views.fetch(
                 "SELECT action_id, assignee, due, status FROM cl_actions WHERE case_id = ?"
                 " ORDER BY due, action_id",
@@ -491,7 +600,11 @@ class ReadService:
 
 
 def _case_entry(
-    request: ReadRequest, case_id: str, decision: AccessDecision, glass: bool
+    request: ReadRequest,
+    case_id: str,
+    decision: AccessDecision,
+    emergency: bool,
+    glass: _Glass | None,
 ) -> AccessEntry:
     return AccessEntry(
         actor=request.principal.user,
@@ -502,14 +615,44 @@ def _case_entry(
         decision="allowed" if decision.allowed else "denied",
         reason=str(decision.reason),
         on_behalf_of=request.principal.on_behalf_of or "",
-        emergency=glass,
+        emergency=emergency,
         trace_id=request.trace_id,
-        note=(request.emergency_reason or "") if glass else "",
+        note=_glass_note(glass) if emergency else "",
     )
+
+
+def _request_of(grant: EmergencyGrantState) -> EmergencyRequest:
+    return EmergencyRequest(grant.reason, grant.started_at, grant.ends_at)
+
+
+def _glass_note(glass: _Glass | None) -> str:
+    """The stated reason of the grant in use (the log's note; sanitised and capped there)."""
+    return glass.request.reason if glass is not None else ""
+
+
+def _grant_view(glass: _Glass | None) -> dict[str, str] | None:
+    if glass is None or glass.grant_id is None:
+        return None
+    return {"grant_id": glass.grant_id, "ends_at": glass.request.ends_at.isoformat()}
+
+
+def _decision(decision: Any, review_at: Any) -> NotificationDecision | None:
+    if decision is None:
+        return None
+    return NotificationDecision(str(decision), _review_at(review_at))
+
+
+def _review_at(value: Any) -> datetime | None:
+    """A stored review date as an instant (a date: its start, UTC)."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _fact_view(meta: FactMetadata, decision: AccessDecision, bodies: dict[str, Any]) -> FactView:
     content = decision.disclosure is Disclosure.content and meta.fact_id in bodies
+    hidden = decision.reason is ReasonCode.allowed_owner_metadata
     sharing: dict[str, Any] = {"level": str(meta.sharing.level)}
     if meta.sharing.level is SharingLevel.partners:
         sharing["partners"] = sorted(meta.sharing.partners)
@@ -527,6 +670,7 @@ def _fact_view(meta: FactMetadata, decision: AccessDecision, bodies: dict[str, A
         emergency=decision.emergency,
         reason=str(decision.reason),
         legal_basis=meta.legal_basis,
+        status="consent_withdrawn_awaiting_erasure" if hidden else None,
     )
 
 

@@ -37,6 +37,7 @@ from policies import (
     SubjectId,
     UserId,
     decide_fact_read,
+    emergency_window,
     parse_covenant,
     sample_covenant_path,
 )
@@ -218,7 +219,9 @@ def vocab() -> Vocabulary:
 instants = st.integers(-10 * 24, 3 * 366 * 24).map(lambda h: at(hours=h))
 optional_instants = st.none() | instants
 emergency_reasons = st.sampled_from(["", "   ", "acute safety risk", "imminent fire risk"])
-emergencies = st.none() | st.builds(EmergencyRequest, emergency_reasons, instants)
+emergencies = st.none() | st.builds(
+    lambda reason, start: emergency_window(sample(), reason, start), emergency_reasons, instants
+)
 
 rarely = st.sampled_from([False, False, False, True])
 principals = st.deferred(
@@ -532,7 +535,8 @@ VIOLATIONS: dict[str, tuple[Callable[[ReadScenario], ReadScenario], bool]] = {
         ),
         True,
     ),
-    "sharing_owner": (lambda s: replace(s, fact=replace(s.fact, sharing=shared("owner"))), True),
+    # Emergency access never opens owner-only facts.
+    "sharing_owner": (lambda s: replace(s, fact=replace(s.fact, sharing=shared("owner"))), False),
     "sharing_not_named": (
         lambda s: replace(s, fact=replace(s.fact, sharing=shared("partners", _someone_else(s)))),
         True,
@@ -559,7 +563,7 @@ class EmergencyWindow:
     reason: str
 
     def at(self, now: datetime) -> EmergencyRequest:
-        return EmergencyRequest(self.reason, now - timedelta(minutes=self.minutes_ago))
+        return emergency_window(sample(), self.reason, now - timedelta(minutes=self.minutes_ago))
 
 
 valid_emergencies = st.builds(

@@ -13,6 +13,7 @@ from api._responses import WriteAck
 from api._schemas import CASE_ID_PATTERN, HEX_ID_PATTERN
 from api._writes import FactCommitter
 from policies import Covenant
+from projections import PrivacyOffice
 
 
 async def get_guard(request: Request) -> Guard:
@@ -25,7 +26,13 @@ async def get_committer(request: Request) -> FactCommitter | None:
     return committer
 
 
+async def get_office(request: Request) -> PrivacyOffice:
+    office: PrivacyOffice = request.app.state.office
+    return office
+
+
 GuardDep = Annotated[Guard, Depends(get_guard)]
+OfficeDep = Annotated[PrivacyOffice, Depends(get_office)]
 CommitterDep = Annotated[FactCommitter | None, Depends(get_committer)]
 CasePath = Annotated[str, Path(pattern=CASE_ID_PATTERN, description="A case id.")]
 FactPath = Annotated[str, Path(pattern=HEX_ID_PATTERN, description="A fact id.")]
@@ -33,6 +40,7 @@ ActionPath = Annotated[str, Path(pattern=HEX_ID_PATTERN, description="An action 
 ConsentPath = Annotated[str, Path(pattern=HEX_ID_PATTERN, description="A consent id.")]
 OrgPath = Annotated[str, Path(pattern=r"^[a-z_]{1,64}$", description="A partner id.")]
 ErasurePath = Annotated[str, Path(pattern=HEX_ID_PATTERN, description="An erasure id.")]
+GrantPath = Annotated[str, Path(pattern=HEX_ID_PATTERN, description="An emergency grant id.")]
 
 _PROBLEM: dict[str, Any] = {"model": Problem}
 #: Problems any authenticated data route may answer (documented for every operation).
@@ -48,6 +56,11 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     422: {**_PROBLEM, "description": "Invalid fields, or refused terms (reason code given)"},
     503: {**_PROBLEM, "description": "A store or the access log is unavailable; nothing shown"},
 }
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The documented problems of these statuses (for routes that answer more than most)."""
+    return {status: PROBLEMS[status] for status in statuses}
 
 
 def require_declared(covenant: Covenant, **values: str | list[str] | None) -> None:

@@ -15,10 +15,11 @@ from fastapi import APIRouter, Request, Response
 from api._deps import CurrentCaller, ServicesDep, WritePreconditions
 from api._guard import Permit
 from api._problems import NOT_ACCEPTABLE, VALIDATION, ProblemError
-from api._responses import ActionList, ActionPublic, WriteAck
+from api._responses import ActionList, WriteAck
 from api._schemas import ActionCreate, ActionStatusCreate
 from api._writes import ack, perform
 from api.routes._common import PROBLEMS, ActionPath, CasePath, GuardDep, add_write, require_declared
+from api.routes.cases import action_public
 from policies import PartnerId, WriteAction
 from projections import ActionView
 
@@ -102,14 +103,11 @@ def list_actions(
     body = ActionList(
         case_id=case,
         version=version,
-        actions=[
-            ActionPublic(
-                action_id=a.action_id, assignee=a.assignee, what=a.what, due=a.due, status=a.status
-            )
-            for a in actions
-        ],
+        actions=[action_public(a) for a in actions],
     )
-    return Response(body.model_dump_json(), media_type="application/json", headers=headers)
+    return Response(
+        body.model_dump_json(exclude_unset=True), media_type="application/json", headers=headers
+    )
 
 
 def wants_csv(accept: str | None) -> bool:

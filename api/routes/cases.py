@@ -29,7 +29,7 @@ from api._schemas import (
 from api._writes import ack, perform
 from api.routes._common import PROBLEMS, CasePath, GuardDep, add_write, require_declared
 from policies import WriteAction
-from projections import CaseOverview
+from projections import ActionView, CaseOverview
 
 A = WriteAction
 
@@ -49,7 +49,7 @@ def open_case(
         legal_basis=body.legal_basis,
         partner__referred_by=body.referred_by,
     )
-    guard.require(caller, A.open_case)
+    guard.require(caller, A.open_case, case_purpose=body.purpose)
     result = services.ledger.open_case(
         caller.context,
         purpose=body.purpose,
@@ -107,6 +107,8 @@ def case_public(view: CaseOverview) -> CasePublic:
             recorded_at=f.recorded_at,
             emergency=f.emergency,
         )
+        if f.status is not None:
+            fact.status = f.status
         if f.has_body:
             fact.body = f.body
         facts.append(fact)
@@ -119,11 +121,18 @@ def case_public(view: CaseOverview) -> CasePublic:
         subjects=[SubjectPublic(**s) for s in view.subjects],
         facts=facts,
         withheld=view.withheld,
-        actions=[ActionPublic(**asdict(a)) for a in view.actions],
+        actions=[action_public(a) for a in view.actions],
         version=view.version,
         notification=view.notification,
         emergency=view.emergency,
+        withheld_by_reason=view.withheld_by_reason,
+        emergency_grant=view.emergency_grant,
     )
+
+
+def action_public(action: ActionView) -> ActionPublic:
+    """An action as shown; ``what`` only where the reader may see it (not metadata views)."""
+    return ActionPublic(**{k: v for k, v in asdict(action).items() if v is not None})
 
 
 def triage(

@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api._deps import Caller, CurrentCaller, ServicesDep, WritePreconditions
-from api._guard import Guard, Permit, new_fact
+from api._guard import Permit, new_fact
 from api._responses import WriteAck
 from api._schemas import ParticipantCreate, SubjectCreate
 from api._writes import ack, perform
 from api.routes._common import PROBLEMS, CasePath, GuardDep, OrgPath, add_write, require_declared
 from ledger import NewFact
-from policies import WriteAction
+from policies import FactMetadata, WriteAction
 
 A = WriteAction
 IDENTITY_KIND = "observation"
@@ -28,7 +28,8 @@ def add_subject(
     response: Response,
 ) -> WriteAck:
     """Add a subject with its case role. Identifying data, when given, is recorded as a fact
-    (kind observation, category identity) owned by the caller's partner and sealed."""
+    (kind observation, category identity) owned by the caller's partner and sealed, under the
+    given legal basis or else the case's own; exactly that fact is what gets authorised."""
     require_declared(services.covenant, legal_basis=body.legal_basis)
     partners = body.sharing.partners
     require_declared(services.covenant, partner__sharing=partners)
@@ -36,21 +37,23 @@ def add_subject(
     def authorise() -> Permit:
         permit = guard.require(caller, A.add_subject, case)
         if body.identity is not None:
-            _identity_permit(guard, caller, case, body, permit, subjects=[])
+            guard.require(
+                caller, A.record_fact, case, fact=_identity_metadata(caller, body, permit)
+            )
         return permit
 
     def run(permit: Permit) -> WriteAck:
-        assert permit.case is not None
         identity = None
         if body.identity is not None:
+            meta = _identity_metadata(caller, body, permit)
             identity = NewFact(
-                IDENTITY_KIND,
+                meta.kind,
                 (),  # the new subject, once its id exists
-                (IDENTITY_CATEGORY,),
-                permit.case.purpose,
-                body.legal_basis or services.ledger.get_case(case).legal_basis,
-                body.sharing.level,
-                tuple(body.sharing.partners),
+                tuple(meta.categories),
+                meta.purpose,
+                meta.legal_basis,
+                str(meta.sharing.level),
+                tuple(sorted(meta.sharing.partners)),
                 body.identity,
             )
         added = services.ledger.add_subject(
@@ -69,29 +72,22 @@ def add_subject(
     return perform(pre, authorise, run)
 
 
-def _identity_permit(
-    guard: Guard,
-    caller: Caller,
-    case: str,
-    body: SubjectCreate,
-    permit: Permit,
-    *,
-    subjects: list[str],
-) -> Permit:
+def _identity_metadata(caller: Caller, body: SubjectCreate, permit: Permit) -> FactMetadata:
+    """The identity fact as it will be recorded: its purpose and basis are the case's unless
+    the caller names a basis."""
     assert permit.case is not None
-    meta = new_fact(
+    return new_fact(
         caller,
-        case,
+        permit.case.case_id,
         kind=IDENTITY_KIND,
-        subjects=subjects,
+        subjects=[],
         categories=[IDENTITY_CATEGORY],
         purpose=permit.case.purpose,
-        legal_basis=body.legal_basis or "wgs",
+        legal_basis=body.legal_basis or permit.case.legal_basis,
         level=body.sharing.level,
         partners=body.sharing.partners,
         now=permit.now,
     )
-    return guard.require(caller, A.record_fact, case, fact=meta)
 
 
 def invite_participant(

@@ -8,20 +8,25 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api._deps import CurrentCaller, ServicesDep
 from api._problems import VALIDATION, ProblemError
 from api._report_html import render_access_report
-from api.routes._common import PROBLEMS, GuardDep
-from api.routes.erasures import get_office
-from projections._privacy import PrivacyOffice
+from api._schemas import OptionalReason
+from api.routes._common import (
+    PROBLEMS,
+    CasePath,
+    GrantPath,
+    GuardDep,
+    OfficeDep,
+    problem_responses,
+)
 
-OfficeDep = Annotated[PrivacyOffice, Depends(get_office)]
 _ID = r"^[A-Za-z0-9-]{1,64}$"
 
 
@@ -30,6 +35,14 @@ class RetentionRun(BaseModel):
         default=None, description="Evaluate as of this time; not earlier than the clock."
     )
     dry_run: bool = False
+
+
+class ReviewCreate(BaseModel):
+    """A review's outcome; ``not_justified`` needs a remark (sealed with the case)."""
+
+    model_config = ConfigDict(extra="forbid")
+    outcome: Literal["justified", "not_justified"]
+    remark: OptionalReason = ""
 
 
 class HoldCreate(BaseModel):
@@ -101,24 +114,38 @@ def lift_hold(
 def notification_review(
     caller: CurrentCaller, guard: GuardDep, office: OfficeDep
 ) -> dict[str, Any]:
-    """Cases whose subject was not informed (deferred or undecided), overdue first."""
+    """Cases whose subject was not informed (deferred or undecided), overdue first, with
+    each deferral's review once made."""
     guard.require_supervision(caller)
     return {"cases": office.notification_review(caller.read_request)}
 
 
+def review_notification(
+    case: CasePath, body: ReviewCreate, caller: CurrentCaller, guard: GuardDep, office: OfficeDep
+) -> dict[str, Any]:
+    """The outcome of reviewing the case's deferral; ``not_justified`` lists the owners to
+    inform. A second review of the same deferral is 409 ``already_reviewed``."""
+    guard.require_supervision(caller)
+    return office.review_notification(
+        caller.read_request, case, outcome=body.outcome, remark=body.remark
+    )
+
+
 def emergency_review(caller: CurrentCaller, guard: GuardDep, office: OfficeDep) -> dict[str, Any]:
-    """Emergency (break-the-glass) accesses awaiting review."""
+    """Emergency (break-the-glass) grants awaiting review, with what each opened."""
     guard.require_supervision(caller)
     return {"accesses": office.emergency_review(caller.read_request)}
 
 
-def mark_reviewed(
-    seq: int, caller: CurrentCaller, guard: GuardDep, office: OfficeDep
+def review_emergency(
+    grant: GrantPath, body: ReviewCreate, caller: CurrentCaller, guard: GuardDep, office: OfficeDep
 ) -> dict[str, Any]:
-    """Mark an emergency access as reviewed (recorded in the access log itself)."""
+    """The outcome of reviewing one emergency grant; ``not_justified`` lists the owners whose
+    facts it opened, to inform. A second review is 409 ``already_reviewed``."""
     guard.require_supervision(caller)
-    office.mark_reviewed(caller.read_request, seq)
-    return {"reviewed": seq}
+    return office.review_emergency(
+        caller.read_request, grant, outcome=body.outcome, remark=body.remark
+    )
 
 
 def build_router() -> APIRouter:
@@ -133,8 +160,19 @@ def build_router() -> APIRouter:
     router.add_api_route("/holds", place_hold, methods=["POST"], status_code=201)
     router.add_api_route("/cases/{case}/holds/{hold}/lift", lift_hold, methods=["POST"])
     router.add_api_route("/reviews/notifications", notification_review, methods=["GET"])
+    router.add_api_route(
+        "/reviews/notifications/{case}",
+        review_notification,
+        methods=["POST"],
+        responses=problem_responses(409, 422),
+    )
     router.add_api_route("/reviews/emergency", emergency_review, methods=["GET"])
-    router.add_api_route("/reviews/emergency/{seq}", mark_reviewed, methods=["POST"])
+    router.add_api_route(
+        "/reviews/emergency/{grant}",
+        review_emergency,
+        methods=["POST"],
+        responses=problem_responses(409, 422),
+    )
     return router
 
 

@@ -41,15 +41,35 @@ class Auth:
         return self._tokens[key]
 
     def headers(
-        self, who: tuple[str, str], purpose: str | None = None, **extra: str
+        self,
+        who: tuple[str, str],
+        purpose: str | None = None,
+        *,
+        sub: str | None = None,
+        **extra: str,
     ) -> dict[str, str]:
         org, role = who
         default = META if role == "privacy_officer" else PURPOSE
         return {
-            "Authorization": f"Bearer {self.token(org, role)}",
+            "Authorization": f"Bearer {self.token(org, role, sub)}",
             "X-Purpose": purpose or default,
             **{k.replace("_", "-"): v for k, v in extra.items()},
         }
+
+
+#: The second privacy officer, who confirms what the first requested (four eyes).
+SECOND_PO_SUB = "zvh-privacy_officer-2"
+
+
+def erase_with_four_eyes(
+    client: TestClient, auth: Auth, body: dict[str, Any], **extra: str
+) -> dict[str, Any]:
+    """Request an erasure that needs confirmation (202) and confirm it as a second privacy
+    officer (201); the certificate answer."""
+    requested = ok(client.post("/v1/erasures", json=body, headers=auth.headers(PO, **extra)), 202)
+    assert requested["status"] == "awaiting_confirmation"
+    url = f"/v1/erasures/{requested['erasure_id']}/confirm"
+    return ok(client.post(url, headers=auth.headers(PO, sub=SECOND_PO_SUB)), 201)
 
 
 def stored_events(client: TestClient) -> int:

@@ -59,7 +59,7 @@ class TestActions:
     def test_refusals_and_validation(self, client: TestClient, auth: Auth) -> None:
         setup = active_case(client, auth)
         base = f"/v1/cases/{setup.case_id}/actions"
-        problem(client.post(base, json=ACTION, headers=auth.headers(GGZ)), 403, "forbidden")
+        problem(client.post(base, json=ACTION, headers=auth.headers(GGZ)), 403, "role-required")
         problem(
             client.post(base, json={**ACTION, "assignee": "om"}, headers=auth.headers(PR)),
             422,
@@ -101,7 +101,9 @@ class TestConsents:
             ok(client.post(withdrawal, json={}, headers=auth.headers(GGZ)))["consent_id"]
             == consent_id
         )
-        problem(client.post(withdrawal, headers=auth.headers(GGZ)), 422, "validation-error")
+        problem(
+            client.post(withdrawal, headers=auth.headers(GGZ)), 409, "consent-already-withdrawn"
+        )
 
     def test_validation(self, client: TestClient, auth: Auth) -> None:
         setup = active_case(client, auth)
@@ -109,7 +111,9 @@ class TestConsents:
         good = {"subject": setup.subject_id, "purpose": "zvh_joint_approach",
                 "categories": ["housing"], "recipients": ["gemeente"]}  # fmt: skip
         for bad in [{**good, "categories": ["gossip"]}, {**good, "recipients": []},
-                    {**good, "subject": "c" * 32}, {**good, "purpose": "nothing"}]:  # fmt: skip
+                    {**good, "purpose": "nothing"}]:  # fmt: skip
             problem(client.post(base, json=bad, headers=auth.headers(GGZ)), 422, "validation-error")
+        unknown = {**good, "subject": "c" * 32}
+        problem(client.post(base, json=unknown, headers=auth.headers(GGZ)), 422, "subject-unknown")
         missing = f"{base}/{'d' * 32}/withdrawal"
         problem(client.post(missing, headers=auth.headers(GGZ)), 404, "not-found")

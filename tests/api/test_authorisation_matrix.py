@@ -89,6 +89,8 @@ def expected(cell: Cell) -> int:
         return 200 if role == "privacy_officer" and cell.purpose == META else 403
     if role not in WHO[route]:
         return 403 if route in ("open", "erase") or visible else 404
+    if route == "erase" and cell.purpose != META:
+        return 422  # erasure is supervision: for the accountability purpose only
     if route in ("open", "erase"):
         return ok
     if cell.case not in STATUS.get(route, {"A", "K", "T"}):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
@@ -46,9 +47,14 @@ class TestOpenCase:
     def test_other_roles_are_refused_with_a_reason(self, client: TestClient, auth: Auth) -> None:
         for who in [("politie", "melder"), ("ggz", "deelnemer"), CLERK, PO]:
             body = problem(
-                client.post("/v1/cases", json=OPEN, headers=auth.headers(who)), 403, "forbidden"
+                client.post("/v1/cases", json=OPEN, headers=auth.headers(who)),
+                403,
+                "role-required",
             )
-            assert body["reason"] == "role_not_permitted"
+            # The organisation may hold the caller's role; the action needs another one.
+            assert body["reason"] == "role_required"
+            assert body["required_roles"] == ["procesregisseur"]
+            assert body["detail"] == "This action needs the role procesregisseur."
         assert stored_events(client) == 0
 
     def test_validation_names_fields_not_values(self, client: TestClient, auth: Auth) -> None:
@@ -141,13 +147,20 @@ class TestReadCase:
         url = f"/v1/cases/{setup.case_id}"
         normal = client.get(url, headers=corporation)
         assert setup.canaries["diagnosis"] not in normal.text
-        glass = ok(client.get(url, headers={**corporation, "X-Emergency-Reason": "acute risk"}))
+        # No emergency rule opens health data for the corporation: still withheld.
+        refused = ok(client.get(url, headers={**corporation, "X-Emergency-Reason": "acute risk"}))
+        assert refused["emergency"] is False
+        assert refused["withheld_by_reason"] == {"category": 1}
+        # The GGD's rule (vital interest) names health: the GGD, not yet a participant, may.
+        ggd = auth.headers(("ggd", "deelnemer"))
+        glass = ok(client.get(url, headers={**ggd, "X-Emergency-Reason": "acute risk"}))
         assert glass["emergency"] is True
         assert glass["facts"][0]["emergency"] is True
         assert glass["facts"][0]["body"] == {"text": setup.canaries["diagnosis"]}
+        assert set(glass["emergency_grant"]) == {"grant_id", "ends_at"}
         log = ok(client.get("/v1/audit/entries?emergency=true", headers=auth.headers(PO)))
         assert log["entries"]
-        assert {e["org"] for e in log["entries"]} == {"woningcorporatie"}
+        assert {e["org"] for e in log["entries"]} == {"ggd"}
 
     def test_list_shows_only_visible_cases(self, client: TestClient, auth: Auth) -> None:
         setup = active_case(client, auth)
@@ -227,12 +240,13 @@ class TestProcessWrites:
             422,
             "validation-error",
         )
-        body = {"decision": "defer", "reason": "safety risk", "review_at": "2026-12-24"}
+        review = (datetime.now(UTC) + timedelta(weeks=4)).date().isoformat()
+        body = {"decision": "defer", "reason": "safety risk", "review_at": review}
         assert ok(client.post(url, json=body, headers=auth.headers(PR)))["decision"] == "defer"
         problem(
             client.post(url, json=body, headers=auth.headers(("ggz", "deelnemer"))),
             403,
-            "forbidden",
+            "role-required",
         )
 
     def test_close_then_participants_see_nothing(self, client: TestClient, auth: Auth) -> None:

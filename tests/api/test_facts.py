@@ -73,19 +73,20 @@ class TestRecordFact:
             {**fact_body(setup.subject_id), "sharing": {"level": "partners"}},
             {**fact_body(setup.subject_id), "sharing": {"level": "owner", "partners": ["ggz"]}},
             {k: v for k, v in fact_body(setup.subject_id).items() if k != "body"},
-            fact_body("0" * 32),
         ]:
             problem(client.post(url, json=body, headers=auth.headers(GGZ)), 422, "validation-error")
+        unknown = client.post(url, json=fact_body("0" * 32), headers=auth.headers(GGZ))
+        assert problem(unknown, 422, "subject-unknown")["code"] == "subject_unknown"
 
     def test_refusals_by_role_and_relationship(self, client: TestClient, auth: Auth) -> None:
         setup = active_case(client, auth)
         url = f"/v1/cases/{setup.case_id}/facts"
         body = fact_body(setup.subject_id)
         assert (
-            problem(client.post(url, json=body, headers=auth.headers(PO)), 403, "forbidden")[
+            problem(client.post(url, json=body, headers=auth.headers(PO)), 403, "role-required")[
                 "reason"
             ]
-            == "role_not_permitted"
+            == "role_required"
         )
         problem(
             client.post(url, json=body, headers=auth.headers(("gemeente", "deelnemer"))),
@@ -168,7 +169,7 @@ class TestSubjectsAndParticipants:
         problem(
             client.post(url, json={"case_role": "client"}, headers=auth.headers(PO)),
             403,
-            "forbidden",
+            "role-required",
         )
 
     def test_invite_and_remove(self, client: TestClient, auth: Auth) -> None:
@@ -183,17 +184,19 @@ class TestSubjectsAndParticipants:
                 f"/v1/cases/{setup.case_id}", headers=auth.headers(("gemeente", "deelnemer"))
             )
         )
-        problem(
-            client.post(base, json={"org": "gemeente"}, headers=auth.headers(PR)),
-            422,
-            "validation-error",
-        )
+        again = client.post(base, json={"org": "gemeente"}, headers=auth.headers(PR))
+        # Invited twice: the current participation, 200, and no event.
+        assert again.status_code == 200
+        assert again.json()["unchanged"] is True
+        assert again.json()["version"] == int(again.headers["etag"].strip('"'))
         problem(
             client.post(base, json={"org": "nobody"}, headers=auth.headers(PR)),
             422,
             "validation-error",
         )
-        problem(client.post(base, json={"org": "om"}, headers=auth.headers(GGZ)), 403, "forbidden")
+        problem(
+            client.post(base, json={"org": "om"}, headers=auth.headers(GGZ)), 403, "role-required"
+        )
         ok(client.delete(f"{base}/gemeente", headers=auth.headers(PR)))
         problem(
             client.get(

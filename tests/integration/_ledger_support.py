@@ -15,6 +15,7 @@ from typing import Any
 from ledger import Case, CaseLedger, LocalKeyring, RequestContext, StoreConfig, open_ledger
 from ledger._stores import EVENTS_FILE, KEYRING_FILE, KEYSTORE_FILE
 from tests.conftest import ctx
+from tests.opening import open_as_recorded
 from tests.pg import PG_HOST, admin_execute, pg_dump, restore
 
 REGIE = ctx("zvh", "procesregisseur")
@@ -53,6 +54,7 @@ def record(
     subjects: Sequence[str] = (),
     kind: str = "observation",
     categories: Sequence[str] = ("housing",),
+    purpose: str = PURPOSE,
     **kwargs: Any,
 ) -> str:
     """Record a fact and return its id."""
@@ -62,7 +64,7 @@ def record(
         kind=kind,
         subjects=list(subjects),
         categories=list(categories),
-        purpose=PURPOSE,
+        purpose=purpose,
         legal_basis="wgs",
         sharing_level=kwargs.pop("sharing_level", "participants"),
         body=body,
@@ -75,7 +77,7 @@ def record(
 def bodies(ledger: CaseLedger, case_id: str) -> dict[str, Any]:
     """Every fact the case still lists, mapped to its opened body (None when redacted)."""
     case = ledger.get_case(case_id)
-    return {b.fact_id: b.body for b in ledger.open_bodies(case, list(case.facts))}
+    return {b.fact_id: b.body for b in open_as_recorded(ledger, case, list(case.facts))}
 
 
 def readable(ledger: CaseLedger, case_id: str) -> dict[str, Any]:

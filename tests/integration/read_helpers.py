@@ -52,6 +52,7 @@ from ledger._stores import ensure_schema, postgres_env
 from policies import Covenant, load_covenant, sample_covenant_path
 from projections import CaseViews, ProjectionRunner, ReadRequest, ReadService, open_views
 from projections._store import PROJECTIONS_FILE, VIEW_NAME, PostgresCaseViews
+from tests.opening import open_as_recorded
 from tests.pg import PG_URL, create_schemas, drop_schemas, pg_dump
 
 COVENANT_PATH = Path(str(sample_covenant_path()))
@@ -303,7 +304,7 @@ def record_sc1_with_canaries(ledger: CaseLedger) -> SC1:
     """Record SC1; every string in a fact body is that fact's canary (read as the oracle)."""
     scenario = record_sc1(ledger)
     case = ledger.get_case(scenario.case_id)
-    bodies = {b.fact_id: b.body for b in ledger.open_bodies(case, list(scenario.facts))}
+    bodies = {b.fact_id: b.body for b in open_as_recorded(ledger, case, list(scenario.facts))}
     canaries = {fid: tuple(_strings(body)) for fid, body in bodies.items()}
     assert all(canaries.values())
     labels = {fid: label for fid, (_, label) in scenario.facts.items()}

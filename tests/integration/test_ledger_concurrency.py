@@ -32,6 +32,7 @@ from tests.integration._ledger_support import (
     opened,
     stored_event_count,
 )
+from tests.opening import open_as_recorded
 
 THREADS = 8
 FACTS_PER_THREAD = 50
@@ -140,7 +141,7 @@ class TestConcurrentWriters:
             assert set(case.facts) == set(ids)  # stored = acknowledged
             events = _fact_recorded(reader, case_id)
             assert len(events) == total  # 0 duplicated
-            opened_bodies = reader.open_bodies(case, ids)
+            opened_bodies = open_as_recorded(reader, case, ids)
             assert {b.fact_id: b.body for b in opened_bodies} == {
                 fact_id: {"thread": index, "n": n} for fact_id, index, n in acknowledged
             }
@@ -213,7 +214,7 @@ class TestSharedLedgerGroupCommit:
                 expected = {f: b for c, f, b in acknowledged if c == case_id}
                 assert set(case.facts) == set(expected)  # stored = acknowledged
                 assert len(_fact_recorded(reader, case_id)) == len(expected)
-                opened_bodies = reader.open_bodies(case, list(expected))
+                opened_bodies = open_as_recorded(reader, case, list(expected))
                 assert {b.fact_id: b.body for b in opened_bodies} == expected
                 assert event_versions(reader, case_id) == list(range(1, case.version + 1))
 
@@ -285,7 +286,9 @@ class TestIdempotency:
             assert stored_event_count(reader) == events_before + 2
             case = reader.get_case(case_id)
             assert list(case.facts) == results[:1]
-            assert [b.body for b in reader.open_bodies(case, results[:1])] == [{"note": "once"}]
+            assert [b.body for b in open_as_recorded(reader, case, results[:1])] == [
+                {"note": "once"}
+            ]
 
     def test_same_key_other_body_is_refused(self, store_config: StoreConfig) -> None:
         with opened(store_config) as ledger:

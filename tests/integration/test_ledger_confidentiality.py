@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,9 @@ from tests.integration._ledger_support import (
     restored_config,
 )
 from tests.pg import PG_URL, pg_dump
+
+#: Four weeks from now (a deferral's review date may not lie in the past).
+REVIEW_AT = (datetime.now(UTC) + timedelta(weeks=4)).date().isoformat()
 
 
 def _canary() -> str:
@@ -73,7 +77,7 @@ def _record_everywhere(ledger: CaseLedger, canary: str) -> tuple[str, list[str]]
     )
     ledger.change_phase(REGIE, case_id, phase=4, reason=f"escalate {canary}")
     ledger.decide_notification(
-        REGIE, case_id, decision="defer", reason=f"defer {canary}", review_at="2026-06-01"
+        REGIE, case_id, decision="defer", reason=f"defer {canary}", review_at=REVIEW_AT
     )
     return case_id, [identity, note, corrected]
 

@@ -24,6 +24,7 @@ from tests.integration._ledger_support import (
     record,
 )
 from tests.integration._writer import run_writer
+from tests.opening import open_as_recorded
 
 ROUNDS = 50
 
@@ -83,7 +84,7 @@ class TestKilledWriter:
             case = ledger.get_case(case_id)
             lost = set(acknowledged) - set(case.facts)
             assert lost == set(), seed
-            opened_bodies = ledger.open_bodies(case, list(case.facts))  # raises if tampered
+            opened_bodies = open_as_recorded(ledger, case, list(case.facts))  # raises if tampered
             unreadable = [b.fact_id for b in opened_bodies if b.body is None]
             assert unreadable == [], seed
             found = {b.fact_id: b.body for b in opened_bodies}

@@ -34,6 +34,7 @@ from tests.integration._ledger_support import (
     opened,
     record,
 )
+from tests.opening import open_as_recorded
 
 Sealed = dict[str, list[tuple[bytes, bytes]]]  # fact id -> (blob, context) per revision
 
@@ -122,7 +123,7 @@ class TestEraseFact:
         assert report.scope_key_ids == ()
         case = e.ledger.get_case(w.case_1)
         assert case.facts[target].erased
-        assert [b.redacted for b in e.ledger.open_bodies(case, [target])] == [True]
+        assert [b.redacted for b in open_as_recorded(e.ledger, case, [target])] == [True]
         assert case.version == e.versions[w.case_1] + 1
         assert isinstance(_last_event(e.ledger, w.case_1), Case.Erased)
         assert_erased_exactly(e.ledger, e, {target})
@@ -270,14 +271,14 @@ class TestErasureReachesOtherProcesses:
         e, w = erasure, erasure.world
         held = e.warm.get_case(w.case_1)  # loaded, bodies opened: caches are warm
         target = w.facts["politie_a"]
-        assert [b.body for b in e.warm.open_bodies(held, [target])] == [w.expected[target]]
+        assert [b.body for b in open_as_recorded(e.warm, held, [target])] == [w.expected[target]]
         if scope == "fact":
             e.ledger.erase_fact(PRIVACY_OFFICER, w.case_1, target, ground="art17")
         elif scope == "subject":
             e.ledger.erase_subject(PRIVACY_OFFICER, w.case_1, w.subject_a, ground="art17")
         else:
             e.ledger.erase_case(PRIVACY_OFFICER, w.case_1, ground="retention")
-        assert [b.body for b in e.warm.open_bodies(held, [target])] == [None]
+        assert [b.body for b in open_as_recorded(e.warm, held, [target])] == [None]
 
 
 class TestRotateKeys:

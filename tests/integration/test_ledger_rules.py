@@ -133,11 +133,20 @@ class TestParticipation:
         )
 
     def test_inviting_a_participant_twice(self, world: World) -> None:
-        _refused(
-            world,
-            InvalidCommandError,
-            lambda: world.ledger.invite_participant(REGIE, world.case_id, org="reclassering"),
-        )
+        """Asking for what already holds stores nothing and says so (issue 18, item 9)."""
+        events_before = stored_event_count(world.ledger)
+        version = world.ledger.get_case(world.case_id).version
+        result = world.ledger.invite_participant(REGIE, world.case_id, org="reclassering")
+        assert result.unchanged
+        assert result.version == version
+        assert stored_event_count(world.ledger) == events_before
+
+    def test_setting_the_phase_it_has(self, world: World) -> None:
+        phase = world.ledger.get_case(world.case_id).phase
+        events_before = stored_event_count(world.ledger)
+        result = world.ledger.change_phase(REGIE, world.case_id, phase=phase, reason="same")
+        assert result.unchanged
+        assert stored_event_count(world.ledger) == events_before
 
     def test_action_for_a_non_participant(self, world: World) -> None:
         _refused(

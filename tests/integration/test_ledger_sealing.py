@@ -28,6 +28,7 @@ from tests.integration._ledger_support import (
     opened,
     record,
 )
+from tests.opening import open_as_recorded
 
 
 @dataclass
@@ -130,7 +131,7 @@ def _overwrite(w: World, version: int, state: bytes) -> None:
 
 def _open_one(ledger: CaseLedger, case_id: str, fact_id: str) -> Any:
     case = ledger.get_case(case_id)
-    (opened_body,) = ledger.open_bodies(case, [fact_id])
+    (opened_body,) = open_as_recorded(ledger, case, [fact_id])
     return opened_body.body
 
 
@@ -141,7 +142,7 @@ class TestMovedBodies:
         with opened(world.config) as ledger:
             for case_id in (world.case_id, world.other_case_id):
                 case = ledger.get_case(case_id)
-                for opened_body in ledger.open_bodies(case, list(case.facts)):
+                for opened_body in open_as_recorded(ledger, case, list(case.facts)):
                     assert opened_body.body == world.bodies[opened_body.fact_id]
 
     @pytest.mark.parametrize(
@@ -187,7 +188,7 @@ class TestMovedBodies:
             with pytest.raises(SealedError):
                 _open_one(ledger, world.case_id, target_fact)
             others = [f for f in case.facts if f != target_fact]
-            for opened_body in ledger.open_bodies(case, others):
+            for opened_body in open_as_recorded(ledger, case, others):
                 assert opened_body.body == world.bodies[opened_body.fact_id]
 
     def test_the_same_body_opens_with_its_own_context_only(self, world: World) -> None:

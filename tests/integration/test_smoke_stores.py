@@ -5,6 +5,7 @@ from __future__ import annotations
 from ledger import CaseLedger, NewFact, RequestContext, StoreConfig, open_ledger
 from ledger._stores import ColumnArrayPostgresFactory
 from tests.conftest import ctx
+from tests.opening import open_as_recorded
 
 
 def _accepted_case(ledger: CaseLedger, regie: RequestContext) -> str:
@@ -40,12 +41,14 @@ class TestRoundTrip:
             ).created_id
             assert fact_id is not None
             case = ledger.get_case(case_id)
-            assert [b.body for b in ledger.open_bodies(case, [fact_id])] == [{"note": "invented"}]
+            assert [b.body for b in open_as_recorded(ledger, case, [fact_id])] == [
+                {"note": "invented"}
+            ]
 
             ledger.erase_fact(regie, case_id, fact_id, ground="art17")
 
             case = ledger.get_case(case_id)
-            assert [b.redacted for b in ledger.open_bodies(case, [fact_id])] == [True]
+            assert [b.redacted for b in open_as_recorded(ledger, case, [fact_id])] == [True]
         finally:
             ledger.close()
 
@@ -90,7 +93,7 @@ class TestOneCommitOfManyEvents:
             assert ids == list(range(ids[0], ids[0] + 40))
             case = ledger.get_case(case_id)
             fact_ids = (result.created_id or "").split(",")
-            opened = ledger.open_bodies(case, fact_ids)
+            opened = open_as_recorded(ledger, case, fact_ids)
             assert [b.body["n"] for b in opened] == list(range(1, 41))  # type: ignore[index]
         finally:
             ledger.close()

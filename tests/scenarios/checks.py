@@ -11,6 +11,9 @@ from typing import Any
 from tests.scenarios.world import PO, CaseRecord, Http, Who, user
 
 METADATA = "privacy_officer_metadata"
+#: Allowed reads that show no content to their reader: the privacy officer's metadata view
+#: and an owner seeing that its consent-withdrawn fact awaits erasure.
+NOT_DISCLOSED = frozenset({METADATA, "allowed_owner_metadata"})
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ def look(http: Http, who: Who, case: CaseRecord, **headers: str) -> Look:
     return Look(
         seen={case.label_of(f["fact_id"]): "body" in f for f in view["facts"]},
         withheld=int(view["withheld"]),
-        actions=sorted((a["assignee"], a["what"] is not None) for a in view["actions"]),
+        actions=sorted((a["assignee"], a.get("what") is not None) for a in view["actions"]),
         status=str(view["status"]),
         phase=int(view["phase"]),
         text=response.text,
@@ -71,7 +74,9 @@ def content_readers(entries: Iterable[dict[str, Any]], fact_id: str) -> set[str]
     return {
         e["org"]
         for e in entries
-        if e["decision"] == "allowed" and e["reason"] != METADATA and fact_id in e["fact_ids"]
+        if e["decision"] == "allowed"
+        and e["reason"] not in NOT_DISCLOSED
+        and fact_id in e["fact_ids"]
     }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.scenarios.checks import METADATA, found
+from tests.scenarios.checks import NOT_DISCLOSED, found
 from tests.scenarios.world import PO, PR, CaseRecord, World, user
 
 SUBJECTS = [
@@ -47,13 +47,21 @@ class TestAccessReport:
         listed = {case.label_of(f["fact_id"]): f for f in report["facts"]}
         assert set(listed) == about - erased
         assert report["erased_facts"] == len(erased)
+        deferred = "review_at" in case.moments  # SC2: informing the person is deferred
         for label, fact in listed.items():
-            if case.fact_subjects[label] == (subject,):
+            alone = case.fact_subjects[label] == (subject,)
+            if alone and not deferred and fact["owner"] == "zvh":
                 assert fact["withheld_reason"] is None
                 assert case.fact_canary[label] in str(fact["body"])
+                continue
+            if not alone:
+                expected = "concerns_other_subjects"
+            elif deferred:
+                expected = "notification_deferred"  # AVG art. 23
             else:
-                assert fact["withheld_reason"] == "concerns_other_subjects"
-                assert fact["body"] is None
+                expected = "awaiting_owner_release"  # each partner releases its own facts
+            assert fact["withheld_reason"] == expected
+            assert fact["body"] is None
             assert fact["owner"]
             assert fact["legal_basis"]
             assert fact["purpose"] == case.purpose
@@ -69,7 +77,9 @@ class TestAccessReport:
         readers = [
             e
             for e in log
-            if e["decision"] == "allowed" and e["reason"] != METADATA and e["outcome"] == "ok"
+            if e["decision"] == "allowed"
+            and e["reason"] not in NOT_DISCLOSED
+            and e["outcome"] == "ok"
         ]
         expected = {
             org: sum(1 for e in readers if e["org"] == org) for org in {e["org"] for e in readers}
@@ -90,11 +100,13 @@ class TestAccessReport:
         assert found(as_json.text, others) == []
         assert found(as_html.text, others) == []
         erased = ERASED.get((name, subject), set())
+        released = "review_at" not in case.moments  # nothing is released during a deferral
         mine = [
             case.fact_canary[label]
             for label, subjects in case.fact_subjects.items()
             if subjects == (subject,) and label not in erased
-        ]
+            and released and case.fact_owner[label] == "zvh"
+        ]  # fmt: skip
         assert found(as_json.text, mine) == mine
         assert found(as_html.text, mine) == mine
 
@@ -106,10 +118,13 @@ class TestAccessReport:
         assert {(e["actor"], e["outcome"]) for e in logged} == {(user(PO), "access_report")}
         decided = {f for e in logged for f in e["fact_ids"]}
         assert {f["fact_id"] for f in report["facts"]} <= decided
-        withheld = {f["fact_id"] for f in report["facts"] if f["withheld_reason"]}
-        assert withheld == {
-            f for e in logged if e["reason"] == "concerns_other_subjects" for f in e["fact_ids"]
+        withheld = {(f["fact_id"], f["withheld_reason"]) for f in report["facts"]}
+        denied = {
+            (f, e["reason"]) for e in logged if e["decision"] == "denied" for f in e["fact_ids"]
         }
+        listed = {f for f, _ in withheld}
+        assert {w for w in withheld if w[1]} == {d for d in denied if d[0] in listed}
+        assert {d[1] for d in denied if d[0] not in listed} <= {"erased", "retracted"}
 
 
 class TestAccessReportIsForThePrivacyOfficer:

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger._audit import verify_document
+from tests.api.support import SECOND_PO_SUB
 from tests.scenarios.checks import found
 from tests.scenarios.conftest import Env
 from tests.scenarios.world import PO, sc1_intake, sc2_deferred, user
@@ -49,13 +50,20 @@ class TestErasureCertificates:
                 "ggz", {sc1.facts["diagnosis"]},
             ),
             (
-                {"scope": "case", "case_id": sc1.case_id, "ground": "retention"},
+                {"scope": "case", "case_id": sc1.case_id, "ground": "art17_request"},
                 sc1.case_id, set(sc1.facts.values()) - {sc1.facts["diagnosis"]},
             ),
         ]  # fmt: skip
         public_key = http.services.access_log.keys.public_key_b64()
+        second = http.auth.headers(PO, "accountability", sub=SECOND_PO_SUB)
         for body, target, unreadable in requests:
             created = http.call(PO, "POST", "/v1/erasures", body)
+            four_eyes = body["scope"] in ("owner", "case")  # a whole owner or case: confirmed
+            if four_eyes:
+                assert created.status_code == 202, created.text
+                assert created.json()["status"] == "awaiting_confirmation"
+                confirm = f"/v1/erasures/{created.json()['erasure_id']}/confirm"
+                created = http.client.post(confirm, headers=second)
             assert created.status_code == 201, created.text
             erasure_id = created.json()["erasure_id"]
             signed = created.json()["certificate"]
@@ -74,6 +82,8 @@ class TestErasureCertificates:
                 body["scope"], target, body["ground"]
             )  # fmt: skip
             assert document["requested_by"] == user(PO)
+            if four_eyes:
+                assert document["confirmed_by"] == SECOND_PO_SUB
             assert set(document["unreadable_fact_ids"]) == unreadable
             destroyed = document["destroyed"]
             assert destroyed["scope_keys"] == len(destroyed["scope_key_ids"])

@@ -15,11 +15,13 @@ from typing import Any
 import psycopg
 
 from ledger._audit import verify_document
+from tests.opening import open_as_recorded
 from tests.pg import PG_URL
-from tests.scenarios.checks import METADATA, content_readers, found, privacy_officer_view
+from tests.scenarios.checks import NOT_DISCLOSED, content_readers, found, privacy_officer_view
 from tests.scenarios.conftest import Env
 from tests.scenarios.world import (
     CLERK,
+    CORPORATION,
     EMERGENCY_REASON,
     ON_BEHALF_OF,
     PO,
@@ -39,7 +41,7 @@ def shown(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         e
         for e in entries
-        if e["decision"] == "allowed" and e["reason"] != METADATA and e["outcome"] == "ok"
+        if e["decision"] == "allowed" and e["reason"] not in NOT_DISCLOSED and e["outcome"] == "ok"
     ]
 
 
@@ -64,14 +66,24 @@ class TestPrivacyOfficerQuestions:
             facts[(e["org"], e["role"])] |= {case.label_of(f) for f in e["fact_ids"]}
         everything = {"diagnosis", "arrests", "rent arrears", "shared goal"}
         assert facts == {
-            ("woningcorporatie", "deelnemer"): everything,  # two of them by breaking the glass
+            # The corporation's emergency request opened nothing more (no rule for it).
+            ("woningcorporatie", "deelnemer"): {"rent arrears", "shared goal"},
+            # The GGD broke the glass: the vital-interest rule opens health, never criminal.
+            ("ggd", "deelnemer"): everything - {"arrests"},
             ("reclassering", "deelnemer"): everything,
             ("ggz", "deelnemer"): everything - {"arrests"},
             ("politie", "melder"): everything - {"diagnosis"},
             ("zvh", "procesregisseur"): {"rent arrears", "shared goal"},
         }
         glass = {case.label_of(f) for e in shown(entries) if e["emergency"] for f in e["fact_ids"]}
-        assert glass == {"diagnosis", "arrests"}
+        assert glass == everything - {"arrests"}
+        refused = {
+            (case.label_of(f), e["reason"])
+            for e in entries
+            if e["actor"] == user(CORPORATION) and e["decision"] == "denied"
+            for f in e["fact_ids"]
+        }
+        assert ("diagnosis", "emergency_category_not_covered") in refused
         behalf = {(e["actor"], e["on_behalf_of"]) for e in entries if e["on_behalf_of"]}
         assert behalf == {(user(PROBATION), ON_BEHALF_OF)}
         assert all(e["time"] and e["role"] and e["purpose"] for e in entries)
@@ -84,7 +96,7 @@ class TestPrivacyOfficerQuestions:
     def test_q2_recipients_of_a_subjects_data(self, world: World) -> None:
         http = world.http
         for case, subject, expected in (
-            (world.sc1, "M", {"woningcorporatie", "reclassering", "ggz", "politie", "zvh"}),
+            (world.sc1, "M", {"woningcorporatie", "reclassering", "ggz", "ggd", "politie", "zvh"}),
             (world.sc2, "A", {"veilig_thuis", "politie", "zvh"}),
             (world.sc2, "C", {"veilig_thuis", "politie", "zvh"}),
             (world.sc4, "D", {"dji", "reclassering", "gemeente"}),
@@ -141,33 +153,29 @@ class TestPrivacyOfficerQuestions:
             for f in e["fact_ids"]
             if f in allowed and e["org"] not in allowed[f]
         ]
-        assert sorted(outside) == [
-            ("arrests", "woningcorporatie", True),
-            ("diagnosis", "woningcorporatie", True),
-        ]
+        assert sorted(outside) == [("diagnosis", "ggd", True)]
         office = http.office.special_category_exposure(officer_request())
         assert sorted((world.sc1.label_of(f["fact_id"]), f["org"]) for f in office) == [
-            ("arrests", "woningcorporatie"),
-            ("diagnosis", "woningcorporatie"),
+            ("diagnosis", "ggd")
         ]
         assert {(f["emergency"], f["note"]) for f in office} == {(True, EMERGENCY_REASON)}
 
         pending = http.get(PO, "/v1/reviews/emergency")["accesses"]
         assert {(a["org"], a["case_id"], a["stated_reason"]) for a in pending} == {
-            ("woningcorporatie", world.sc1.case_id, EMERGENCY_REASON)
+            ("ggd", world.sc1.case_id, EMERGENCY_REASON)
         }
         assert {world.sc1.label_of(f) for a in pending for f in a["fact_ids"]} == {
-            "diagnosis", "arrests"
+            "diagnosis", "rent arrears", "shared goal"
         }  # fmt: skip
-        for access in pending:
-            assert http.do(PO, f"/v1/reviews/emergency/{access['seq']}") == {
-                "reviewed": access["seq"]
-            }
+        (grant,) = pending
+        url = f"/v1/reviews/emergency/{grant['grant_id']}"
+        outcome = {"outcome": "not_justified", "remark": "no acute danger was recorded"}
+        reviewed = http.do(PO, url, outcome)
+        # Not justified: the owners whose facts it opened are to be told (not the reader).
+        assert reviewed["inform"] == ["ggz", "woningcorporatie", "zvh"]
         assert http.get(PO, "/v1/reviews/emergency")["accesses"] == []
-        reviews = http.audit(decision="reviewed")
-        assert sorted(e["outcome"] for e in reviews) == sorted(
-            f"reviewed:{a['seq']}" for a in pending
-        )
+        again = http.call(PO, "POST", url, outcome)
+        assert (again.status_code, again.json()["code"]) == (409, "already_reviewed")
 
     def test_q5_denied_reads_and_why(self, world: World) -> None:
         http = world.http
@@ -187,7 +195,7 @@ class TestPrivacyOfficerQuestions:
             ("SC1", "zvh", "role_excludes_facts"),  # the clerk
             ("SC3", "brandweer", "sharing_excludes_reader"),
             ("SC4", "gemeente", "consent_absent_or_withdrawn"),  # care: never consented
-            ("SC4", "gemeente", "retention_expired"),  # debts after the withdrawal
+            ("SC4", "gemeente", "consent_withdrawn"),  # debts after the withdrawal
             ("SC4", "gemeente", "erased"),  # debts after the retention run
         } <= per_fact
         erased = [e for e in denied if e["reason"] == "erased"]
@@ -255,8 +263,8 @@ class TestPrivacyOfficerQuestions:
         assert found(str(signed), world.all_canaries()) == []
 
         ledger = http.services.ledger
-        opened = ledger.open_bodies(
-            ledger.get_case(case.case_id), [debts, case.facts["housing need"]]
+        opened = open_as_recorded(
+            ledger, ledger.get_case(case.case_id), [debts, case.facts["housing need"]]
         )
         assert [(o.fact_id, o.body is None) for o in opened] == [
             (debts, True), (case.facts["housing need"], False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from tests.opening import open_as_recorded
 from tests.scenarios.checks import found, look, privacy_officer_view
 from tests.scenarios.conftest import Env
 from tests.scenarios.world import (
@@ -90,7 +91,7 @@ class TestRetentionRun:
         assert privacy_officer_view(http, sc5)["facts"] == []
         ledger = http.services.ledger
         case = ledger.get_case(sc4.case_id)
-        assert [o.body for o in ledger.open_bodies(case, [sc4.facts["debts"]])] == [None]
+        assert [o.body for o in open_as_recorded(ledger, case, [sc4.facts["debts"]])] == [None]
 
         again = run(http)
         assert (again["erasures"], again["holds"]) == ([], [])
@@ -123,7 +124,7 @@ class TestRetentionRun:
         kept = privacy_officer_view(http, case)
         assert (kept["status"], len(kept["facts"])) == ("closed", len(case.facts))
         ledger = http.services.ledger
-        bodies = ledger.open_bodies(ledger.get_case(case.case_id), list(case.facts.values()))
+        bodies = open_as_recorded(ledger, ledger.get_case(case.case_id), list(case.facts.values()))
         assert all(b.body is not None for b in bodies)  # nothing destroyed while on hold
 
         lifted = http.call(PO, "POST", f"{case.path()}/holds/{hold_id}/lift", {})

@@ -190,7 +190,10 @@ class TestSC2DeferredNotification:
         assert page.headers["content-type"].startswith("text/html")
         for rendered in (str(report), page.text):
             assert found(rendered, others) == []
-            assert found(rendered, case.canaries["A"]) == case.canaries["A"]
+            # While informing A is deferred, A's own facts are withheld too (AVG art. 23).
+            assert found(rendered, case.canaries["A"]) == []
+        reasons = {f["withheld_reason"] for f in report["facts"]}
+        assert reasons == {"notification_deferred", "concerns_other_subjects"}
         assert {case.label_of(f["fact_id"]) for f in report["facts"]} == {
             "identity A", "risk posed by A", "incident report"
         }  # fmt: skip
@@ -266,11 +269,17 @@ class TestSC4Aftercare:
 
         sc4_withdraw_debts(http, case)
         debts = case.fact_canary["debts"]
-        for who in (MUNICIPALITY, PROBATION):
-            after = look(http, who, case)
-            assert after.seen == content(*dates, "housing need")
-            assert after.withheld == 2
-            assert found(after.text, [debts]) == []
+        after = look(http, MUNICIPALITY, case)
+        assert after.seen == content(*dates, "housing need")
+        assert after.withheld == 2
+        assert found(after.text, [debts]) == []
+        # The owner sees that its debt fact exists and awaits erasure, without its body.
+        owner = look(http, PROBATION, case)
+        assert owner.seen == {**content(*dates, "housing need"), "debts": False}
+        assert owner.withheld == 1  # care need: never consented to
+        assert found(owner.text, [debts]) == []
+        hidden = [f for f in http.view(PROBATION, case).json()["facts"] if "body" not in f]
+        assert [f["status"] for f in hidden] == ["consent_withdrawn_awaiting_erasure"]
         for who in (DJI, PR, CLERK):
             assert "debts" not in look(http, who, case).seen
             assert found(look(http, who, case).text, [debts]) == []
@@ -294,9 +303,15 @@ class TestSC4Aftercare:
         after = http.audit(case=case.case_id, decision="allowed", **{"from": moment})
         assert content_readers(after, debts) == set()
         refusals = http.audit(case=case.case_id, decision="denied", **{"from": moment})
-        # A withdrawn consent makes the fact due for erasure at once (DOMAIN.md "Retention").
+        # A withdrawn consent hides the fact at once (DOMAIN.md "Retention"), logged as such;
+        # its owner sees only that it exists and awaits erasure.
         assert {(e["org"], e["reason"]) for e in refusals if debts in e["fact_ids"]} == {
-            (org, "retention_expired") for org in ("gemeente", "reclassering", "dji", "zvh")
+            (org, "consent_withdrawn") for org in ("gemeente", "dji", "zvh")
+        }
+        owner = {(e["org"], e["reason"]) for e in after if debts in e["fact_ids"]}
+        assert owner == {
+            ("reclassering", "allowed_owner_metadata"),
+            ("zvh", "privacy_officer_metadata"),
         }
         assert http.office.reads_after_withdrawal(officer_request()) == []
 
@@ -365,6 +380,6 @@ class TestSC5RefusalReasonAfterErasure:
         http = env.http
         case = sc5_escalation(http)
         sc5_close(http, case)
-        erasure = {"scope": "case", "case_id": case.case_id, "ground": "retention"}
-        http.do(PO, "/v1/erasures", erasure)
+        erasure = {"scope": "case", "case_id": case.case_id, "ground": "art17_request"}
+        http.erase_with_four_eyes(erasure)
         assert refused(http, POLICE, case, None) == "erased"

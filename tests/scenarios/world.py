@@ -25,7 +25,7 @@ from api.bootstrap import Services
 from policies import PartnerId, Principal, RoleId, UserId
 from projections import ReadRequest
 from projections._privacy import PrivacyOffice
-from tests.api.support import Auth
+from tests.api.support import SECOND_PO_SUB, Auth
 
 Who = tuple[str, str]
 JOINT = "zvh_joint_approach"
@@ -103,6 +103,7 @@ class CaseRecord:
     facts: dict[str, str] = field(default_factory=dict)  # label -> fact id
     fact_subjects: dict[str, tuple[str, ...]] = field(default_factory=dict)  # fact -> subjects
     fact_canary: dict[str, str] = field(default_factory=dict)  # fact label -> canary
+    fact_owner: dict[str, str] = field(default_factory=dict)  # fact label -> owner partner
     canaries: dict[str, list[str]] = field(default_factory=dict)  # subject label -> canaries
     actions: dict[str, str] = field(default_factory=dict)  # label -> action id
     consents: dict[str, str] = field(default_factory=dict)  # label -> consent id
@@ -173,6 +174,17 @@ class Http:
         result: dict[str, Any] = response.json()
         return result
 
+    def erase_with_four_eyes(self, body: dict[str, Any]) -> dict[str, Any]:
+        """An erasure a first privacy officer requests and a second confirms (201)."""
+        requested = self.call(PO, "POST", "/v1/erasures", body)
+        assert requested.status_code == 202, requested.text
+        confirm = f"/v1/erasures/{requested.json()['erasure_id']}/confirm"
+        second = self.auth.headers(PO, META, sub=SECOND_PO_SUB)
+        confirmed = self.client.post(confirm, headers=second)
+        assert confirmed.status_code == 201, confirmed.text
+        result: dict[str, Any] = confirmed.json()
+        return result
+
     def get(self, who: Who, path: str, *, purpose: str | None = None, **headers: str) -> Any:
         response = self.call(who, "GET", path, purpose=purpose, **headers)
         assert response.status_code == 200, (path, who, response.text)
@@ -236,6 +248,7 @@ class Http:
             case.facts[f"identity {label}"] = str(added["identity_fact_id"])
             case.fact_subjects[f"identity {label}"] = (label,)
             case.fact_canary[f"identity {label}"] = case.canaries[label][-1]
+            case.fact_owner[f"identity {label}"] = by[0]
         return case.subjects[label]
 
     def fact(
@@ -270,6 +283,7 @@ class Http:
         case.facts[label] = str(created["fact_id"])
         case.fact_subjects[label] = about
         case.fact_canary[label] = case.canaries[owner_label][-1]
+        case.fact_owner[label] = who[0]
         return case.facts[label]
 
     def action(self, case: CaseRecord, who: Who, label: str, assignee: str, due: str) -> str:
@@ -440,7 +454,10 @@ def play_all(http: Http) -> World:
     """SC1-SC5 with every role looking, then a week of privacy-relevant events:
 
     * SC1: reclassering reads on behalf of its casusregisseur; the police try to read the case
-      for a criminal investigation (refused: purpose); the corporation breaks the glass.
+      for a criminal investigation (refused: purpose); the corporation tries to break the
+      glass (no emergency rule opens health or criminal data for it: nothing more shown);
+      a GGD nurse, not a participant, breaks the glass (the vital-interest rule opens the
+      diagnosis to the GGD, never the arrests).
     * SC3: a non-participant (gemeente) tries to read; the clean-out is done, the case closed,
       and the resident's complaint puts a legal hold on it.
     * SC4: the municipality reads before and after the debt consent is withdrawn.
@@ -452,6 +469,7 @@ def play_all(http: Http) -> World:
     http.view(PROBATION, sc1, X_On_Behalf_Of=ON_BEHALF_OF)
     http.call(POLICE, "GET", sc1.path(), purpose="criminal_investigation")
     http.view(CORPORATION, sc1, X_Emergency_Reason=EMERGENCY_REASON)
+    http.view(GGD, sc1, X_Emergency_Reason=EMERGENCY_REASON)
 
     sc2 = sc2_deferred(http)
     everyone_looks(http, sc2, [VEILIG_THUIS, PR, POLICE_OFFICER, PO])

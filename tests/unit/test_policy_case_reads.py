@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -12,6 +13,7 @@ from policies import (
     CaseStatus,
     Disclosure,
     FactMetadata,
+    NotificationDecision,
     Participation,
     PartnerId,
     Principal,
@@ -108,14 +110,28 @@ class TestSubjectReport:
     """Only the privacy officer compiles it; a fact shows only if it is about the subject alone."""
 
     def test_fact_about_the_subject_alone(self) -> None:
-        decision = report(fact(subjects={SUBJECT_A}))
+        decision = report(fact(subjects={SUBJECT_A}, owner="zvh"))
         assert decision.reason is R.allowed_access_report
         assert decision.disclosure is Disclosure.content
-        assert decision.basis == "owner=ggz; kind=observation"
+        assert decision.basis == "owner=zvh; kind=observation"
+
+    def test_other_owners_release_their_own_facts(self) -> None:
+        """Until its owner releases it, a partner's fact is in the report as metadata only."""
+        decision = report(fact(subjects={SUBJECT_A}))
+        assert decision.reason is R.awaiting_owner_release
+        assert decision.basis == "owner=ggz; not released"
+
+    def test_no_content_while_notification_is_deferred(self) -> None:
+        """AVG art. 23: the grounds for not informing the person restrict access too."""
+        deferred = replace(case(), notification=NotificationDecision("defer", at(days=28)))
+        decision = report(fact(subjects={SUBJECT_A}, owner="zvh"), c=deferred)
+        assert decision.reason is R.notification_deferred
+        informed = replace(case(), notification=NotificationDecision("inform"))
+        assert report(fact(subjects={SUBJECT_A}, owner="zvh"), c=informed).allowed
 
     def test_closed_case_still_reported(self) -> None:
         closed = case(CaseStatus.closed, closed_at=at(0))
-        assert report(fact(), c=closed).allowed
+        assert report(fact(owner="zvh"), c=closed).allowed
 
     def test_others_are_withheld(self) -> None:
         both = report(fact(subjects={SUBJECT_A, SUBJECT_B}))

@@ -10,6 +10,7 @@ from policies import (
     AccessDecision,
     CaseState,
     CaseStatus,
+    Disclosure,
     EmergencyRequest,
     FactMetadata,
     Participation,
@@ -18,6 +19,8 @@ from policies import (
     Principal,
     ReasonCode,
     decide_fact_read,
+    emergency_rules_for,
+    emergency_window,
 )
 from tests.strategies import (
     SUBJECT_B,
@@ -156,8 +159,16 @@ class TestFactChecks:
         given = consent(recipients=())
         assert read(owner, f, case(consents=[given])).reason is R.allowed_owner
         gone = consent(recipients=(), withdrawn_at=at(hours=12))
-        # The only covering consent is gone: hidden at once, due for erasure at withdrawal.
-        assert read(owner, f, case(consents=[gone])).reason is R.retention_expired
+        # The only covering consent is gone: hidden at once, due for erasure at withdrawal;
+        # its owner still sees that it exists (metadata), others are told consent_withdrawn.
+        hidden = read(owner, f, case(consents=[gone]))
+        assert hidden.reason is R.allowed_owner_metadata
+        assert hidden.disclosure is Disclosure.metadata
+        assert hidden.basis == f"consent withdrawn {at(hours=12).isoformat()}"
+        other = read(reader("reclassering", "deelnemer"), f, case(consents=[gone]))
+        assert other.reason is R.consent_withdrawn
+        closed = case(CaseStatus.closed, closed_at=at(hours=13), consents=[gone])
+        assert read(owner, f, closed).reason is R.consent_withdrawn  # closed: no view at all
         decision = read(owner, f, case())
         assert decision.reason is R.consent_absent_or_withdrawn
         assert decision.basis == (
@@ -219,31 +230,65 @@ class TestCaseAndParticipation:
 
 
 def emergency(reason: str = "acute safety risk", minutes_ago: int = 10) -> EmergencyRequest:
-    return EmergencyRequest(reason, at(days=1) - timedelta(minutes=minutes_ago))
+    """A grant made ``minutes_ago`` before the read (at day 1), boxed by the covenant."""
+    return emergency_window(sample(), reason, at(days=1) - timedelta(minutes=minutes_ago))
 
 
 OUTSIDER = reader("om", "deelnemer")
-HEALTH = fact(categories={"health"}, sharing=shared("participants"))
+GGD = reader("ggd", "deelnemer")
+HEALTH = fact(categories={"health"}, sharing=shared("partners", "reclassering"))
+CRIMINAL = fact(categories={"criminal"}, sharing=shared("partners", "reclassering"))
 
 
 class TestEmergencyAccess:
-    """Break the glass: reason, role and window required; overrides three denials only."""
+    """Break the glass: a grant with a reason and a time box, for readers a covenant rule
+    admits; it overrides three denials only, never owner-only facts, and art. 9/10 facts only
+    where the rule names the category."""
 
     @pytest.mark.parametrize(
-        ("who", "f", "overridden"),
+        ("who", "f", "overridden", "rule"),
         [
-            (OUTSIDER, fact(), "not_participant"),
-            (PARTICIPANT, fact(sharing=shared("owner")), "sharing_excludes_reader"),
-            (PARTICIPANT, HEALTH, "special_category_requires_named_partner"),
+            (OUTSIDER, fact(), "not_participant", "acute_danger"),
+            (
+                PARTICIPANT,
+                fact(sharing=shared("partners", "reclassering")),
+                "sharing_excludes_reader",
+                "acute_danger",
+            ),
+            (GGD, HEALTH, "not_participant", "vital_interest_health"),
         ],
     )
-    def test_granted_and_flagged(self, who: Principal, f: FactMetadata, overridden: str) -> None:
-        decision = read(who, f, emergency=emergency())
+    def test_granted_and_flagged(
+        self, who: Principal, f: FactMetadata, overridden: str, rule: str
+    ) -> None:
+        grant = emergency()
+        decision = read(who, f, emergency=grant)
         assert decision.allowed
         assert decision.emergency
         assert decision.reason is R.emergency_granted
-        assert f"overrides {overridden}; window 240min" in decision.basis
-        assert "acute" not in decision.basis
+        assert f"overrides {overridden}; emergency_rule={rule}" in decision.basis
+        assert decision.basis.endswith(f"until {grant.ends_at.isoformat()}")
+        assert "safety risk" not in decision.basis  # the stated reason is never a basis
+
+    @pytest.mark.parametrize("who", [OUTSIDER, PARTICIPANT, GGD])
+    def test_never_opens_owner_only_facts(self, who: Principal) -> None:
+        decision = read(who, fact(sharing=shared("owner")), emergency=emergency())
+        assert decision.reason is R.emergency_not_for_owner_facts
+        assert not decision.allowed
+
+    @pytest.mark.parametrize(
+        ("who", "f"),
+        [
+            (OUTSIDER, HEALTH),  # om is named by no rule opening health
+            (PARTICIPANT, HEALTH),
+            (GGD, CRIMINAL),  # the GGD's rule names health, not criminal data
+        ],
+    )
+    def test_special_categories_only_where_a_rule_names_them(
+        self, who: Principal, f: FactMetadata
+    ) -> None:
+        decision = read(who, f, emergency=emergency())
+        assert decision.reason is R.emergency_category_not_covered
 
     def test_not_needed_is_not_emergency_access(self) -> None:
         decision = read(emergency=emergency())
@@ -256,16 +301,27 @@ class TestEmergencyAccess:
         assert decision.reason is R.emergency_reason_missing
         assert decision.basis.endswith("would override not_participant")
 
-    def test_role_must_be_an_emergency_role(self) -> None:
+    def test_role_and_partner_must_be_admitted_by_a_rule(self) -> None:
         melder = reader("om", "melder")
         assert read(melder, emergency=emergency()).reason is R.emergency_role_not_permitted
+        assert emergency_rules_for(sample(), melder) == ()
+        ids = [r.id for r in emergency_rules_for(sample(), GGD)]
+        assert ids == ["acute_danger", "vital_interest_health"]
 
-    @pytest.mark.parametrize("minutes_ago", [240, 241, -1])
-    def test_window(self, minutes_ago: int) -> None:
-        decision = read(OUTSIDER, emergency=emergency(minutes_ago=minutes_ago))
-        assert decision.reason is R.emergency_window_expired
-        assert decision.basis.endswith("window 240min")
-        assert read(OUTSIDER, emergency=emergency(minutes_ago=239)).allowed
+    def test_time_box_from_the_grant_not_the_read(self) -> None:
+        """At the grant's start and one second before its end: open; from its end: expired."""
+        start = at(days=1)
+        grant = emergency_window(sample(), "acute safety risk", start)
+        box = timedelta(minutes=sample().emergency.max_window_minutes)
+        assert grant.ends_at == start + box
+        for moment in (start, start + box - timedelta(seconds=1)):
+            assert read(OUTSIDER, emergency=grant, now=moment).reason is R.emergency_granted
+        for moment in (start + box, start + box + timedelta(seconds=1)):
+            decision = read(OUTSIDER, emergency=grant, now=moment)
+            assert decision.reason is R.emergency_expired
+            assert decision.basis.endswith(f"grant ended {grant.ends_at.isoformat()}")
+        before = read(OUTSIDER, emergency=grant, now=start - timedelta(seconds=1))
+        assert before.reason is R.emergency_expired
 
     @pytest.mark.parametrize(
         ("f", "c", "expected"),

@@ -63,7 +63,9 @@ class TestSC1Intake:
         wijkagent = reader("politie", "melder")
         triage = case(CaseStatus.triage, participants=members("zvh", "politie"))
         signal = fact("politie", kind="signal", categories={"safety_risk"})
-        assert decide_write(sample(), director, WriteAction.open_case, None, None, at(0)).allowed
+        assert decide_write(
+            sample(), director, WriteAction.open_case, None, None, at(0), case_purpose=JOINT
+        ).allowed
         for action in (WriteAction.triage, WriteAction.decide_notification):
             assert decide_write(sample(), director, action, triage, None, at(0)).allowed
         recorded = decide_write(sample(), wijkagent, WriteAction.record_fact, triage, signal, at(0))
@@ -108,7 +110,7 @@ class TestSC2DeferredNotification:
         assert decide_write(sample(), director, action, self.sc2, None, at(0)).allowed
         worker = reader("veilig_thuis", "deelnemer")
         denied = decide_write(sample(), worker, action, self.sc2, None, at(0))
-        assert denied.reason is R.role_not_permitted
+        assert denied.reason is R.role_required
 
     def test_privacy_officer_sees_the_decision_metadata(self) -> None:
         decision = read(self.officer, self.deferral, self.sc2, at(1), purpose="accountability")
@@ -210,7 +212,12 @@ class TestSC4Aftercare:
     def test_at_the_instant_of_withdrawal(self) -> None:
         for who in (self.municipality, reader("reclassering", "deelnemer")):
             debts = read(who, self.debts, self.sc4, self.withdrawal, self.p)
-            assert not debts.allowed
+            assert debts.disclosure is not Disclosure.content
+            # Others: withdrawn; the owner: it exists and awaits erasure (metadata).
+            expected = (
+                R.allowed_owner_metadata if who.partner == "reclassering" else (R.consent_withdrawn)
+            )
+            assert debts.reason is expected
         assert read(self.municipality, self.housing, self.sc4, self.withdrawal, self.p).allowed
 
     def test_debt_facts_are_due_for_erasure_at_withdrawal(self) -> None:

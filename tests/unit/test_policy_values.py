@@ -16,6 +16,7 @@ from policies import (
     Disclosure,
     EmergencyRequest,
     LegalHold,
+    NotificationDecision,
     Participation,
     PartnerId,
     PolicyError,
@@ -129,6 +130,10 @@ class TestAccessDecision:
 class TestInputs:
     """Inputs refuse naive times and contradictory states; views are read-only."""
 
+    def test_an_emergency_grant_ends_after_it_starts(self) -> None:
+        with pytest.raises(PolicyError, match="must end after it starts"):
+            EmergencyRequest("reason", T0, T0)
+
     @pytest.mark.parametrize(
         "build",
         [
@@ -139,7 +144,9 @@ class TestInputs:
             lambda: consent(withdrawn_at=NAIVE),
             lambda: LegalHold("h", "complaint", NAIVE),
             lambda: LegalHold("h", "complaint", T0, NAIVE),
-            lambda: EmergencyRequest("reason", NAIVE),
+            lambda: EmergencyRequest("reason", NAIVE, T0),
+            lambda: EmergencyRequest("reason", T0, NAIVE),
+            lambda: NotificationDecision("defer", NAIVE),
             lambda: case(closed_at=NAIVE),
         ],
     )
