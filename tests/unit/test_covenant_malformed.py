@@ -46,6 +46,14 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
     "emergency_role_no_content": [
         ("emergency.roles[0]", "role 'privacy_officer' never reads fact content"),
     ],
+    "emergency_roles_and_rules": [
+        ("emergency.roles", "give either roles or rules, not both"),
+        ("emergency.rules[0].partners[0]", "unknown partner 'politie'"),
+        ("emergency.rules[0].special_categories[0]", "'housing' is not a declared special"),
+    ],
+    "metadata_purpose_opens_cases": [
+        ("purposes[2].opens_cases", "must be false: no content is processed"),
+    ],
     "emergency_window_too_long": [
         ("emergency.max_window_minutes", "less than or equal to 1440 (got 2000)"),
     ],

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from policies import Covenant, Domain, load_covenant, parse_covenant, sample_covenant_path
+from policies import (
+    Covenant,
+    Domain,
+    EmergencyRule,
+    load_covenant,
+    parse_covenant,
+    sample_covenant_path,
+)
+from policies._covenant import Emergency
 from tests.strategies import sample
 
 SAMPLE_PARTNERS = (
@@ -137,3 +145,23 @@ class TestModelValidation:
     def test_parse_names_the_source(self) -> None:
         with pytest.raises(ValueError, match=r"^inline: \(syntax\): invalid TOML"):
             parse_covenant("version = ", "inline")
+
+
+class TestEmergencyRules:
+    """``emergency.roles`` is the short form of one rule; ``rules`` are used as written."""
+
+    def test_roles_short_form_is_one_default_rule(self) -> None:
+        emergency = Emergency(roles=("deelnemer",), max_window_minutes=60)
+        (rule,) = emergency.effective_rules
+        assert (rule.id, rule.roles, rule.special_categories) == ("default", ("deelnemer",), ())
+
+    def test_rules_are_used_as_written(self) -> None:
+        rules = (
+            EmergencyRule(id="vital", roles=("deelnemer",), special_categories=("health",)),
+            EmergencyRule(id="plain", roles=("procesregisseur",)),
+        )
+        emergency = Emergency(rules=rules, max_window_minutes=60)
+        assert emergency.effective_rules == rules
+
+    def test_neither_roles_nor_rules_means_no_one_breaks_the_glass(self) -> None:
+        assert Emergency(max_window_minutes=60).effective_rules == ()
