@@ -29,6 +29,7 @@ from policies import (
     AccessDecision,
     CaseId,
     CaseState,
+    Covenant,
     ErasureGround,
     ErasureRuling,
     ErasureScope,
@@ -77,8 +78,12 @@ class Guard:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.covenant = services.covenant
         self._stale: dict[str, tuple[float, CaseState | None]] = {}
+
+    @property
+    def covenant(self) -> Covenant:
+        """The covenant in force (a reload swaps it on the services)."""
+        return self.services.covenant
 
     def require(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Public(BaseModel):
@@ -128,6 +128,10 @@ class AuditEntryPublic(_Public):
     reason: str
     emergency: bool
     outcome: str
+    covenant: str = Field(
+        description="The covenant in force for this decision: `<version>:<content hash>`"
+        " (empty on entries from before covenants were recorded)."
+    )
 
 
 class AuditEntries(_Public):

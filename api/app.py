@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from api._auth import TokenVerifier, key_source
+from api._covenant_reload import install_hangup_reload
 from api._guard import Guard
 from api._handlers import install_handlers
 from api._hygiene import HygieneMiddleware
@@ -41,13 +42,20 @@ Partner-owned, sealed case facts for a care-and-safety partnership (Zorg- en Vei
 """
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None, tune_gc: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    tune_gc: bool = False,
+    reload_on_hangup: bool = False,
+) -> FastAPI:
     """Build the API for these settings. Refuses (raises) without a valid covenant or without
     a way to verify tokens.
 
     ``tune_gc`` is for a process that serves this one app (``caseledger serve``): while the
     app runs, the garbage collector skips the start-up heap and collects less often (see
-    :func:`_serving_gc`).
+    :func:`_serving_gc`). ``reload_on_hangup``: SIGHUP reloads the covenant (the process's
+    main thread runs the event loop, as under ``caseledger serve``).
     """
     covenant = load_covenant(settings.covenant_file)
     keys = key_source(settings)
@@ -66,8 +74,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None, tune_gc: bool 
                 committer = FactCommitter(services.ledger)
             app.state.committer = committer
             app.state.office = PrivacyOffice(services.reads)
-            with _serving_gc(enabled=tune_gc):
-                yield
+            uninstall = install_hangup_reload(app) if reload_on_hangup else None
+            try:
+                with _serving_gc(enabled=tune_gc):
+                    yield
+            finally:
+                if uninstall is not None:
+                    uninstall()
         finally:
             if committer is not None:
                 committer.close()  # commits what is queued before the stores close
@@ -95,7 +108,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, tune_gc: bool 
     app.add_middleware(RequestLogMiddleware)  # added last: the outermost layer
 
     def openapi() -> dict[str, Any]:
-        return build_openapi(app, covenant)
+        services = getattr(app.state, "services", None)
+        return build_openapi(app, covenant if services is None else services.covenant)
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
@@ -104,7 +118,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, tune_gc: bool 
 def create_app_from_env() -> FastAPI:
     """The uvicorn factory: settings from ``CASELEDGER_*`` variables, JSON request logs."""
     configure_logging()
-    return create_app(Settings.from_environ(os.environ), tune_gc=True)
+    return create_app(Settings.from_environ(os.environ), tune_gc=True, reload_on_hangup=True)
 
 
 #: Collector thresholds while serving (CPython's default is 700, 10, 10). A full collection is

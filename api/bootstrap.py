@@ -40,6 +40,13 @@ class Services:
     reads: ReadService
     clock: Clock
 
+    def use_covenant(self, covenant: Covenant) -> None:
+        """Put a validated covenant in force for every service built here."""
+        self.covenant = covenant
+        self.reads.covenant = covenant
+        self.ledger.purposes = covenant
+        self.access_log.checkpoint_every = covenant.access_log.checkpoint_every
+
     def close(self) -> None:
         self.runner.stop()
         self.access_log.close()

@@ -130,9 +130,16 @@ class PurposeRule(Protocol):
 
     def is_compatible(self, fact_purpose: str, reader_purpose: str) -> bool: ...
 
+    @property
+    def reference(self) -> str:
+        """The covenant's ``<version>:<content hash>``, recorded on every write event."""
+        ...
+
 
 class _SamePurposeOnly:
     """Without a covenant, a fact opens only for the purpose it was recorded for."""
+
+    reference = ""
 
     def is_compatible(self, fact_purpose: str, reader_purpose: str) -> bool:
         return fact_purpose == reader_purpose
@@ -450,6 +457,7 @@ class CaseLedger(Application[UUID]):
             partner=ctx.principal.partner,
             on_behalf_of=ctx.principal.on_behalf_of,
             purpose_of_use=ctx.purpose,
+            covenant=self.purposes.reference,
             timestamp=self._clock(),
             **kwargs,
         )
@@ -488,6 +496,7 @@ class CaseLedger(Application[UUID]):
             partner=partner,
             on_behalf_of=ctx.principal.on_behalf_of,
             purpose_of_use=ctx.purpose,
+            covenant=self.purposes.reference,
             timestamp=self._clock(),
             **arguments,
         )
@@ -1262,6 +1271,7 @@ class CaseLedger(Application[UUID]):
             requested_partner=partner,
             on_behalf_of=ctx.principal.on_behalf_of,
             expires_at=expires_at,
+            covenant=self.purposes.reference,
             timestamp=self._clock(),
             **terms,
         )
@@ -1307,6 +1317,7 @@ class CaseLedger(Application[UUID]):
                 confirmed_by=ctx.principal.user,
                 confirmed_partner=ctx.principal.partner,
                 on_behalf_of=ctx.principal.on_behalf_of,
+                covenant=self.purposes.reference,
                 timestamp=self._clock(),
             )
             self.save(request)
@@ -1601,6 +1612,7 @@ class CaseLedger(Application[UUID]):
                     partner=REGISTRY_OWNER,
                     on_behalf_of=ctx.principal.on_behalf_of,
                     purpose_of_use=ctx.purpose,
+                    covenant=self.purposes.reference,
                     timestamp=self._clock(),
                     erasure_id=erasure_id,
                     scope=scope,

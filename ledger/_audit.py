@@ -84,6 +84,7 @@ class AccessEntry:
     outcome: str = "ok"
     trace_id: str = ""
     note: str = ""  # e.g. the stated reason for emergency access (sanitised, <= 200 chars)
+    covenant: str = ""  # the covenant in force: ``<version>:<content hash>``
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,7 @@ class StoredEntry:
     outcome: str
     hash: str
     note: str = ""
+    covenant: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,10 +263,13 @@ def canonical(seq: int, entry_id: str, time: str, e: AccessEntry | StoredEntry) 
         e.outcome,
         e.note,
     )
-    for value in values:
+    for value in (*values, e.covenant):
         if _SEP in value:
             raise AccessLogError("access-log fields may not contain U+001F")
-    return _SEP.join(values).encode()
+    text = _SEP.join(values)
+    # Appended only when set, so entries written before covenants were recorded verify as
+    # they were chained.
+    return (text + _SEP + e.covenant if e.covenant else text).encode()
 
 
 _SCHEMA = [
@@ -274,7 +279,8 @@ _SCHEMA = [
         on_behalf_of TEXT NOT NULL, purpose TEXT NOT NULL, case_id TEXT NOT NULL,
         fact_ids TEXT NOT NULL, subject TEXT NOT NULL, decision TEXT NOT NULL,
         reason TEXT NOT NULL, emergency INTEGER NOT NULL, outcome TEXT NOT NULL,
-        note TEXT NOT NULL DEFAULT '', hash {blob} NOT NULL)""",
+        note TEXT NOT NULL DEFAULT '', hash {blob} NOT NULL,
+        covenant TEXT NOT NULL DEFAULT '')""",
     "CREATE INDEX IF NOT EXISTS access_log_subject ON access_log (subject, seq)",
     "CREATE INDEX IF NOT EXISTS access_log_case ON access_log (case_id, seq)",
     "CREATE INDEX IF NOT EXISTS access_log_actor ON access_log (actor, seq)",
@@ -283,7 +289,9 @@ _SCHEMA = [
         seq {bigint} PRIMARY KEY, hash {blob} NOT NULL, time TEXT NOT NULL,
         signature {blob} NOT NULL)""",
 ]
-_COLUMNS = ", ".join(FIELDS) + ", hash"
+_COLUMNS = ", ".join(FIELDS) + ", hash, covenant"
+#: Added after the first release: a log created before it gains the column (empty).
+_ADD_COVENANT = "ALTER TABLE access_log ADD COLUMN covenant TEXT NOT NULL DEFAULT ''"
 
 
 class AccessLog:
@@ -299,6 +307,7 @@ class AccessLog:
         with database.transaction(write=True) as tx:
             for statement in _SCHEMA:
                 tx.execute(statement.format(bigint=database.bigint_type, blob=database.blob_type))
+        _add_covenant_column(database)
 
     def close(self) -> None:
         self.database.close()
@@ -346,11 +355,12 @@ class AccessLog:
                             entry.outcome,
                             entry.note,
                             prev,
+                            entry.covenant,
                         )
                     )
                     if seq % self.checkpoint_every == 0:
                         self._insert_checkpoint(tx, seq, prev, time)
-                marks = ", ".join("?" * (len(FIELDS) + 1))
+                marks = ", ".join("?" * (len(FIELDS) + 2))
                 tx.executemany(f"INSERT INTO access_log ({_COLUMNS}) VALUES ({marks})", rows)
         except AccessLogError:
             raise
@@ -399,7 +409,16 @@ class AccessLog:
     ) -> list[StoredEntry]:
         """Entries in log order after ``after``, filtered by equality on indexed fields."""
         clauses, params = ["seq > ?"], [after]
-        for name in ("subject", "case_id", "actor", "org", "purpose", "decision", "reason"):
+        for name in (
+            "subject",
+            "case_id",
+            "actor",
+            "org",
+            "purpose",
+            "decision",
+            "reason",
+            "covenant",
+        ):
             value = filters.get(name)
             if value is not None:
                 clauses.append(f"{name} = ?")
@@ -483,8 +502,9 @@ class AccessLog:
         # PostgreSQL have it); it costs about half of concatenating the columns with ||.
         template = _SEP.join(["%s"] * len(FIELDS))
         sql = (
-            f"SELECT seq, format(?, {', '.join(FIELDS)}), hash FROM access_log"
-            " WHERE seq > ? AND seq <= ? ORDER BY seq"
+            f"SELECT seq, format(?, {', '.join(FIELDS)})"
+            " || CASE WHEN covenant = '' THEN '' ELSE CAST(? AS TEXT) || covenant END,"
+            " hash FROM access_log WHERE seq > ? AND seq <= ? ORDER BY seq"
         )
         with self.database.transaction(write=False) as tx:
             low, high = tx.execute(
@@ -494,7 +514,7 @@ class AccessLog:
         def fetch(after: int) -> list[tuple[int, str, bytes]]:
             with self.database.transaction(write=False) as tx:
                 rows: list[tuple[int, str, bytes]] = tx.execute(
-                    sql, (template, after, after + page)
+                    sql, (template, _SEP, after, after + page)
                 )
             return rows
 
@@ -542,7 +562,17 @@ def _stored(r: tuple[Any, ...]) -> StoredEntry:
         r[15],
         bytes(r[17]).hex(),
         r[16],
+        r[18],
     )
+
+
+def _add_covenant_column(database: Database) -> None:
+    try:
+        with database.transaction(write=False) as tx:
+            tx.execute("SELECT covenant FROM access_log LIMIT 1")
+    except Exception:  # the column is missing (a log from before it existed)
+        with database.transaction(write=True) as tx:
+            tx.execute(_ADD_COVENANT)
 
 
 def _check_checkpoint(

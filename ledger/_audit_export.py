@@ -41,6 +41,7 @@ LDV_COLUMNS = (
     "caseledger.emergency_reason",
     "caseledger.seq",
     "caseledger.hash",
+    "caseledger.covenant",
 )
 NEN7513_COLUMNS = (
     "event",
@@ -56,6 +57,7 @@ NEN7513_COLUMNS = (
     "emergency_reason",
     "outcome",
     "purpose",
+    "covenant",
 )
 
 
@@ -91,6 +93,7 @@ def to_ldv(entry: StoredEntry) -> dict[str, Any]:
         "caseledger.emergency_reason": entry.note if entry.emergency else "",
         "caseledger.seq": entry.seq,
         "caseledger.hash": entry.hash,
+        "caseledger.covenant": entry.covenant,
     }
 
 
@@ -110,6 +113,7 @@ def to_nen7513(entry: StoredEntry) -> dict[str, Any]:
         "emergency_reason": entry.note if entry.emergency else "",
         "outcome": entry.decision,
         "purpose": entry.purpose,
+        "covenant": entry.covenant,
     }
 
 

@@ -208,6 +208,15 @@ class Case(Aggregate):
         partner: str
         on_behalf_of: str | None
         purpose_of_use: str
+        # The covenant in force when the event was written: ``<version>:<content hash>``
+        # (``""`` on events written before covenants were recorded, or without a covenant).
+        covenant: str
+
+        class_version: ClassVar[int] = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["covenant"] = ""
 
         # The field holding the subject id (or ids) the event concerns, if any: the event is
         # then sealed under those subjects' keys as well as the case's.

@@ -44,6 +44,7 @@ class ErasureRequest(Aggregate):
         requested_partner: str
         on_behalf_of: str | None
         expires_at: datetime
+        covenant: str  # ``<version>:<content hash>`` in force when requested
 
         def apply(self, request: ErasureRequest) -> None:
             request.scope = self.scope
@@ -61,6 +62,7 @@ class ErasureRequest(Aggregate):
         confirmed_by: str
         confirmed_partner: str
         on_behalf_of: str | None
+        covenant: str
 
         def apply(self, request: ErasureRequest) -> None:
             request.confirmed_by = self.confirmed_by

@@ -10,6 +10,8 @@ permitted and (for categories) treated as special: default deny.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
@@ -215,6 +217,21 @@ class Covenant(_Model):
             categories={c.id: c for c in self.categories},
             kinds=frozenset(k.id for k in self.kinds),
         )
+
+    @cached_property
+    def content_hash(self) -> str:
+        """SHA-256 (hex) of the covenant's rules in canonical JSON: the same rules give the
+        same hash whatever the file's comments, layout or key order."""
+        document = json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        return hashlib.sha256(document.encode()).hexdigest()
+
+    @property
+    def reference(self) -> str:
+        """``<version>:<content hash>``: what each access-log entry and write event records
+        as the covenant in force (``caseledger covenant check`` prints it for a file)."""
+        return f"{self.version}:{self.content_hash}"
 
     # -- lookups asked by the decision functions ------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import Any
 from ledger import CaseNotFoundError, ErasureRequestNotFoundError, RequestContext
 from ledger._audit import AccessEntry, sign_document
 from policies import (
+    Covenant,
     Disclosure,
     SubjectId,
     case_retention_deadline,
@@ -93,9 +94,13 @@ class PrivacyOffice:
         self.ledger = reads.ledger
         self.views = reads.views
         self.log = reads.access_log
-        self.covenant = reads.covenant
         self.clock = reads.clock
         self.backup_days = key_store_backup_days
+
+    @property
+    def covenant(self) -> Covenant:
+        """The read service's covenant (one place: a reload swaps it there)."""
+        return self.reads.covenant
 
     # -- AVG art. 15 ----------------------------------------------------------------------
 
@@ -145,6 +150,7 @@ class PrivacyOffice:
                 on_behalf_of=request.principal.on_behalf_of or "",
                 outcome="access_report",
                 trace_id=request.trace_id,
+                covenant=self.covenant.reference,
             )
             for f, d in decisions
         ] or [self.reads.case_entry(request, case_id, case_decision)]

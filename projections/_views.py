@@ -198,7 +198,7 @@ class ReadService:
         ]
         granted_by_glass = any(d.allowed and d.emergency for _, d in decisions)
         if not case_decision.allowed and not granted_by_glass:
-            entries = [_case_entry(request, case_id, case_decision, False, None)]
+            entries = [_case_entry(request, case_id, case_decision, False, None, self.covenant)]
             if glass is not None:
                 # A refused emergency request: the log says, per fact, why (DOMAIN.md Q4, Q5).
                 entries += self._fact_entries(request, case_id, decisions, glass)
@@ -212,7 +212,7 @@ class ReadService:
         if granted_by_glass and not case_decision.allowed:
             # The case was shown because the glass was broken: log it as such, not as denied.
             logged = next(d for _, d in decisions if d.allowed and d.emergency)
-        entries = [_case_entry(request, case_id, logged, granted_by_glass, glass)]
+        entries = [_case_entry(request, case_id, logged, granted_by_glass, glass, self.covenant)]
         entries += self._fact_entries(request, case_id, decisions, glass)
         self.access_log.append(entries, now=now)  # log before reveal; raises -> no data
         content_ids = [
@@ -527,6 +527,7 @@ class ReadService:
                 emergency=emergency,
                 trace_id=request.trace_id,
                 note=_glass_note(glass) if emergency else "",
+                covenant=self.covenant.reference,
             )
             for (subject, allowed, reason, emergency), fact_ids in groups.items()
         ]
@@ -535,7 +536,9 @@ class ReadService:
         self, request: ReadRequest, now: datetime, case_id: str, decision: AccessDecision
     ) -> None:
         """Record a case-level read (or its refusal) before anything is returned."""
-        self.access_log.append([_case_entry(request, case_id, decision, False, None)], now=now)
+        self.access_log.append(
+            [_case_entry(request, case_id, decision, False, None, self.covenant)], now=now
+        )
 
     def _open(
         self, case_id: str, fact_ids: Sequence[str], purpose: str, *, want_text: bool
@@ -560,7 +563,7 @@ class ReadService:
     def case_entry(
         self, request: ReadRequest, case_id: str, decision: AccessDecision
     ) -> AccessEntry:
-        return _case_entry(request, case_id, decision, False, None)
+        return _case_entry(request, case_id, decision, False, None, self.covenant)
 
     def open_for_subject_access(
         self, case_id: str, subject_id: str, fact_ids: Sequence[str]
@@ -605,6 +608,7 @@ def _case_entry(
     decision: AccessDecision,
     emergency: bool,
     glass: _Glass | None,
+    covenant: Covenant,
 ) -> AccessEntry:
     return AccessEntry(
         actor=request.principal.user,
@@ -618,6 +622,7 @@ def _case_entry(
         emergency=emergency,
         trace_id=request.trace_id,
         note=_glass_note(glass) if emergency else "",
+        covenant=covenant.reference,
     )
 
 

@@ -77,6 +77,7 @@ def list_entries(
                 reason=e.reason,
                 emergency=e.emergency,
                 outcome=e.outcome,
+                covenant=e.covenant,
             )
             for e in entries
         ],

@@ -45,7 +45,14 @@ from api.demo import (
     record_sc1,
 )
 from api.settings import Settings
-from ledger import CaseLedger, LocalKeyring, RequestContext, StoreConfig, open_ledger
+from ledger import (
+    CaseLedger,
+    LocalKeyring,
+    PurposeRule,
+    RequestContext,
+    StoreConfig,
+    open_ledger,
+)
 from ledger._audit import AccessEntry, AccessLog, AuditKeys
 from ledger._sql import PostgresDatabase, SQLiteDatabase
 from ledger._stores import ensure_schema, postgres_env
@@ -137,7 +144,7 @@ def open_stack(config: StoreConfig, *, clock: Callable[[], datetime] | None = No
             config, s.covenant, s.ledger, s.views, s.runner, s.access_log, s.reads, clock
         )
     covenant = load_covenant(COVENANT_PATH)
-    ledger = open_test_ledger(config, clock=clock)
+    ledger = open_test_ledger(config, clock=clock, purposes=covenant)
     views = views_for(config)
     runner = ProjectionRunner(ledger, views)
     access_log = open_audit_log(config, covenant.access_log.checkpoint_every)
@@ -162,15 +169,19 @@ SMALL_POOL = {"POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "8"}
 
 
 def open_test_ledger(
-    config: StoreConfig, *, clock: Callable[[], datetime] | None = None
+    config: StoreConfig,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    purposes: PurposeRule | None = None,
 ) -> CaseLedger:
     """``open_ledger`` (with a small connection pool on PostgreSQL)."""
+    timing = {} if clock is None else {"clock": clock}
     if config.database_url is None:
-        return open_ledger(config) if clock is None else open_ledger(config, clock=clock)
+        return open_ledger(config, purposes=purposes, **timing)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     LocalKeyring.create(config.keyring_path)
     env = {**config.application_env(), **SMALL_POOL}
-    return CaseLedger(env) if clock is None else CaseLedger(env, clock=clock)
+    return CaseLedger(env, purposes=purposes, **timing)
 
 
 def views_for(config: StoreConfig, *, schema: str | None = None) -> CaseViews:
@@ -532,6 +543,7 @@ def invented_entries(log: AccessLog, n: int, *, start: int = 0) -> list[AccessEn
             on_behalf_of=f"lead-{(start + i) % 3}",
             emergency=(start + i) % 50 == 0,
             trace_id=f"trace-{start + i:05d}",
+            covenant=f"{1 + (start + i) // 500}:{'c' * 64}",
         )
         for i in range(n)
     ]

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from api.bootstrap import AUDIT_FILE, AUDIT_KEYS_FILE
 from ledger import StoreConfig
 from ledger._audit import (
+    FIELDS,
     GENESIS,
     AccessLog,
     AccessLogError,
@@ -76,6 +77,7 @@ TEXT_COLUMNS = (
     "trace_id",
     "on_behalf_of",
     "outcome",
+    "covenant",
 )
 CONTENT = (*TEXT_COLUMNS, "emergency")
 COLUMNS = (*CONTENT, "hash")
@@ -180,14 +182,19 @@ def swap(raw: RawSQL, seq: int) -> int:
 
 def insert(raw: RawSQL, seq: int) -> None:
     """Insert a forged entry at ``seq``, moving the later entries up by one."""
-    ((*row, _hash),) = raw.execute("SELECT * FROM access_log WHERE seq = ?", (seq,))
+    columns = (*FIELDS, "covenant")
+    ((*row,),) = raw.execute(
+        f"SELECT {', '.join(columns)} FROM access_log WHERE seq = ?",  # noqa: S608
+        (seq,),
+    )
     forged = [seq, "f" * 32, *row[2:]]
     forged[4] = "user-forged"  # actor
     marks = ", ".join("?" * (len(forged) + 1))
+    insert_sql = f"INSERT INTO access_log ({', '.join(columns)}, hash) VALUES ({marks})"  # noqa: S608
     raw.script(
         ("UPDATE access_log SET seq = -seq - 1 WHERE seq >= ?", (seq,)),
         "UPDATE access_log SET seq = -seq WHERE seq < 0",
-        (f"INSERT INTO access_log VALUES ({marks})", (*forged, hashlib.sha256(b"x").digest())),  # noqa: S608
+        (insert_sql, (*forged, hashlib.sha256(b"x").digest())),
     )
 
 
