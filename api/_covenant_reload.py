@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 from collections.abc import Callable
 
 from fastapi import FastAPI
@@ -38,7 +39,13 @@ def reload_covenant(app: FastAPI) -> Covenant:
 
 
 def install_hangup_reload(app: FastAPI) -> Callable[[], None]:
-    """Reload on SIGHUP (in the running event loop's thread); returns the uninstaller."""
+    """Reload on SIGHUP (in the running event loop's thread); returns the uninstaller.
+
+    Signals reach only the main thread: an app whose loop runs elsewhere (a test client, an
+    embedding host) installs nothing, and its host reloads with ``reload_and_log``.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return _nothing
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, reload_and_log, app)
 
@@ -46,6 +53,10 @@ def install_hangup_reload(app: FastAPI) -> Callable[[], None]:
         loop.remove_signal_handler(signal.SIGHUP)
 
     return uninstall
+
+
+def _nothing() -> None:
+    return None
 
 
 def reload_and_log(app: FastAPI) -> bool:

@@ -64,7 +64,7 @@ PURPOSE = P("purpose_required", 400, "Purpose required", "Declare a covenant pur
 BAD_HEADER = P("invalid_header", 400, "Invalid header", "A request header is malformed.")
 BAD_BODY = P("invalid_body", 400, "Invalid body", "The body is not well-formed UTF-8 JSON.")
 CONTENT = P(
-    "unacceptable-content",
+    "unacceptable_content",
     422,
     "Unacceptable content",
     "Text may not hold control, bidi-override or lone surrogate characters; JSON may not nest "
@@ -183,7 +183,7 @@ _COMMAND_PROBLEMS: dict[str, tuple[int, str, str]] = {
     "unknown_action_status": (422, "Unknown status", "Use open, in_progress, done, cancelled."),
     "unknown_sharing_level": (422, "Unknown sharing level", "Use a declared sharing level."),
     "sharing_needs_partners": (422, "Partners needed", "Sharing level partners names partners."),
-    "invalid_body": (422, "Invalid body", "The fact body must be JSON."),
+    "fact_body_not_json": (422, "Fact body not JSON", "The fact body must be JSON."),
     "invalid_outcome": (422, "Invalid outcome", "Use justified or not_justified."),
     "remark_required": (422, "Remark required", "An outcome not_justified needs a remark."),
     "subject_unknown": (422, "Unknown subject", "A subject id is not a subject of this case."),

@@ -1713,7 +1713,7 @@ def _encode_body(body: Any) -> bytes:
             body, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
         ).encode("utf-8")
     except (TypeError, ValueError):
-        raise InvalidCommandError("body must be JSON", code="invalid_body") from None
+        raise InvalidCommandError("body must be JSON", code="fact_body_not_json") from None
 
 
 __all__ = ["SealedError"]
