@@ -3,10 +3,16 @@
 Threat model: anyone can send any token. A token is accepted only when its header names a key
 id (``kid``) of the configured JWKS, its algorithm is on the allow-list *and* is the algorithm
 of that key (no ``none``, no HS/RS confusion: no shared-secret algorithm is ever used), its
-signature verifies, ``exp``/``nbf``/``iss``/``aud``/``sub`` are present and valid, and its
-``org`` and every one of its ``roles`` are declared by the covenant for that partner. Every
-failure is the same ``AuthenticationError`` (401); its code is for the request log and never
-carries token content.
+signature verifies, ``exp``/``iss``/``aud``/``sub`` are present and valid (``nbf`` is
+optional, and honoured when present), and its partner and every one of its roles are declared
+by the covenant for that partner. Which claims carry the partner and the roles is a setting
+(``org`` and ``roles`` by default; Keycloak, Entra ID and ADFS differ). Every failure is the
+same ``AuthenticationError`` (401); its code is for the request log and never carries token
+content.
+
+An issuer's JWKS is fetched again after a bounded interval, so a key the issuer removed stops
+verifying, and on an unknown ``kid`` (rotation), at most once per ``UNKNOWN_KID_REFETCH_SECONDS``
+so a client spraying made-up kids cannot make us hammer the issuer.
 """
 
 from __future__ import annotations
@@ -16,19 +22,21 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 import jwt
 
+from api._urls import UntrustedUrlError, require_trusted_url
 from api.settings import Settings
 from policies import Covenant, PartnerId, Principal, Role, RoleId, UserId
 
 MAX_TOKEN_BYTES = 8192
 CACHE_SIZE = 10_000
 CACHE_SECONDS = 60.0
+UNKNOWN_KID_REFETCH_SECONDS = 10.0
 _PRINTABLE_ID = re.compile(r"^[\x21-\x7e]{1,255}$")
 _ROLES = frozenset(str(r) for r in Role)
 
@@ -86,41 +94,66 @@ class StaticKeys:
 
 
 class OidcKeys:
-    """An OIDC issuer's JWKS, via discovery; refreshed (rate-limited) on an unknown kid."""
+    """An OIDC issuer's JWKS, via discovery: fetched again once ``refresh_seconds`` have passed
+    and on an unknown kid, never twice within ``UNKNOWN_KID_REFETCH_SECONDS``. A failed fetch
+    keeps the keys from the last good one (and is retried no sooner than that)."""
 
     may_block = True
 
     def __init__(
-        self, discovery_url: str, issuer: str, *, fetch: Callable[[str], Any] | None = None
+        self,
+        discovery_url: str,
+        issuer: str,
+        *,
+        refresh_seconds: float = 300.0,
+        fetch: Callable[[str], Any] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._fetch = fetch or _get_json
+        self._monotonic = monotonic
+        self._refresh_seconds = refresh_seconds
         self._lock = threading.Lock()
-        self._fetched_at = 0.0
-        discovery = self._fetch(discovery_url)
+        discovery = self._fetch(_trusted(discovery_url, "CASELEDGER_OIDC_DISCOVERY_URL"))
         if not isinstance(discovery, dict) or discovery.get("issuer") != issuer:
             raise ConfigurationError("OIDC discovery document does not name the token issuer")
-        self._jwks_uri = str(discovery.get("jwks_uri", ""))
-        if not self._jwks_uri.startswith("https://") and "127.0.0.1" not in self._jwks_uri:
-            raise ConfigurationError("OIDC jwks_uri must be https")
-        self.keys: dict[str, jwt.PyJWK] = {}
-        self._refresh()
+        jwks_uri = discovery.get("jwks_uri")
+        if not isinstance(jwks_uri, str):
+            raise ConfigurationError("OIDC discovery document names no jwks_uri")
+        self._jwks_uri = _trusted(jwks_uri, "the OIDC discovery document's jwks_uri")
+        self.keys = self._fetch_keys()
+        self._fetched_at = self._attempted_at = self._monotonic()
         if not self.keys:
             raise ConfigurationError("the issuer's JWKS holds no usable signing key")
 
-    def _refresh(self) -> None:
-        self.keys = parse_jwks(self._fetch(self._jwks_uri))
-        self._fetched_at = time.monotonic()
-
     def find(self, kid: str) -> jwt.PyJWK | None:
-        key = self.keys.get(kid)
-        if key is None and time.monotonic() - self._fetched_at > 60:
-            with self._lock:
-                try:
-                    self._refresh()
-                except (httpx.HTTPError, ValueError):
-                    return None
-            key = self.keys.get(kid)
-        return key
+        now = self._monotonic()
+        if kid not in self.keys or now - self._fetched_at >= self._refresh_seconds:
+            self._refetch(now)
+        return self.keys.get(kid)
+
+    def _refetch(self, now: float) -> None:
+        with self._lock:
+            if now - self._attempted_at < UNKNOWN_KID_REFETCH_SECONDS:
+                return
+            self._attempted_at = now
+            try:
+                keys = self._fetch_keys()
+            except (httpx.HTTPError, ValueError):
+                return
+            self.keys, self._fetched_at = keys, now
+
+    def _fetch_keys(self) -> dict[str, jwt.PyJWK]:
+        document = self._fetch(self._jwks_uri)
+        if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+            raise ValueError("not a JWKS document")
+        return parse_jwks(document)
+
+
+def _trusted(url: str, setting: str) -> str:
+    try:
+        return require_trusted_url(url, setting=setting)
+    except UntrustedUrlError as error:
+        raise ConfigurationError(str(error)) from None
 
 
 def _get_json(url: str) -> Any:
@@ -133,7 +166,11 @@ def key_source(settings: Settings) -> KeySource:
     """The configured verification keys; ConfigurationError when there are none."""
     if settings.oidc_discovery_url:
         try:
-            return OidcKeys(settings.oidc_discovery_url, settings.token_issuer)
+            return OidcKeys(
+                settings.oidc_discovery_url,
+                settings.token_issuer,
+                refresh_seconds=settings.jwks_refresh_seconds,
+            )
         except (httpx.HTTPError, ValueError) as error:
             raise ConfigurationError(f"OIDC discovery failed ({type(error).__name__})") from None
     path = settings.jwks_file
@@ -157,22 +194,25 @@ class TokenVerifier:
         self.audience = settings.token_audience
         self.algorithms = frozenset(settings.token_algorithms)
         self.leeway = settings.token_leeway_seconds
-        self._verified: dict[str, tuple[Principal, float]] = {}
+        self.partner_claim = settings.token_partner_claim
+        self.roles_claim = settings.token_roles_claim
+        self._verified: dict[str, _Verified] = {}
 
     def verify(self, token: str, *, on_behalf_of: str | None = None) -> Principal:
         """The token's principal (acting for ``on_behalf_of``), or AuthenticationError."""
         now = time.time()
         cached = self._verified.get(token)
-        if cached is not None and now < cached[1]:
-            return replace(cached[0], on_behalf_of=UserId(on_behalf_of) if on_behalf_of else None)
-        principal, expires = self._verify(token)
-        if len(self._verified) >= CACHE_SIZE:
-            self._verified.clear()
-        # A verified token is remembered until its exp, at most a minute (key rotation).
-        self._verified[token] = (principal, min(expires, now + CACHE_SECONDS))
-        return replace(principal, on_behalf_of=UserId(on_behalf_of) if on_behalf_of else None)
+        # A remembered token counts only while its key is still the one the source holds: a key
+        # removed from the issuer's JWKS stops verifying at the refresh, not a minute later.
+        if cached is None or now >= cached.until or self.keys.find(cached.kid) is not cached.key:
+            cached = self._verify(token, now)
+            if len(self._verified) >= CACHE_SIZE:
+                self._verified.clear()
+            self._verified[token] = cached
+        acting_for = UserId(on_behalf_of) if on_behalf_of else None
+        return replace(cached.principal, on_behalf_of=acting_for)
 
-    def _verify(self, token: str) -> tuple[Principal, float]:
+    def _verify(self, token: str, now: float) -> _Verified:
         if not token or len(token) > MAX_TOKEN_BYTES:
             raise AuthenticationError("token_size")
         try:
@@ -182,7 +222,9 @@ class TokenVerifier:
         algorithm, kid = header.get("alg"), header.get("kid")
         if not isinstance(algorithm, str) or algorithm not in self.algorithms:
             raise AuthenticationError("algorithm_not_allowed")
-        key = self.keys.find(kid) if isinstance(kid, str) else None
+        if not isinstance(kid, str):
+            raise AuthenticationError("unknown_key")
+        key = self.keys.find(kid)
         if key is None:
             raise AuthenticationError("unknown_key")
         if key.algorithm_name != algorithm:
@@ -195,14 +237,20 @@ class TokenVerifier:
                 audience=self.audience,
                 issuer=self.issuer,
                 leeway=self.leeway,
-                options={"require": ["exp", "nbf", "iss", "aud", "sub"]},
+                # nbf is optional (not every issuer sends it); PyJWT still refuses a token
+                # whose nbf is in the future.
+                options={"require": ["exp", "iss", "aud", "sub"]},
             )
         except jwt.PyJWTError as error:
             raise AuthenticationError(_code(error)) from None
-        return self._principal(claims), float(claims["exp"])
+        # Remembered until its exp, at most a minute.
+        until = min(float(claims["exp"]), now + CACHE_SECONDS)
+        return _Verified(self._principal(claims), until, kid, key)
 
     def _principal(self, claims: Mapping[str, Any]) -> Principal:
-        sub, org, roles = claims.get("sub"), claims.get("org"), claims.get("roles")
+        sub = claims.get("sub")
+        org = find_claim(claims, self.partner_claim)
+        roles = find_claim(claims, self.roles_claim)
         if not isinstance(sub, str) or not _PRINTABLE_ID.match(sub):
             raise AuthenticationError("sub_invalid")
         if not isinstance(org, str) or not self.covenant.is_partner(org):
@@ -215,6 +263,27 @@ class TokenVerifier:
             if not self.covenant.may_hold_role(org, role):
                 raise AuthenticationError("role_not_in_covenant")
         return Principal(UserId(sub), PartnerId(org), frozenset(RoleId(r) for r in roles))
+
+
+@dataclass(frozen=True)
+class _Verified:
+    principal: Principal
+    until: float
+    kid: str
+    key: jwt.PyJWK
+
+
+def find_claim(claims: Mapping[str, Any], name: str) -> Any:
+    """The claim ``name``, or else the claim at its dotted path (``realm_access.roles``); None
+    when absent. The whole name is tried first: ADFS claim names are URIs with dots in them."""
+    if name in claims:
+        return claims[name]
+    value: Any = claims
+    for part in name.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
 
 
 def is_printable_id(value: str) -> bool:

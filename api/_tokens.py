@@ -75,7 +75,8 @@ def issue_token(
     now: datetime | None = None,
     extra_claims: dict[str, Any] | None = None,
 ) -> str:
-    """A token signed with the local key, for the configured issuer and audience."""
+    """A token signed with the local key, for the configured issuer and audience, with the
+    partner and the roles under the configured claim names (dotted paths nest)."""
     if not 0 < ttl_seconds <= MAX_TTL_SECONDS:
         raise ValueError(f"ttl must be between 1 and {MAX_TTL_SECONDS} seconds")
     key = _load_private(settings.signing_key_file)
@@ -84,16 +85,23 @@ def issue_token(
         "iss": settings.token_issuer,
         "aud": settings.token_audience,
         "sub": sub,
-        "org": org,
-        "roles": list(roles),
         "iat": int(issued.timestamp()),
         "nbf": int(issued.timestamp()),
         "exp": int((issued + timedelta(seconds=ttl_seconds)).timestamp()),
         "jti": uuid.uuid4().hex,
-        **(extra_claims or {}),
     }
+    _put_claim(claims, settings.token_partner_claim, org)
+    _put_claim(claims, settings.token_roles_claim, list(roles))
+    claims.update(extra_claims or {})
     kid = public_jwk(key.public_key())["kid"]
     return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid})
+
+
+def _put_claim(claims: dict[str, Any], path: str, value: object) -> None:
+    *parents, name = path.split(".")
+    for parent in parents:
+        claims = claims.setdefault(parent, {})
+    claims[name] = value
 
 
 def _load_private(path: Path) -> Ed25519PrivateKey:

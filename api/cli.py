@@ -13,7 +13,7 @@ from api._tokens import create_local_signing_key
 from api.bootstrap import Services, build_services
 from api.cli_policy import covenant_app, policy_app
 from api.cli_privacy import register as register_privacy_commands
-from api.cli_server import serve, token
+from api.cli_server import SettingsErrorGroup, serve, token
 from api.demo import run_demo
 from api.settings import Settings
 from ledger import LedgerError, open_ledger
@@ -25,6 +25,7 @@ app = typer.Typer(
     help="Caseledger: partner-owned, sealed case facts for care-and-safety partnerships.",
     no_args_is_help=True,
     add_completion=False,
+    cls=SettingsErrorGroup,
 )
 keys_app = typer.Typer(help="Key-encryption key management.", no_args_is_help=True)
 projections_app = typer.Typer(help="Read-side projections.", no_args_is_help=True)

@@ -3,19 +3,21 @@
 ``serve`` checks the configuration in this process first (covenant, verification key), then
 hands uvicorn the factory path, so every worker process builds its own app from the same
 ``CASELEDGER_*`` environment. ``token`` signs a token with the local key from ``init``.
+``SettingsErrorGroup`` turns a bad setting, in any command, into one line and exit status 2.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from api._auth import ConfigurationError, key_source
 from api._tokens import SigningKeyError, issue_token
-from api.settings import Settings
+from api.settings import Settings, SettingsError
 from policies import CovenantError, load_covenant
 
 FACTORY = "api.app:create_app_from_env"
@@ -25,6 +27,19 @@ DataDir = Annotated[
         "--data-dir", help="Data directory (default: $CASELEDGER_DATA_DIR or ./caseledger-data)."
     ),
 ]
+
+
+class SettingsErrorGroup(TyperGroup):
+    """The root command group: a setting that fails validation, wherever a command loads the
+    settings, is one line on stderr (``caseledger: <setting>: <what is wrong>``) and exit 2."""
+
+    # Any: the supertype's Context lives in a private typer module (typer._click).
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as error:
+            typer.echo(f"caseledger: {error}", err=True)
+            raise typer.Exit(2) from None
 
 
 def serve(

@@ -7,17 +7,46 @@ or the local JWKS that ``caseledger init`` writes into the data directory.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from api._urls import UntrustedUrlError, require_trusted_url
 from ledger import StoreConfig
 
 DEFAULT_DATA_DIR = Path("caseledger-data")
 #: Asymmetric algorithms only: a shared-secret (HS*) or "none" token is never accepted.
 SAFE_ALGORITHMS = frozenset({"EdDSA", "ES256", "ES384", "RS256", "PS256"})
 _SCHEMA = r"^[a-z][a-z0-9_]{0,62}$"
+#: A claim name, or a dotted path into nested claims (``realm_access.roles`` for Keycloak).
+_CLAIM = re.compile(r"^[\x21-\x2d\x2f-\x7e]{1,255}(\.[\x21-\x2d\x2f-\x7e]{1,255})*$")
+_ENVIRONMENT = {
+    "CASELEDGER_DATA_DIR": "data_dir",
+    "CASELEDGER_DATABASE_URL": "database_url",
+    "CASELEDGER_KEYSTORE_URL": "keystore_url",
+    "CASELEDGER_COVENANT": "covenant_path",
+    "CASELEDGER_JWKS_FILE": "jwks_file",
+    "CASELEDGER_OIDC_DISCOVERY_URL": "oidc_discovery_url",
+    "CASELEDGER_JWKS_REFRESH_SECONDS": "jwks_refresh_seconds",
+    "CASELEDGER_TOKEN_ISSUER": "token_issuer",
+    "CASELEDGER_TOKEN_AUDIENCE": "token_audience",
+    "CASELEDGER_TOKEN_ALGORITHMS": "token_algorithms",
+    "CASELEDGER_TOKEN_PARTNER_CLAIM": "token_partner_claim",
+    "CASELEDGER_TOKEN_ROLES_CLAIM": "token_roles_claim",
+}
+_VARIABLES = {field: variable for variable, field in _ENVIRONMENT.items()}
+
+
+class SettingsError(ValueError):
+    """A setting failed validation. The message is one line, ``<setting>: <what is wrong>``,
+    naming the environment variable when the value came from one; it never repeats the value
+    (a URL may carry a password)."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}")
+        self.setting = setting
 
 
 class Settings(BaseModel):
@@ -38,10 +67,16 @@ class Settings(BaseModel):
     # Authentication: where the verification keys come from, and what a token must say.
     jwks_file: Path | None = None
     oidc_discovery_url: str | None = None
+    # How long an issuer's JWKS is trusted before it is fetched again (a removed key stops
+    # verifying within this time; an unknown kid refetches sooner, rate-limited).
+    jwks_refresh_seconds: int = Field(default=300, ge=1, le=86_400)
     token_issuer: str = "caseledger-local"  # noqa: S105 - an issuer name, not a secret
     token_audience: str = "caseledger"  # noqa: S105 - an audience name, not a secret
     token_algorithms: tuple[str, ...] = ("EdDSA", "ES256", "RS256")
     token_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # Where the partner id and the roles are in the token (Keycloak, Entra ID, ADFS differ).
+    token_partner_claim: str = "org"  # noqa: S105 - a claim name, not a secret
+    token_roles_claim: str = "roles"  # noqa: S105 - a claim name, not a secret
     # Request hygiene.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     max_json_depth: int = Field(default=32, ge=2, le=256)
@@ -58,9 +93,19 @@ class Settings(BaseModel):
     @field_validator("oidc_discovery_url")
     @classmethod
     def _https_discovery(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-            raise ValueError("must be an https:// URL (plain http on loopback only)")
-        return value or None
+        if not value:
+            return None
+        try:
+            return require_trusted_url(value, setting="CASELEDGER_OIDC_DISCOVERY_URL")
+        except UntrustedUrlError as error:
+            raise ValueError(error.reason) from None
+
+    @field_validator("token_partner_claim", "token_roles_claim")
+    @classmethod
+    def _claim_path(cls, value: str) -> str:
+        if len(value) > 255 or not _CLAIM.match(value):
+            raise ValueError("must be a claim name or a dotted path (visible ASCII, no empty part)")
+        return value
 
     @field_validator("token_algorithms")
     @classmethod
@@ -98,24 +143,30 @@ class Settings(BaseModel):
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: object) -> Settings:
-        """Build settings from an environment mapping; explicit overrides win."""
+        """Build settings from an environment mapping; explicit overrides win.
+
+        A value that fails validation raises SettingsError naming its variable.
+        """
         values: dict[str, object] = {}
-        names = {
-            "CASELEDGER_DATA_DIR": "data_dir",
-            "CASELEDGER_DATABASE_URL": "database_url",
-            "CASELEDGER_KEYSTORE_URL": "keystore_url",
-            "CASELEDGER_COVENANT": "covenant_path",
-            "CASELEDGER_JWKS_FILE": "jwks_file",
-            "CASELEDGER_OIDC_DISCOVERY_URL": "oidc_discovery_url",
-            "CASELEDGER_TOKEN_ISSUER": "token_issuer",
-            "CASELEDGER_TOKEN_AUDIENCE": "token_audience",
-        }
-        for variable, field in names.items():
+        for variable, field in _ENVIRONMENT.items():
             if environ.get(variable):
                 values[field] = environ[variable]
-        if environ.get("CASELEDGER_TOKEN_ALGORITHMS"):
+        if environ.get("CASELEDGER_TOKEN_ALGORITHMS"):  # a comma-separated list
             values["token_algorithms"] = tuple(
                 a.strip() for a in environ["CASELEDGER_TOKEN_ALGORITHMS"].split(",") if a.strip()
             )
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.model_validate(values)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        values.update(given)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            raise _settings_error(error, overridden=given.keys()) from None
+
+
+def _settings_error(error: ValidationError, *, overridden: Iterable[str]) -> SettingsError:
+    """The first failure as one line; pydantic's ``msg`` states the rule, not the input."""
+    first = error.errors(include_url=False, include_input=False)[0]
+    field = str(first["loc"][0]) if first["loc"] else "settings"
+    setting = field if field in overridden else _VARIABLES.get(field, field)
+    problem = str(first["msg"]).removeprefix("Value error, ")
+    return SettingsError(setting, " ".join(problem.split()))

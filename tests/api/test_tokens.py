@@ -49,6 +49,10 @@ def _signed(settings: Settings, **changes: object) -> str:
     return jwt.encode(_claims(settings, **changes), key, algorithm="EdDSA", headers={"kid": kid})
 
 
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "X-Purpose": "zvh_joint_approach"}
+
+
 def _attacks(settings: Settings) -> dict[str, Callable[[], str]]:
     key = _local_key(settings)
     kid = public_jwk(key.public_key())["kid"]
@@ -88,7 +92,6 @@ def _attacks(settings: Settings) -> dict[str, Callable[[], str]]:
         "wrong_issuer": lambda: _signed(settings, iss="https://evil.example"),
         "wrong_audience": lambda: _signed(settings, aud="someone-else"),
         "missing_exp": lambda: _signed(settings, exp=None),
-        "missing_nbf": lambda: _signed(settings, nbf=None),
         "missing_aud": lambda: _signed(settings, aud=None),
         "unknown_kid": lambda: jwt.encode(
             _claims(settings), key, algorithm="EdDSA", headers={"kid": "nope"}
@@ -150,6 +153,65 @@ class TestTokenAttacks:
         assert client.get("/v1/cases", headers=headers).status_code == 200
         bad = {**headers, "X-On-Behalf-Of": "two words"}
         assert client.get("/v1/cases", headers=bad).status_code == 400
+
+
+class TestTimeClaims:
+    """exp is required; nbf is optional, and a future nbf is refused."""
+
+    def test_token_without_nbf_is_accepted(
+        self, sqlite_client: TestClient, sqlite_settings: Settings
+    ) -> None:
+        token = _signed(sqlite_settings, nbf=None)
+        assert sqlite_client.get(URL, headers=_bearer(token)).status_code == 200
+
+    def test_token_without_exp_or_with_future_nbf_is_refused(
+        self, sqlite_client: TestClient, sqlite_settings: Settings
+    ) -> None:
+        now = int(time.time())
+        for token in (_signed(sqlite_settings, exp=None), _signed(sqlite_settings, nbf=now + 3600)):
+            assert sqlite_client.get(URL, headers=_bearer(token)).status_code == 401
+
+
+class TestClaimNames:
+    """The partner and role claims are settings; dotted names reach into nested claims."""
+
+    def test_keycloak_style_nested_claims(self, sqlite_settings: Settings) -> None:
+        settings = sqlite_settings.model_copy(
+            update={
+                "token_partner_claim": "tenant.partner",
+                "token_roles_claim": "realm_access.roles",
+            }
+        )
+        nested = _signed(
+            settings,
+            org=None,
+            roles=None,
+            tenant={"partner": "zvh"},
+            realm_access={"roles": ["procesregisseur"]},
+        )
+        flat = _signed(settings)
+        issued = issue_token(settings, sub="pr-anna", org="zvh", roles=["procesregisseur"])
+        with TestClient(create_app(settings)) as client:
+            assert client.get(URL, headers=_bearer(nested)).status_code == 200
+            assert client.get(URL, headers=_bearer(issued)).status_code == 200
+            assert client.get(URL, headers=_bearer(flat)).status_code == 401
+
+    def test_a_claim_name_with_dots_is_matched_whole_first(self, sqlite_settings: Settings) -> None:
+        adfs_role = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
+        settings = sqlite_settings.model_copy(update={"token_roles_claim": adfs_role})
+        token = _signed(settings, roles=None, **{adfs_role: ["procesregisseur"]})
+        with TestClient(create_app(settings)) as client:
+            assert client.get(URL, headers=_bearer(token)).status_code == 200
+            assert client.get(URL, headers=_bearer(_signed(settings))).status_code == 401
+
+    def test_claim_settings_from_the_environment(self) -> None:
+        settings = Settings.from_environ(
+            {"CASELEDGER_TOKEN_PARTNER_CLAIM": "tid", "CASELEDGER_TOKEN_ROLES_CLAIM": "a.b"}
+        )
+        assert (settings.token_partner_claim, settings.token_roles_claim) == ("tid", "a.b")
+        for bad in ("", "a..b", ".roles", "roles.", "has space"):
+            with pytest.raises(ValueError, match="claim name"):
+                Settings(token_roles_claim=bad)
 
 
 class TestConfiguration:
