@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from ledger import StoreConfig
+from ledger._pkcs11 import Pkcs11Config
 
 DEFAULT_DATA_DIR = Path("caseledger-data")
 #: Asymmetric algorithms only: a shared-secret (HS*) or "none" token is never accepted.
@@ -47,6 +49,13 @@ class Settings(BaseModel):
     max_json_depth: int = Field(default=32, ge=2, le=256)
     # Concurrent POST facts on one case share a commit (see api/_writes.py).
     group_commit: bool = True
+    # Where the partners' key-encryption keys live: the local keyring file, or a PKCS#11
+    # token (module, token label, and the user PIN from a file or the environment).
+    kek_provider: Literal["local", "pkcs11"] = "local"
+    pkcs11_module: Path | None = None
+    pkcs11_token_label: str | None = None
+    pkcs11_pin_file: Path | None = None
+    pkcs11_pin: SecretStr | None = None
 
     @field_validator("database_url", "keystore_url")
     @classmethod
@@ -69,6 +78,22 @@ class Settings(BaseModel):
         if unsafe or not value:
             raise ValueError(f"allowed algorithms: {', '.join(sorted(SAFE_ALGORITHMS))}")
         return value
+
+    @model_validator(mode="after")
+    def _pkcs11_complete(self) -> Settings:
+        if self.kek_provider == "pkcs11":
+            if self.pkcs11_module is None or not self.pkcs11_token_label:
+                raise ValueError("pkcs11 needs a module and a token label")
+            if (self.pkcs11_pin_file is None) == (self.pkcs11_pin is None):
+                raise ValueError("pkcs11 needs exactly one of a PIN file and a PIN")
+        return self
+
+    def _pkcs11_config(self) -> Pkcs11Config | None:
+        if self.kek_provider != "pkcs11" or self.pkcs11_module is None:
+            return None
+        assert self.pkcs11_token_label is not None  # checked by _pkcs11_complete
+        pin = self.pkcs11_pin.get_secret_value() if self.pkcs11_pin is not None else None
+        return Pkcs11Config(self.pkcs11_module, self.pkcs11_token_label, self.pkcs11_pin_file, pin)
 
     @property
     def covenant_file(self) -> Path:
@@ -94,6 +119,7 @@ class Settings(BaseModel):
             keystore_schema=self.keystore_schema or default.keystore_schema,
             views_schema=self.views_schema or default.views_schema,
             audit_schema=self.audit_schema or default.audit_schema,
+            pkcs11=self._pkcs11_config(),
         )
 
     @classmethod
@@ -117,5 +143,19 @@ class Settings(BaseModel):
             values["token_algorithms"] = tuple(
                 a.strip() for a in environ["CASELEDGER_TOKEN_ALGORITHMS"].split(",") if a.strip()
             )
+        values.update(_key_provider_values(environ))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)
+
+
+_KEY_PROVIDER_VARIABLES = {
+    "CASELEDGER_KEK_PROVIDER": "kek_provider",
+    "CASELEDGER_PKCS11_MODULE": "pkcs11_module",
+    "CASELEDGER_PKCS11_TOKEN_LABEL": "pkcs11_token_label",
+    "CASELEDGER_PKCS11_PIN_FILE": "pkcs11_pin_file",
+    "CASELEDGER_PKCS11_PIN": "pkcs11_pin",
+}
+
+
+def _key_provider_values(environ: Mapping[str, str]) -> dict[str, object]:
+    return {f: environ[v] for v, f in _KEY_PROVIDER_VARIABLES.items() if environ.get(v)}

@@ -115,7 +115,7 @@ class KeyManager:
         self._batch = fact_key_batch
         # Unwrapped keys are kept at most ``key_lifetime`` seconds: every cache is dropped
         # when that much time has passed since it was last emptied (checked by ``sync``).
-        self._lifetime = key_lifetime
+        self.key_lifetime = key_lifetime
         self._monotonic = monotonic
         self._emptied_at = monotonic()
         self._lock = threading.RLock()
@@ -175,7 +175,7 @@ class KeyManager:
             return True
 
     def _expired(self) -> bool:
-        lifetime = self._lifetime
+        lifetime = self.key_lifetime
         return lifetime is not None and self._monotonic() - self._emptied_at >= lifetime
 
     def forget(

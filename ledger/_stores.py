@@ -102,7 +102,6 @@ class StoreConfig:
             )
         return env
 
-
     def _key_provider_env(self) -> dict[str, str]:
         env: dict[str, str] = {}
         if self.key_cache_seconds is not None:

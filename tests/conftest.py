@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, settings
 from ledger import RequestContext, StoreConfig
 from policies import PartnerId, Principal, RoleId, UserId
 from tests.pg import PG_URL, create_schemas, drop_schemas
+from tests.softhsm import SoftHsm, SoftHsmToken, softhsm_session, with_token
 
 # CI machines are shared and slow at times: no per-example deadline there, and a fixed
 # derandomised search so a run is reproducible (local runs keep exploring).
@@ -58,6 +59,33 @@ def store_config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sto
         )
     finally:
         drop_schemas(events_schema, keys_schema, views_schema, audit_schema)
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsm]:
+    """SoftHSM2 for the session (fails under CI when missing, skips elsewhere)."""
+    yield from softhsm_session(tmp_path_factory.mktemp("softhsm"))
+
+
+@pytest.fixture
+def softhsm_token(softhsm: SoftHsm) -> SoftHsmToken:
+    """A fresh, empty token of the session's SoftHSM2."""
+    return softhsm.new_token()
+
+
+@pytest.fixture(params=["local", pytest.param("pkcs11", marks=pytest.mark.softhsm)])
+def kek_provider(request: pytest.FixtureRequest) -> str:
+    """Which key-encryption provider: the local keyring file, or a PKCS#11 token."""
+    return str(request.param)
+
+
+def keyed(config: StoreConfig, provider: str, request: pytest.FixtureRequest) -> StoreConfig:
+    """``config`` with its key-encryption keys where ``provider`` keeps them. A test module
+    overrides ``store_config`` with this to run its key tests against both providers."""
+    if provider == "local":
+        return config
+    token: SoftHsmToken = request.getfixturevalue("softhsm_token")
+    return with_token(config, token)
 
 
 @pytest.fixture
