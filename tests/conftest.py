@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from ledger import RequestContext, StoreConfig
 from policies import PartnerId, Principal, RoleId, UserId
 from tests.pg import PG_URL, create_schemas, drop_schemas
-from tests.softhsm import SoftHsm, SoftHsmToken, softhsm_session, with_token
+from tests.softhsm import SoftHsm, SoftHsmToken, softhsm_session
 
 # CI machines are shared and slow at times: no per-example deadline there, and a fixed
 # derandomised search so a run is reproducible (local runs keep exploring).
@@ -77,15 +77,6 @@ def softhsm_token(softhsm: SoftHsm) -> SoftHsmToken:
 def kek_provider(request: pytest.FixtureRequest) -> str:
     """Which key-encryption provider: the local keyring file, or a PKCS#11 token."""
     return str(request.param)
-
-
-def keyed(config: StoreConfig, provider: str, request: pytest.FixtureRequest) -> StoreConfig:
-    """``config`` with its key-encryption keys where ``provider`` keeps them. A test module
-    overrides ``store_config`` with this to run its key tests against both providers."""
-    if provider == "local":
-        return config
-    token: SoftHsmToken = request.getfixturevalue("softhsm_token")
-    return with_token(config, token)
 
 
 @pytest.fixture

@@ -111,6 +111,11 @@ def softhsm_session(tmp: Path) -> Iterator[SoftHsm]:
         yield SoftHsm(tokens, pins)
 
 
-def with_token(config: StoreConfig, token: SoftHsmToken) -> StoreConfig:
-    """The same stores, with the key-encryption keys in ``token``."""
+def keyed(config: StoreConfig, provider: str, request: pytest.FixtureRequest) -> StoreConfig:
+    """``config`` with its key-encryption keys where ``provider`` (the ``kek_provider``
+    fixture) keeps them: a test module overrides ``store_config`` with this to run its key
+    tests against both providers."""
+    if provider == "local":
+        return config
+    token: SoftHsmToken = request.getfixturevalue("softhsm_token")
     return replace(config, pkcs11=token.config)
