@@ -25,7 +25,8 @@ _SCHEMA = r"^[a-z][a-z0-9_]{0,62}$"
 class Settings(BaseModel):
     """Service settings (from ``CASELEDGER_*`` environment variables or arguments)."""
 
-    model_config = ConfigDict(frozen=True)
+    # Errors never show the input: it may hold a PIN or a database password.
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str | None = None

@@ -89,3 +89,39 @@ class TestTokenAwayMidRun:
             record(client, auth, setup, GGZ, "after")
             assert stored_events(client) > events
             ok(client.post("/v1/cases", json=opened, headers=auth.headers(PR)), 201)
+
+
+class TestProviderSettings:
+    """The provider is a setting; an incomplete PKCS#11 setting is refused at start-up."""
+
+    def test_environment_names_the_token_and_hides_the_pin(self, tmp_path: Path) -> None:
+        settings = Settings.from_environ(
+            {
+                "CASELEDGER_DATA_DIR": str(tmp_path),
+                "CASELEDGER_KEK_PROVIDER": "pkcs11",
+                "CASELEDGER_PKCS11_MODULE": "/usr/lib/softhsm/libsofthsm2.so",
+                "CASELEDGER_PKCS11_TOKEN_LABEL": "caseledger",
+                "CASELEDGER_PKCS11_PIN": "864209-invented",
+            }
+        )
+        config = settings.store_config()
+        assert config.pkcs11 is not None
+        assert config.pkcs11.token_label == "caseledger"
+        assert "864209" not in repr(settings) + repr(config)
+        assert Settings(data_dir=tmp_path).store_config().pkcs11 is None  # local by default
+
+    @pytest.mark.parametrize(
+        "missing",
+        ["CASELEDGER_PKCS11_MODULE", "CASELEDGER_PKCS11_TOKEN_LABEL", "CASELEDGER_PKCS11_PIN"],
+    )
+    def test_incomplete_pkcs11_settings_are_refused(self, missing: str) -> None:
+        environ = {
+            "CASELEDGER_KEK_PROVIDER": "pkcs11",
+            "CASELEDGER_PKCS11_MODULE": "/usr/lib/softhsm/libsofthsm2.so",
+            "CASELEDGER_PKCS11_TOKEN_LABEL": "caseledger",
+            "CASELEDGER_PKCS11_PIN": "864209-invented",
+        }
+        del environ[missing]
+        with pytest.raises(ValueError, match="pkcs11") as raised:
+            Settings.from_environ(environ)
+        assert "864209" not in str(raised.value)
