@@ -25,6 +25,7 @@ from ledger import (
     FactNotFoundError,
     IdempotencyKeyReusedError,
     InvariantViolationError,
+    KeyringError,
     LedgerError,
     NotOwnerError,
     NotParticipantError,
@@ -81,6 +82,12 @@ NOT_ACCEPTABLE = P("not_acceptable", 406, "Not acceptable", "No representation m
 METHOD = P("method_not_allowed", 405, "Method not allowed", "See the Allow header.")
 UNAVAILABLE = P("unavailable", 503, "Unavailable", "The service is not ready; try again later.")
 LOG_DOWN = P("access_log_unavailable", 503, "Access log unavailable", "Nothing was revealed.")
+KEYS_DOWN = P(
+    "key_provider_unavailable",
+    503,
+    "Key provider unavailable",
+    "The partners' keys cannot be reached now; nothing was revealed or stored. Try again later.",
+)
 INTERNAL = P("internal_error", 500, "Internal error", "Quote the X-Request-Id to support.")
 OPENS_NO_CASES = P(
     "purpose_not_for_cases",
@@ -224,6 +231,8 @@ def from_ledger_error(error: LedgerError) -> ProblemError:
         return ProblemError(REUSED_KEY)
     if isinstance(error, AccessLogUnavailableError):
         return ProblemError(LOG_DOWN)
+    if isinstance(error, KeyringError):  # fail closed: no fallback to other keys
+        return ProblemError(KEYS_DOWN, headers={"Retry-After": "5"})
     if isinstance(error, ProjectionGapError):
         return ProblemError(UNAVAILABLE)
     return ProblemError(INTERNAL)

@@ -10,11 +10,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from api._urls import UntrustedUrlError, require_trusted_url
 from ledger import StoreConfig
+from ledger._pkcs11 import Pkcs11Config
 
 DEFAULT_DATA_DIR = Path("caseledger-data")
 #: Asymmetric algorithms only: a shared-secret (HS*) or "none" token is never accepted.
@@ -52,7 +62,8 @@ class SettingsError(ValueError):
 class Settings(BaseModel):
     """Service settings (from ``CASELEDGER_*`` environment variables or arguments)."""
 
-    model_config = ConfigDict(frozen=True)
+    # Errors never show the input: it may hold a PIN or a database password.
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str | None = None
@@ -82,6 +93,13 @@ class Settings(BaseModel):
     max_json_depth: int = Field(default=32, ge=2, le=256)
     # Concurrent POST facts on one case share a commit (see api/_writes.py).
     group_commit: bool = True
+    # Where the partners' key-encryption keys live: the local keyring file, or a PKCS#11
+    # token (module, token label, and the user PIN from a file or the environment).
+    kek_provider: Literal["local", "pkcs11"] = "local"
+    pkcs11_module: Path | None = None
+    pkcs11_token_label: str | None = None
+    pkcs11_pin_file: Path | None = None
+    pkcs11_pin: SecretStr | None = None
 
     @field_validator("database_url", "keystore_url")
     @classmethod
@@ -115,6 +133,22 @@ class Settings(BaseModel):
             raise ValueError(f"allowed algorithms: {', '.join(sorted(SAFE_ALGORITHMS))}")
         return value
 
+    @model_validator(mode="after")
+    def _pkcs11_complete(self) -> Settings:
+        if self.kek_provider == "pkcs11":
+            if self.pkcs11_module is None or not self.pkcs11_token_label:
+                raise ValueError("pkcs11 needs a module and a token label")
+            if (self.pkcs11_pin_file is None) == (self.pkcs11_pin is None):
+                raise ValueError("pkcs11 needs exactly one of a PIN file and a PIN")
+        return self
+
+    def _pkcs11_config(self) -> Pkcs11Config | None:
+        if self.kek_provider != "pkcs11" or self.pkcs11_module is None:
+            return None
+        assert self.pkcs11_token_label is not None  # checked by _pkcs11_complete
+        pin = self.pkcs11_pin.get_secret_value() if self.pkcs11_pin is not None else None
+        return Pkcs11Config(self.pkcs11_module, self.pkcs11_token_label, self.pkcs11_pin_file, pin)
+
     @property
     def covenant_file(self) -> Path:
         return self.covenant_path or self.data_dir / "covenant.toml"
@@ -139,6 +173,7 @@ class Settings(BaseModel):
             keystore_schema=self.keystore_schema or default.keystore_schema,
             views_schema=self.views_schema or default.views_schema,
             audit_schema=self.audit_schema or default.audit_schema,
+            pkcs11=self._pkcs11_config(),
         )
 
     @classmethod
@@ -155,6 +190,7 @@ class Settings(BaseModel):
             values["token_algorithms"] = tuple(
                 a.strip() for a in environ["CASELEDGER_TOKEN_ALGORITHMS"].split(",") if a.strip()
             )
+        values.update(_key_provider_values(environ))
         given = {k: v for k, v in overrides.items() if v is not None}
         values.update(given)
         try:
@@ -167,6 +203,20 @@ def _settings_error(error: ValidationError, *, overridden: Iterable[str]) -> Set
     """The first failure as one line; pydantic's ``msg`` states the rule, not the input."""
     first = error.errors(include_url=False, include_input=False)[0]
     field = str(first["loc"][0]) if first["loc"] else "settings"
-    setting = field if field in overridden else _VARIABLES.get(field, field)
+    variables = {**_VARIABLES, **{f: v for v, f in _KEY_PROVIDER_VARIABLES.items()}}
+    setting = field if field in overridden else variables.get(field, field)
     problem = str(first["msg"]).removeprefix("Value error, ")
     return SettingsError(setting, " ".join(problem.split()))
+
+
+_KEY_PROVIDER_VARIABLES = {
+    "CASELEDGER_KEK_PROVIDER": "kek_provider",
+    "CASELEDGER_PKCS11_MODULE": "pkcs11_module",
+    "CASELEDGER_PKCS11_TOKEN_LABEL": "pkcs11_token_label",
+    "CASELEDGER_PKCS11_PIN_FILE": "pkcs11_pin_file",
+    "CASELEDGER_PKCS11_PIN": "pkcs11_pin",
+}
+
+
+def _key_provider_values(environ: Mapping[str, str]) -> dict[str, object]:
+    return {f: environ[v] for v, f in _KEY_PROVIDER_VARIABLES.items() if environ.get(v)}

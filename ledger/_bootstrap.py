@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from ledger._application import CaseLedger, Clock, PurposeRule, _utcnow
-from ledger._keyring import LocalKeyring
 from ledger._stores import StoreConfig, startup_lock
 
 
 def open_ledger(
     config: StoreConfig, *, clock: Clock = _utcnow, purposes: PurposeRule | None = None
 ) -> CaseLedger:
-    """Create missing local files (data dir, keyring) and open the ledger application.
+    """Create the data directory if missing and open the ledger application (its key
+    provider, as ``config`` names it, creates a missing keyring file itself).
 
     ``purposes`` (the covenant) decides which purposes open which facts' bodies; without it a
     body opens only for the purpose it was recorded for.
     """
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    LocalKeyring.create(config.keyring_path)
     with startup_lock(config.database_url):
         return CaseLedger(config.application_env(), clock=clock, purposes=purposes)

@@ -21,6 +21,7 @@ LedgerError
  ├── SealedError
  │    └── KeyDestroyedError
  ├── KeyringError
+ │    └── KeyProviderUnavailableError
  └── ScopeErasedError
 """
 
@@ -136,6 +137,12 @@ class KeyDestroyedError(SealedError):
 
 class KeyringError(LedgerError):
     """The key-encryption keyring is missing, unreadable or inconsistent."""
+
+
+class KeyProviderUnavailableError(KeyringError):
+    """The key-encryption keys cannot be reached now (token unreachable, PIN refused, module
+    not loadable). Nothing was opened or stored; the next call tries again. Never says why
+    in detail: the message must not carry a PIN, a path or a module's own error text."""
 
 
 class ScopeErasedError(LedgerError):

@@ -1,7 +1,9 @@
 """Key-encryption keys (KEKs), one versioned key per partner, kept outside every database.
 
 ``KeyEncryptionProvider`` is the port; ``LocalKeyring`` keeps the keys in one JSON file (mode
-0600) beside, never inside, the databases. A KMS/HSM adapter would implement the same port.
+0600) beside, never inside, the databases; ``ledger._pkcs11`` keeps them in an HSM. Which one a
+ledger uses is named by topic in its environment (``CASELEDGER_KEK_PROVIDER_TOPIC``, set by the
+composition root through ``StoreConfig``), so nothing that uses the port names an adapter.
 Destroying a KEK version (the last step of an erasure epoch) rewrites the file atomically and
 fsyncs it, so a key store copied before the epoch can no longer be unwrapped.
 """
@@ -14,15 +16,19 @@ import fcntl
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
-from ledger._errors import KeyDestroyedError, KeyringError, ScopeErasedError
+from eventsourcing.utils import resolve_topic
+
+from ledger._errors import KeyDestroyedError, KeyringError, LedgerError, ScopeErasedError
 from ledger._sealing import new_key, unwrap_key, wrap_key
 
 _FORMAT = 1
+KEK_PROVIDER_TOPIC = "CASELEDGER_KEK_PROVIDER_TOPIC"
+KEYRING_PATH = "CASELEDGER_KEYRING_PATH"
 
 
 class KeyEncryptionProvider(Protocol):
@@ -60,6 +66,30 @@ class KeyEncryptionProvider(Protocol):
         """Versions of the partner's KEK that still exist."""
         ...
 
+    def probe(self) -> None:
+        """Raise ``KeyringError`` (``KeyProviderUnavailableError``) unless the keys can be
+        reached now (readiness)."""
+        ...
+
+    def close(self) -> None:
+        """Release what the provider holds (sessions, handles)."""
+        ...
+
+
+class KeyProviderFactory(Protocol):
+    """What a provider's topic resolves to: builds it from the ledger's environment."""
+
+    def from_environment(self, environment: Mapping[str, str]) -> KeyEncryptionProvider: ...
+
+
+def open_key_provider(environment: Mapping[str, str]) -> KeyEncryptionProvider:
+    """The provider the environment names by topic (no fallback: unset is an error)."""
+    topic = environment.get(KEK_PROVIDER_TOPIC)
+    if not topic:
+        raise LedgerError(f"{KEK_PROVIDER_TOPIC} is not set")
+    factory = cast(KeyProviderFactory, resolve_topic(topic))
+    return factory.from_environment(environment)
+
 
 @dataclass
 class _PartnerKeys:
@@ -88,13 +118,21 @@ class LocalKeyring:
                 keyring._write()
         return keyring
 
+    @classmethod
+    def from_environment(cls, environment: Mapping[str, str]) -> LocalKeyring:
+        """The keyring file ``CASELEDGER_KEYRING_PATH`` names (created if missing)."""
+        path = environment.get(KEYRING_PATH)
+        if not path:
+            raise LedgerError(f"{KEYRING_PATH} is not set")
+        return cls.create(Path(path))
+
     # -- the port -------------------------------------------------------------------------
 
     def wrap(self, partner: str, key: bytes, context: bytes) -> tuple[int, bytes]:
         version = self.active_version(partner)
         with self._mutex:
             kek = self._partners[partner].versions[version]
-        return version, wrap_key(kek, key, _context(partner, version, context))
+        return version, wrap_key(kek, key, kek_context(partner, version, context))
 
     def unwrap(self, partner: str, version: int, wrapped: bytes, context: bytes) -> bytes:
         kek = self._find(partner, version)
@@ -103,7 +141,7 @@ class LocalKeyring:
             kek = self._find(partner, version)
         if kek is None:
             raise KeyDestroyedError(f"key-encryption key {partner}/v{version} is destroyed")
-        return unwrap_key(kek, wrapped, _context(partner, version, context))
+        return unwrap_key(kek, wrapped, kek_context(partner, version, context))
 
     def active_version(self, partner: str) -> int:
         self._refresh()
@@ -162,6 +200,12 @@ class LocalKeyring:
         self._refresh()
         with self._mutex:
             return partner in self._retired
+
+    def probe(self) -> None:
+        self._refresh()
+
+    def close(self) -> None:
+        """Nothing to release: the file is opened per read."""
 
     # -- file handling --------------------------------------------------------------------
 
@@ -243,7 +287,10 @@ class LocalKeyring:
         self._stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-def _context(partner: str, version: int, context: bytes) -> bytes:
+def kek_context(partner: str, version: int, context: bytes) -> bytes:
+    """The associated data a scope key is wrapped with under KEK ``partner``/``version``
+    (every provider binds the same, so a wrapped key cannot move between partners or
+    versions)."""
     return f"kek:{partner}:{version}:".encode() + context
 
 

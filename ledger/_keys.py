@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any
@@ -101,11 +102,22 @@ class KeyManager:
     """Finds, creates and caches keys; seals and opens events and fact bodies."""
 
     def __init__(
-        self, store: KeyStore, keyring: KeyEncryptionProvider, *, fact_key_batch: int = 64
+        self,
+        store: KeyStore,
+        keyring: KeyEncryptionProvider,
+        *,
+        fact_key_batch: int = 64,
+        key_lifetime: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.keyring = keyring
         self._batch = fact_key_batch
+        # Unwrapped keys are kept at most ``key_lifetime`` seconds: every cache is dropped
+        # when that much time has passed since it was last emptied (checked by ``sync``).
+        self.key_lifetime = key_lifetime
+        self._monotonic = monotonic
+        self._emptied_at = monotonic()
         self._lock = threading.RLock()
         # Moves on whenever caches are dropped (erasure, sync). A reader stamps it before it
         # reads keys from the store and caches what it read only if it has not moved: a key
@@ -152,14 +164,19 @@ class KeyManager:
     # -- cache coherence ------------------------------------------------------------------
 
     def sync(self) -> bool:
-        """Drop every cache if an erasure happened anywhere since; True if it did."""
+        """Drop every cache if an erasure happened anywhere since, or if the caches have
+        reached their lifetime; True if they were dropped."""
         generation = self.store.generation()
         with self._lock:
-            if generation == self._generation:
+            if generation == self._generation and not self._expired():
                 return False
             self.clear_caches()
             self._generation = generation
             return True
+
+    def _expired(self) -> bool:
+        lifetime = self.key_lifetime
+        return lifetime is not None and self._monotonic() - self._emptied_at >= lifetime
 
     def forget(
         self,
@@ -224,6 +241,7 @@ class KeyManager:
     def clear_caches(self) -> None:
         with self._lock:
             self._evictions += 1
+            self._emptied_at = self._monotonic()
             self._by_id.clear()
             self._by_ref.clear()
             self._prepared.clear()

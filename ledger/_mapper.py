@@ -4,7 +4,8 @@ The stock ``Cipher.encrypt(bytes)`` sees no event context, so ``SealingMapper`` 
 ``MAPPER_TOPIC``) asks each event for its sealing scope (owner, case, subjects), seals the
 transcoded state under the keys of that scope and binds aggregate id, version and topic as
 associated data. ``SealingCipher`` (set with ``CIPHER_TOPIC``) is built by the library's
-factory from the application's environment and carries the key store and keyring.
+factory from the application's environment and carries the key store and the key-encryption
+provider the environment names (``open_key_provider``: this module names no implementation).
 
 An event whose keys were destroyed comes back as a ``Redacted`` placeholder that only
 advances the aggregate's version; a tampered or wrongly keyed event still fails loudly.
@@ -35,16 +36,16 @@ from eventsourcing.utils import Environment, get_topic, resolve_topic
 
 from ledger._case import REGISTRY_SCOPE, Case, SealingScope
 from ledger._errors import KeyDestroyedError, LedgerError, SealedError
-from ledger._keyring import LocalKeyring
+from ledger._keyring import open_key_provider
 from ledger._keys import KeyManager, runs
 from ledger._keystore import KeyStore, PostgresKeyStore, SQLiteKeyStore
 from ledger._uuids import text_of
 
-KEYRING_PATH = "CASELEDGER_KEYRING_PATH"
 KEYSTORE_PATH = "CASELEDGER_KEYSTORE_PATH"
 KEYSTORE_URL = "CASELEDGER_KEYSTORE_URL"
 KEYSTORE_SCHEMA = "CASELEDGER_KEYSTORE_SCHEMA"
 FACT_KEY_BATCH = "CASELEDGER_FACT_KEY_BATCH"
+KEY_CACHE_SECONDS = "CASELEDGER_KEY_CACHE_SECONDS"
 _LENGTH = struct.Struct(">I")  # length of an appended, already sealed body
 
 
@@ -52,9 +53,7 @@ class SealingCipher(Cipher):
     """Carries the key manager; plain ``encrypt``/``decrypt`` use the ledger registry key."""
 
     def __init__(self, environment: Environment) -> None:
-        keyring_path = environment.get(KEYRING_PATH)
-        if not keyring_path:
-            raise LedgerError(f"{KEYRING_PATH} is not set")
+        provider = open_key_provider(environment)
         store: KeyStore
         url = environment.get(KEYSTORE_URL)
         if url:
@@ -65,7 +64,13 @@ class SealingCipher(Cipher):
                 raise LedgerError(f"{KEYSTORE_PATH} or {KEYSTORE_URL} must be set")
             store = SQLiteKeyStore(Path(path))
         batch = int(environment.get(FACT_KEY_BATCH, "64"))
-        self.keys = KeyManager(store, LocalKeyring(Path(keyring_path)), fact_key_batch=batch)
+        lifetime = environment.get(KEY_CACHE_SECONDS)
+        self.keys = KeyManager(
+            store,
+            provider,
+            fact_key_batch=batch,
+            key_lifetime=float(lifetime) if lifetime else None,
+        )
 
     def encrypt(self, plaintext: bytes) -> bytes:
         return self.keys.seal_event(REGISTRY_SCOPE, plaintext, b"registry")
@@ -75,6 +80,7 @@ class SealingCipher(Cipher):
 
     def close(self) -> None:
         self.keys.close()  # the key manager it made: its store and background worker
+        self.keys.keyring.close()
 
 
 def _id_text(originator_id: UUID | str) -> str:

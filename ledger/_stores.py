@@ -1,6 +1,7 @@
 """Where the ledger keeps things: the environment mapping for eventsourcing and the key store.
 
-Embedded default: SQLite files in a data directory (events, key store) plus the keyring file.
+Embedded default: SQLite files in a data directory (events, key store) plus the keyring file;
+``pkcs11`` set, the key-encryption keys live in an HSM instead (``ledger._pkcs11``).
 PostgreSQL when a database URL is given (the library's postgres module for events, its own
 schema for the key store). The core never reads ``os.environ``: settings build a
 ``StoreConfig`` and this module turns it into the explicit mapping the library takes.
@@ -28,18 +29,24 @@ from eventsourcing.sqlite import (
 from psycopg.sql import SQL, Composed, Identifier
 
 from ledger._errors import KeysChangedError
+from ledger._keyring import KEK_PROVIDER_TOPIC, KEYRING_PATH
 from ledger._keystore import KEYSTORE_LOCK_ID
+from ledger._pkcs11 import Pkcs11Config
 from ledger._uuids import uuid_of
 
 EVENTS_FILE = "events.sqlite3"
 KEYSTORE_FILE = "keys.sqlite3"
 KEYRING_FILE = "keyring.json"
 KEY_GENERATION_SCHEMA = "CASELEDGER_KEY_GENERATION_SCHEMA"
+#: How long an unwrapped key stays cached by default (seconds): an HSM taken away (or a
+#: partner's keys destroyed by another process) stops serving from memory within this time.
+KEY_CACHE_SECONDS = 600.0
 
 
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
-    """Locations of the stores. ``database_url`` switches events to PostgreSQL."""
+    """Locations of the stores. ``database_url`` switches events to PostgreSQL; ``pkcs11``
+    keeps the key-encryption keys in that token instead of the keyring file."""
 
     data_dir: Path
     database_url: str | None = None
@@ -50,6 +57,8 @@ class StoreConfig:
     audit_schema: str = "caseledger_audit"
     fact_key_batch: int = 64
     pool_size: int = 4
+    pkcs11: Pkcs11Config | None = None
+    key_cache_seconds: float | None = KEY_CACHE_SECONDS
 
     @property
     def keyring_path(self) -> Path:
@@ -68,10 +77,10 @@ class StoreConfig:
         env = {
             "MAPPER_TOPIC": "ledger._mapper:SealingMapper",
             "CIPHER_TOPIC": "ledger._mapper:SealingCipher",
-            "CASELEDGER_KEYRING_PATH": str(self.keyring_path),
             "CASELEDGER_FACT_KEY_BATCH": str(self.fact_key_batch),
             "IS_SNAPSHOTTING_ENABLED": "no",  # a snapshot would outlive shredding
         }
+        env.update(self._key_provider_env())
         keystore_url = self.keystore_url or self.database_url
         if keystore_url:
             env["CASELEDGER_KEYSTORE_URL"] = keystore_url
@@ -91,6 +100,18 @@ class StoreConfig:
                     "SQLITE_LOCK_TIMEOUT": "30",
                 }
             )
+        return env
+
+    def _key_provider_env(self) -> dict[str, str]:
+        env: dict[str, str] = {}
+        if self.key_cache_seconds is not None:
+            env["CASELEDGER_KEY_CACHE_SECONDS"] = str(self.key_cache_seconds)
+        if self.pkcs11 is not None:
+            env[KEK_PROVIDER_TOPIC] = "ledger._pkcs11:Pkcs11KeyProvider"
+            env.update(self.pkcs11.environment())
+        else:
+            env[KEK_PROVIDER_TOPIC] = "ledger._keyring:LocalKeyring"
+            env[KEYRING_PATH] = str(self.keyring_path)
         return env
 
 

@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger import CaseNotFoundError, EmergencyGrantState, LedgerError, RequestContext
+from ledger import (
+    CaseNotFoundError,
+    EmergencyGrantState,
+    KeyringError,
+    LedgerError,
+    RequestContext,
+)
 from ledger._audit import AccessEntry, AccessLog
 from ledger._lru import trim_lru
 from policies import (
@@ -335,6 +341,8 @@ class ReadService:
             return {}
         try:
             case = self.ledger.get_case(case_id)
+        except KeyringError:
+            raise  # the keys are unreachable: fail closed, never answer as if nothing held
         except LedgerError:
             return {}
         return {g: case.emergency_grants[g] for g in grant_ids if g in case.emergency_grants}
@@ -549,6 +557,8 @@ class ReadService:
             return {}, {}, None
         try:
             case = self.ledger.get_case(case_id)
+        except KeyringError:
+            raise  # the keys are unreachable: fail closed, never answer as if nothing held
         except LedgerError:
             return {}, {}, None
         present = [f for f in fact_ids if f in case.facts]

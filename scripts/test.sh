@@ -7,4 +7,5 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
 bash scripts/ensure-postgres.sh
+bash scripts/ensure-softhsm.sh
 exec bash scripts/check "$@"

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, settings
 from ledger import RequestContext, StoreConfig
 from policies import PartnerId, Principal, RoleId, UserId
 from tests.pg import PG_URL, create_schemas, drop_schemas
+from tests.softhsm import SoftHsm, SoftHsmToken, softhsm_session
 
 # CI machines are shared and slow at times: no per-example deadline there, and a fixed
 # derandomised search so a run is reproducible (local runs keep exploring).
@@ -58,6 +59,24 @@ def store_config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sto
         )
     finally:
         drop_schemas(events_schema, keys_schema, views_schema, audit_schema)
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsm]:
+    """SoftHSM2 for the session (fails under CI when missing, skips elsewhere)."""
+    yield from softhsm_session(tmp_path_factory.mktemp("softhsm"))
+
+
+@pytest.fixture
+def softhsm_token(softhsm: SoftHsm) -> SoftHsmToken:
+    """A fresh, empty token of the session's SoftHSM2."""
+    return softhsm.new_token()
+
+
+@pytest.fixture(params=["local", pytest.param("pkcs11", marks=pytest.mark.softhsm)])
+def kek_provider(request: pytest.FixtureRequest) -> str:
+    """Which key-encryption provider: the local keyring file, or a PKCS#11 token."""
+    return str(request.param)
 
 
 @pytest.fixture

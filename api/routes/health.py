@@ -44,6 +44,7 @@ def _check(probe: Callable[[Services], object], services: Services) -> str:
 _PROBES: dict[str, Callable[[Services], object]] = {
     "event_store": lambda s: s.ledger.recorder.max_notification_id(),
     "key_store": lambda s: s.ledger.keys.store.generation(),
+    "key_provider": lambda s: s.ledger.keys.keyring.probe(),
     "projections": lambda s: s.views.max_tracking_id(s.ledger.name),
     "access_log": lambda s: s.access_log.database_fetch("SELECT 1"),
 }

@@ -199,8 +199,10 @@ def copy_keystore(config: StoreConfig, data_dir: Path) -> None:
 
 
 def copy_keyring(config: StoreConfig, data_dir: Path) -> None:
+    """The current keyring beside a copy (keys in a token stay where they are)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(config.keyring_path, data_dir / KEYRING_FILE)
+    if config.pkcs11 is None:
+        shutil.copyfile(config.keyring_path, data_dir / KEYRING_FILE)
 
 
 def integrity_check(path: Path) -> str:

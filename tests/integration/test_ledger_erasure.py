@@ -16,7 +16,6 @@ from ledger import (
     CaseLedger,
     ErasureReport,
     IdempotencyKeyReusedError,
-    LocalKeyring,
     StoreConfig,
     SubjectNotFoundError,
     body_context,
@@ -35,6 +34,7 @@ from tests.integration._ledger_support import (
     record,
 )
 from tests.opening import open_as_recorded
+from tests.softhsm import keyed
 
 Sealed = dict[str, list[tuple[bytes, bytes]]]  # fact id -> (blob, context) per revision
 
@@ -95,6 +95,14 @@ class Erasure:
     world: World
     versions: dict[str, int]
     sealed: Sealed
+
+
+@pytest.fixture
+def store_config(
+    store_config: StoreConfig, kek_provider: str, request: pytest.FixtureRequest
+) -> StoreConfig:
+    """These key tests run with either provider: the local keyring or a PKCS#11 token."""
+    return keyed(store_config, kek_provider, request)
 
 
 @pytest.fixture
@@ -216,7 +224,6 @@ class TestEraseOwner:
         assert set(report.fact_ids) == by_politie
         assert report.epoch.kek_versions_destroyed["politie"] == [1]
         keyring = e.ledger.keys.keyring
-        assert isinstance(keyring, LocalKeyring)
         assert keyring.is_retired("politie")
         assert keyring.versions("politie") == []
         for case_id in (w.case_1, w.case_2):
@@ -287,7 +294,6 @@ class TestRotateKeys:
     def test_rotate(self, erasure: Erasure) -> None:
         e, w = erasure, erasure.world
         keyring = e.ledger.keys.keyring
-        assert isinstance(keyring, LocalKeyring)
         assert keyring.versions("politie") == [1]
         report = e.ledger.rotate_keys(["politie"])
         assert report.kek_rotations == {"politie": 2}

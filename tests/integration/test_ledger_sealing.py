@@ -29,6 +29,7 @@ from tests.integration._ledger_support import (
     record,
 )
 from tests.opening import open_as_recorded
+from tests.softhsm import keyed
 
 
 @dataclass
@@ -43,6 +44,14 @@ class World:
     other_case_fact: str
     bodies: dict[str, Any]
     events_table: str
+
+
+@pytest.fixture
+def store_config(
+    store_config: StoreConfig, kek_provider: str, request: pytest.FixtureRequest
+) -> StoreConfig:
+    """These key tests run with either provider: the local keyring or a PKCS#11 token."""
+    return keyed(store_config, kek_provider, request)
 
 
 @pytest.fixture
