@@ -346,5 +346,5 @@ def tamper(env: Env, statement: str, *, renumber: bool = False) -> None:
 
 _OTHER_COLUMNS = (
     "entry_id, trace_id, time, actor, org, role, on_behalf_of, purpose, case_id, fact_ids,"
-    " subject, decision, reason, emergency, outcome, note, hash"
+    " subject, decision, reason, emergency, outcome, note, hash, covenant"
 )
