@@ -22,15 +22,19 @@ FACTORY = "api.app:create_app_from_env"
 DataDir = Annotated[
     Path | None,
     typer.Option(
-        "--data-dir", help="Data directory (default: $CASELEDGER_DATA_DIR or ./caseledger-data)."
+        "--data-dir",
+        metavar="DIR",
+        help="Data directory (default: $CASELEDGER_DATA_DIR or ./caseledger-data).",
     ),
 ]
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    host: Annotated[
+        str, typer.Option(metavar="HOST", help="Interface to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT", min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(metavar="N", min=1, max=64, help="Worker processes.")] = 1,
     data_dir: DataDir = None,
 ) -> None:
     """Serve the HTTP API (uvicorn; JSON request logs on stderr)."""
@@ -60,10 +64,16 @@ def serve(
 
 
 def token(
-    sub: Annotated[str, typer.Option("--sub", help="User id (the token's subject).")],
-    org: Annotated[str, typer.Option("--org", help="Partner id from the covenant.")],
-    role: Annotated[list[str], typer.Option("--role", help="Role (repeatable).")],
-    ttl: Annotated[int, typer.Option("--ttl", min=1, max=86400, help="Lifetime, seconds.")] = 3600,
+    sub: Annotated[
+        str, typer.Option("--sub", metavar="USER", help="User id (the token's subject).")
+    ],
+    org: Annotated[
+        str, typer.Option("--org", metavar="PARTNER", help="Partner id from the covenant.")
+    ],
+    role: Annotated[list[str], typer.Option("--role", metavar="ROLE", help="Role (repeatable).")],
+    ttl: Annotated[
+        int, typer.Option("--ttl", metavar="SECONDS", min=1, max=86400, help="Lifetime.")
+    ] = 3600,
     data_dir: DataDir = None,
 ) -> None:
     """Print a bearer token signed with the local key (the embedded identity provider)."""
