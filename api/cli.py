@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from api._cli_support import Command, Group, progress_on_terminal, refuse
 from api._tokens import create_local_signing_key
 from api.bootstrap import Services, build_services
 from api.cli_policy import covenant_app, policy_app
@@ -18,7 +19,7 @@ from api.demo import run_demo
 from api.settings import Settings
 from ledger import LedgerError, open_ledger
 from ledger._audit import AccessLogError, Checkpoint
-from policies import CovenantError
+from policies import CovenantError, load_covenant
 
 app = typer.Typer(
     name="caseledger",
@@ -27,22 +28,24 @@ app = typer.Typer(
     add_completion=False,
     cls=SettingsErrorGroup,
 )
-keys_app = typer.Typer(help="Key-encryption key management.", no_args_is_help=True)
-projections_app = typer.Typer(help="Read-side projections.", no_args_is_help=True)
-audit_app = typer.Typer(help="The tamper-evident access log.", no_args_is_help=True)
+keys_app = typer.Typer(help="Key-encryption key management.", no_args_is_help=True, cls=Group)
+projections_app = typer.Typer(help="Read-side projections.", no_args_is_help=True, cls=Group)
+audit_app = typer.Typer(help="The tamper-evident access log.", no_args_is_help=True, cls=Group)
 app.add_typer(keys_app, name="keys")
 app.add_typer(projections_app, name="projections")
 app.add_typer(audit_app, name="audit")
 app.add_typer(covenant_app, name="covenant", help="Validate covenant files.")
 app.add_typer(policy_app, name="policy", help="Explain and compare policy decisions.")
-app.command()(serve)
-app.command()(token)
+app.command(cls=Command)(serve)
+app.command(cls=Command)(token)
 register_privacy_commands(audit_app, app)
 
 DataDir = Annotated[
     Path | None,
     typer.Option(
-        "--data-dir", help="Data directory (default: $CASELEDGER_DATA_DIR or ./caseledger-data)."
+        "--data-dir",
+        metavar="DIR",
+        help="Data directory (default: $CASELEDGER_DATA_DIR or ./caseledger-data).",
     ),
 ]
 
@@ -51,10 +54,15 @@ def _settings(data_dir: Path | None) -> Settings:
     return Settings.from_environ(os.environ, data_dir=data_dir)
 
 
-@app.command()
+@app.command(cls=Command)
 def init(data_dir: DataDir = None) -> None:
-    """Create the data directory, the keyring, a sample covenant and the local token signing
-    key with its JWKS (never overwrites)."""
+    """Create a data directory: stores, keyring, sample covenant, local token key.
+
+    Makes the event and key stores (SQLite files in the data dir unless
+    $CASELEDGER_DATABASE_URL names PostgreSQL), the keyring, a covenant file (the sample
+    partnership) and the local token signing key with its JWKS. Anything already there is
+    kept, never overwritten.
+    """
     settings = _settings(data_dir)
     ledger = open_ledger(settings.store_config())
     ledger.close()
@@ -68,23 +76,39 @@ def init(data_dir: DataDir = None) -> None:
     typer.echo(f"data dir ready: {settings.data_dir}")
 
 
-@app.command()
+@app.command(cls=Command)
 def demo(
     data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="Fresh directory for the demo's stores.")
+        Path,
+        typer.Option(
+            "--data-dir",
+            metavar="DIR",
+            help="Directory for the demo's stores: a new one, or an earlier demo's (replaced).",
+        ),
     ] = Path("caseledger-demo"),
 ) -> None:
-    """Record scenario SC1 and show what owners read back and what the disk holds."""
+    """Play scenarios SC1-SC5 over HTTP against a server it starts; show what each role saw.
+
+    Starts a server on a loopback port over a fresh data dir, plays the DOMAIN.md scenarios
+    SC1-SC5 as the partners' users, prints for each role what it saw and what it was refused,
+    and ends with a scan of the data dir showing no plaintext on disk.
+    """
     raise typer.Exit(run_demo(data_dir, typer.echo))
 
 
-@keys_app.command("rotate")
+@keys_app.command("rotate", cls=Command)
 def keys_rotate(
-    partner: Annotated[list[str], typer.Option("--partner", help="Partner id (repeatable).")],
+    partner: Annotated[
+        list[str],
+        typer.Option(
+            "--partner", metavar="PARTNER", help="Partner id from the covenant (repeatable)."
+        ),
+    ],
     data_dir: DataDir = None,
 ) -> None:
     """Rotate partners' key-encryption keys: rewrap their scope keys, destroy old versions."""
     settings = _settings(data_dir)
+    _require_declared(settings, partner)
     ledger = open_ledger(settings.store_config())
     try:
         report = ledger.rotate_keys(partner)
@@ -99,6 +123,18 @@ def keys_rotate(
     typer.echo(f"scope keys rewrapped: {report.scope_keys_rewrapped}")
 
 
+def _require_declared(settings: Settings, partners: list[str]) -> None:
+    """Refuse partners the covenant does not declare (their keys would join the keyring)."""
+    try:
+        covenant = load_covenant(settings.covenant_file)
+    except CovenantError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    undeclared = sorted({p for p in partners if not covenant.is_partner(p)})
+    if undeclared:
+        refuse(f"--partner: not declared in the covenant: {', '.join(undeclared)}")
+
+
 def _services(data_dir: Path | None) -> Services:
     try:
         return build_services(_settings(data_dir))
@@ -107,30 +143,24 @@ def _services(data_dir: Path | None) -> Services:
         raise typer.Exit(2) from None
 
 
-@projections_app.command("rebuild")
+@projections_app.command("rebuild", cls=Command)
 def projections_rebuild(data_dir: DataDir = None) -> None:
-    """Drop the projections and replay the whole notification log (batched, with progress)."""
+    """Drop the projections and replay the whole notification log (batched; progress on a
+    terminal)."""
     services = _services(data_dir)
     try:
-        total = services.ledger.recorder.max_notification_id() or 0
-        with typer.progressbar(length=max(total, 1), label="rebuilding") as bar:
-            done = 0
-
-            def progress(position: int, _total: int) -> None:
-                nonlocal done
-                bar.update(position - done)
-                done = position
-
+        with progress_on_terminal("rebuilding") as progress:
             applied = services.runner.rebuild(progress)
         typer.echo(f"applied {applied} events; position {services.runner.position}")
     finally:
         services.close()
 
 
-@audit_app.command("verify")
+@audit_app.command("verify", cls=Command)
 def audit_verify(
     witness: Annotated[
-        Path | None, typer.Option("--witness", help="A checkpoint exported earlier.")
+        Path | None,
+        typer.Option("--witness", metavar="FILE", help="A checkpoint exported earlier."),
     ] = None,
     data_dir: DataDir = None,
 ) -> None:
@@ -151,10 +181,11 @@ def audit_verify(
     raise typer.Exit(1)
 
 
-@audit_app.command("checkpoint")
+@audit_app.command("checkpoint", cls=Command)
 def audit_checkpoint(
     export: Annotated[
-        Path | None, typer.Option("--export", help="Write the checkpoint here (a witness).")
+        Path | None,
+        typer.Option("--export", metavar="FILE", help="Write the checkpoint here (a witness)."),
     ] = None,
     data_dir: DataDir = None,
 ) -> None:

@@ -1,13 +1,15 @@
 """CLI for the covenant and the policy engine, mounted as ``caseledger covenant`` / ``policy``.
 
 ``covenant check FILE`` validates a covenant; ``policy explain`` answers "may this reader see
-this fact, and why (not)?" for one invented fact; ``policy diff OLD NEW`` lists the read
-decisions a covenant change flips. Errors are printed as the covenant error lines, exit 1,
-never a traceback. This module reads the clock (``explain`` decides "now"); policies do not.
+this fact, and why (not)?" for one invented fact; ``policy diff OLD NEW`` summarises what a
+covenant change changes: its sections, and the read decisions it flips. Errors are printed
+as the covenant error lines, exit 1, never a traceback. This module reads the clock
+(``explain`` decides "now"); policies do not.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,10 +17,12 @@ from typing import Annotated
 
 import typer
 
+from api._cli_support import Command, Group
 from policies import (
     CaseId,
     CaseState,
     CaseStatus,
+    ChangeKind,
     ConsentId,
     ConsentState,
     Covenant,
@@ -35,16 +39,16 @@ from policies import (
     SharingLevel,
     SubjectId,
     UserId,
+    compare_covenants,
     decide_fact_read,
-    diff_covenants,
     emergency_rules_for,
     emergency_window,
     explain,
     load_covenant,
 )
 
-covenant_app = typer.Typer(no_args_is_help=True, add_completion=False)
-policy_app = typer.Typer(no_args_is_help=True, add_completion=False)
+covenant_app = typer.Typer(no_args_is_help=True, add_completion=False, cls=Group)
+policy_app = typer.Typer(no_args_is_help=True, add_completion=False, cls=Group)
 
 _OFFICE = PartnerId("zvh")
 _SUBJECT = SubjectId("cli_subject")
@@ -68,8 +72,10 @@ def _load(path: Path) -> Covenant:
         raise typer.Exit(1) from None
 
 
-@covenant_app.command("check")
-def check(file: Annotated[Path, typer.Argument(help="Covenant TOML file.")]) -> None:
+@covenant_app.command("check", cls=Command)
+def check(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="Covenant TOML file.")],
+) -> None:
     """Validate FILE: print a summary, or every problem (exit 1)."""
     covenant = _load(file)
     typer.echo(
@@ -78,26 +84,39 @@ def check(file: Annotated[Path, typer.Argument(help="Covenant TOML file.")]) -> 
     )
 
 
-@policy_app.command("explain")
+@policy_app.command("explain", cls=Command)
 def explain_command(
-    covenant_file: Annotated[Path, typer.Option("--covenant", help="Covenant TOML file.")],
-    roles: Annotated[list[str], typer.Option("--role", help="Reader's role (repeatable).")],
-    partner: Annotated[str, typer.Option(help="Reader's partner id.")],
-    purpose: Annotated[str, typer.Option(help="Declared purpose of the read.")],
-    owner: Annotated[str | None, typer.Option(help="Owner partner (default: another).")] = None,
-    kind: Annotated[str, typer.Option(help="Fact kind.")] = "observation",
+    covenant_file: Annotated[
+        Path, typer.Option("--covenant", metavar="FILE", help="Covenant TOML file.")
+    ],
+    roles: Annotated[
+        list[str], typer.Option("--role", metavar="ROLE", help="Reader's role (repeatable).")
+    ],
+    partner: Annotated[str, typer.Option(metavar="PARTNER", help="Reader's partner id.")],
+    purpose: Annotated[str, typer.Option(metavar="PURPOSE", help="Declared purpose of the read.")],
+    owner: Annotated[
+        str | None, typer.Option(metavar="PARTNER", help="Owner partner (default: another).")
+    ] = None,
+    kind: Annotated[str, typer.Option(metavar="KIND", help="Fact kind.")] = "observation",
     categories: Annotated[
-        list[str] | None, typer.Option("--category", help="Data category (repeatable).")
+        list[str] | None,
+        typer.Option("--category", metavar="CATEGORY", help="Data category (repeatable)."),
     ] = None,
     sharing: Annotated[SharingLevel, typer.Option(help="Sharing level.")] = (
         SharingLevel.participants
     ),
     share_with: Annotated[
-        list[str] | None, typer.Option(help="Named partner for sharing=partners (repeatable).")
+        list[str] | None,
+        typer.Option(metavar="PARTNER", help="Named partner for sharing=partners (repeatable)."),
     ] = None,
-    legal_basis: Annotated[str | None, typer.Option(help="Legal basis (default: wgs).")] = None,
+    legal_basis: Annotated[
+        str | None, typer.Option(metavar="BASIS", help="Legal basis (default: wgs).")
+    ] = None,
     fact_purpose: Annotated[
-        str | None, typer.Option(help="Purpose the fact was recorded for (default: --purpose).")
+        str | None,
+        typer.Option(
+            metavar="PURPOSE", help="Purpose the fact was recorded for (default: --purpose)."
+        ),
     ] = None,
     participant: Annotated[
         bool, typer.Option(help="Is the reader's partner an active participant?")
@@ -107,7 +126,7 @@ def explain_command(
         bool, typer.Option(help="Is a consent covering this read in force?")
     ] = False,
     emergency_reason: Annotated[
-        str | None, typer.Option(help="Break the glass with this reason.")
+        str | None, typer.Option(metavar="TEXT", help="Break the glass with this reason.")
     ] = None,
 ) -> None:
     """Decide one invented fact read now, and print the decision with its reason."""
@@ -147,19 +166,46 @@ def explain_command(
         typer.echo(f"emergency rules admitting the reader: {', '.join(rules) or 'none'}")
 
 
-@policy_app.command("diff")
+@policy_app.command("diff", cls=Command)
 def diff(
-    old: Annotated[Path, typer.Argument(help="Covenant in force.")],
-    new: Annotated[Path, typer.Argument(help="Proposed covenant.")],
+    old: Annotated[Path, typer.Argument(metavar="OLD", help="Covenant in force.")],
+    new: Annotated[Path, typer.Argument(metavar="NEW", help="Proposed covenant.")],
+    full: Annotated[
+        bool, typer.Option("--full", help="Also list every change and every changed decision.")
+    ] = False,
 ) -> None:
-    """List the fact-read decisions that change between OLD and NEW."""
-    changes = diff_covenants(_load(old), _load(new))
-    if not changes:
+    """Compare two covenants: every section, then the read decisions that change.
+
+    Prints a summary first (changes per section, the changed decisions grouped by direction
+    and reason); --full adds every change and every changed decision.
+    """
+    before, after = _load(old), _load(new)
+    changes = compare_covenants(before, after)
+    if changes.is_empty:
         typer.echo("no changes")
         return
-    for change in changes:
-        typer.echo(change.describe())
-    typer.echo(f"{len(changes)} combination(s) changed")
+    typer.echo(f"{before.name} v{before.version} -> {after.name} v{after.version}")
+    typer.echo("sections:")
+    for section, counts in changes.section_counts().items():
+        typer.echo(f"  {section:<12} {_counted(counts)}")
+    typer.echo(f"changed decisions: {len(changes.decisions)}")
+    for group in changes.decision_groups():
+        typer.echo(f"  {group.describe()}")
+    if not full:
+        typer.echo("(--full lists every change)")
+        return
+    typer.echo("changes:")
+    for change in changes.sections:
+        typer.echo(f"  {change.describe()}")
+    typer.echo("decisions:")
+    for decision in changes.decisions:
+        typer.echo(f"  {decision.describe()}")
+
+
+def _counted(counts: Counter[ChangeKind]) -> str:
+    if not counts:
+        return "unchanged"
+    return ", ".join(f"{counts[kind]} {kind}" for kind in ChangeKind if counts[kind])
 
 
 def _other_partner(covenant: Covenant, reader: PartnerId) -> PartnerId:

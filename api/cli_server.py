@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from api._auth import ConfigurationError, key_source
+from api._cli_support import Group
 from api._tokens import SigningKeyError, issue_token
 from api.settings import Settings, SettingsError
 from policies import CovenantError, load_covenant
@@ -24,12 +24,14 @@ FACTORY = "api.app:create_app_from_env"
 DataDir = Annotated[
     Path | None,
     typer.Option(
-        "--data-dir", help="Data directory (default: $CASELEDGER_DATA_DIR or ./caseledger-data)."
+        "--data-dir",
+        metavar="DIR",
+        help="Data directory (default: $CASELEDGER_DATA_DIR or ./caseledger-data).",
     ),
 ]
 
 
-class SettingsErrorGroup(TyperGroup):
+class SettingsErrorGroup(Group):
     """The root command group: a setting that fails validation, wherever a command loads the
     settings, is one line on stderr (``caseledger: <setting>: <what is wrong>``) and exit 2."""
 
@@ -43,9 +45,11 @@ class SettingsErrorGroup(TyperGroup):
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    host: Annotated[
+        str, typer.Option(metavar="HOST", help="Interface to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT", min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(metavar="N", min=1, max=64, help="Worker processes.")] = 1,
     data_dir: DataDir = None,
 ) -> None:
     """Serve the HTTP API (uvicorn; JSON request logs on stderr)."""
@@ -75,10 +79,16 @@ def serve(
 
 
 def token(
-    sub: Annotated[str, typer.Option("--sub", help="User id (the token's subject).")],
-    org: Annotated[str, typer.Option("--org", help="Partner id from the covenant.")],
-    role: Annotated[list[str], typer.Option("--role", help="Role (repeatable).")],
-    ttl: Annotated[int, typer.Option("--ttl", min=1, max=86400, help="Lifetime, seconds.")] = 3600,
+    sub: Annotated[
+        str, typer.Option("--sub", metavar="USER", help="User id (the token's subject).")
+    ],
+    org: Annotated[
+        str, typer.Option("--org", metavar="PARTNER", help="Partner id from the covenant.")
+    ],
+    role: Annotated[list[str], typer.Option("--role", metavar="ROLE", help="Role (repeatable).")],
+    ttl: Annotated[
+        int, typer.Option("--ttl", metavar="SECONDS", min=1, max=86400, help="Lifetime.")
+    ] = 3600,
     data_dir: DataDir = None,
 ) -> None:
     """Print a bearer token signed with the local key (the embedded identity provider)."""

@@ -8,7 +8,14 @@ The covenant file is loaded once (``load_covenant``); every decision is a pure f
 from policies._case_reads import decide_case_read, decide_subject_report, decide_supervision
 from policies._covenant import Covenant, Domain, EmergencyRule
 from policies._covenant_load import load_covenant, parse_covenant, sample_covenant_path
-from policies._diff import DecisionChange, diff_covenants
+from policies._diff import (
+    CovenantDiff,
+    DecisionChange,
+    DecisionGroup,
+    compare_covenants,
+    diff_covenants,
+)
+from policies._diff_sections import ChangeKind, SectionChange, covenant_sections, diff_sections
 from policies._erasure_rules import (
     ErasureGround,
     ErasureRuling,
@@ -67,12 +74,15 @@ __all__ = [
     "CaseId",
     "CaseState",
     "CaseStatus",
+    "ChangeKind",
     "ConsentId",
     "ConsentState",
     "Covenant",
+    "CovenantDiff",
     "CovenantError",
     "CovenantProblem",
     "DecisionChange",
+    "DecisionGroup",
     "Disclosure",
     "Domain",
     "EmergencyRequest",
@@ -92,6 +102,7 @@ __all__ = [
     "ReasonCode",
     "Role",
     "RoleId",
+    "SectionChange",
     "Sharing",
     "SharingLevel",
     "SubjectId",
@@ -100,6 +111,8 @@ __all__ = [
     "WriteAction",
     "access_log_retention_until",
     "case_retention_deadline",
+    "compare_covenants",
+    "covenant_sections",
     "decide_case_read",
     "decide_erasure_confirmation",
     "decide_erasure_request",
@@ -108,6 +121,7 @@ __all__ = [
     "decide_supervision",
     "decide_write",
     "diff_covenants",
+    "diff_sections",
     "emergency_rules_for",
     "emergency_window",
     "erasure_request_expires_at",

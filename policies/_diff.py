@@ -1,4 +1,8 @@
-"""What a covenant change changes: fact-read decisions that flip between two versions.
+"""What a covenant change changes: its sections, and the fact-read decisions that flip.
+
+``compare_covenants(old, new)`` gives both: the declarations that differ, section by section
+(``diff_sections``), and the canonical read decisions whose outcome differs
+(``diff_covenants``), with those decisions grouped by direction and reasons for a summary.
 
 ``diff_covenants(old, new)`` evaluates ``decide_fact_read`` under both covenants for every
 combination of role, reader purpose, fact purpose, fact kind, data category and sharing
@@ -19,11 +23,13 @@ Every combination is evaluated in one canonical setup, so only the covenant vari
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import product
 
 from policies._covenant import Covenant
+from policies._diff_sections import ChangeKind, SectionChange, covenant_sections, diff_sections
 from policies._fact_read import decide_fact_read
 from policies._identity import (
     CaseId,
@@ -74,6 +80,57 @@ class DecisionChange:
 
 def _verdict(decision: AccessDecision) -> str:
     return f"{'allowed' if decision.allowed else 'denied'} ({decision.reason})"
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionGroup:
+    """Changed decisions with one direction and one refusal reason: the reason the new
+    covenant gives for a decision now denied, or the old one gave for a decision now allowed."""
+
+    now_allowed: bool
+    reason: str
+    count: int
+
+    def describe(self) -> str:
+        """``12 decisions now denied (purpose_incompatible)``."""
+        noun = "decision" if self.count == 1 else "decisions"
+        if self.now_allowed:
+            return f"{self.count} {noun} now allowed (denied before: {self.reason})"
+        return f"{self.count} {noun} now denied ({self.reason})"
+
+
+@dataclass(frozen=True, slots=True)
+class CovenantDiff:
+    """Everything that differs between two covenants: declarations and read decisions."""
+
+    sections: tuple[SectionChange, ...]
+    decisions: tuple[DecisionChange, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.sections and not self.decisions
+
+    def section_counts(self) -> dict[str, Counter[ChangeKind]]:
+        """Per section (every section, in covenant order), its changes counted by kind."""
+        counts: dict[str, Counter[ChangeKind]] = {s: Counter() for s in covenant_sections()}
+        for change in self.sections:
+            counts[change.section][change.kind] += 1
+        return counts
+
+    def decision_groups(self) -> list[DecisionGroup]:
+        """The changed decisions grouped by direction and refusal reason: now denied first,
+        then now allowed, each largest group first."""
+        tally = Counter(
+            (c.new.allowed, str(c.old.reason if c.new.allowed else c.new.reason))
+            for c in self.decisions
+        )
+        groups = [DecisionGroup(*key, count) for key, count in tally.items()]
+        return sorted(groups, key=lambda g: (g.now_allowed, -g.count, g.reason))
+
+
+def compare_covenants(old: Covenant, new: Covenant) -> CovenantDiff:
+    """The section changes and the changed read decisions between ``old`` and ``new``."""
+    return CovenantDiff(tuple(diff_sections(old, new)), tuple(diff_covenants(old, new)))
 
 
 def diff_covenants(old: Covenant, new: Covenant) -> list[DecisionChange]:

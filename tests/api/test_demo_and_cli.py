@@ -1,11 +1,16 @@
-"""The HTTP demo (a real server on loopback) and the CLI's init / token / serve checks."""
+"""The HTTP demo (a real server on loopback), the CLI's init / token / serve checks, and
+every command's help."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
 from fastapi.testclient import TestClient
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -64,3 +69,59 @@ class TestCli:
         empty.mkdir()
         result = runner.invoke(cli, ["serve", "--data-dir", str(empty)])
         assert result.exit_code == 2
+
+
+def command_paths(command: object, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """The main app, every sub-app and every command, as argument lists."""
+    yield prefix
+    subcommands = command.commands if isinstance(command, TyperGroup) else {}
+    for name, subcommand in subcommands.items():
+        yield from command_paths(subcommand, (*prefix, name))
+
+
+COMMANDS = list(command_paths(typer.main.get_command(cli)))
+#: typer's type placeholders (``<bool>``, ``<path>``, ``<list[str]>``) in place of an option's
+#: metavar; choices (``<json|csv>``) are fine, and so is an argument's type beside its NAME.
+PLACEHOLDER = re.compile(r"<(bool|path|str|int|list\[\w+\]|int range)>")
+
+
+def help_text(*args: str) -> str:
+    result = CliRunner().invoke(cli, [*args, "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+class TestHelp:
+    """Every --help shows option metavars (none for flags), arguments as NAME in the usage
+    line, and command summaries that are whole sentences."""
+
+    def test_every_command_is_walked(self) -> None:
+        assert ("audit", "query") in COMMANDS
+        assert ("policy", "diff") in COMMANDS
+        assert len(COMMANDS) >= 20
+
+    @pytest.mark.parametrize("args", COMMANDS, ids=lambda args: " ".join(args) or "caseledger")
+    def test_metavars(self, args: tuple[str, ...]) -> None:
+        text = help_text(*args)
+        options = [line for line in text.splitlines() if "--" in line]
+        assert options
+        assert not [line for line in options if PLACEHOLDER.search(line)], text
+        usage = next(line for line in text.splitlines() if "Usage:" in line)
+        assert "{" not in usage
+
+    def test_arguments_in_usage(self) -> None:
+        assert "Usage: caseledger covenant check [OPTIONS] FILE" in help_text("covenant", "check")
+        assert "Usage: caseledger policy diff [OPTIONS] OLD NEW" in help_text("policy", "diff")
+
+    def test_flags_and_paths(self) -> None:
+        text = help_text("retention", "run")
+        assert re.search(r"--dry-run +Report, erase nothing", text)
+        assert re.search(r"--data-dir +DIR ", text)
+        assert re.search(r"--format +<table\|jsonl\|csv>", help_text("audit", "query"))
+
+    def test_demo_and_init_say_what_they_do(self) -> None:
+        listing = help_text()
+        assert "Record scenario SC1" not in listing
+        assert re.search(r"demo +Play scenarios SC1-SC5 over HTTP", listing)
+        init = next(line for line in listing.splitlines() if line.strip("│ ").startswith("init"))
+        assert init.strip("│ ").endswith("local token key.")
