@@ -290,10 +290,11 @@ def q4(doc: Doc) -> list[str]:
     ]
     pending = doc.get("/v1/reviews/emergency")["accesses"]
     service = doc.http.office.special_category_exposure(officer_request())
-    first = pending[0]["seq"]
-    reviewed = doc.post(f"/v1/reviews/emergency/{first}", {})
+    first = pending[0]["grant_id"]
+    outcome = {"outcome": "justified"}
+    reviewed = doc.post(f"/v1/reviews/emergency/{first}", outcome)
     for access in pending[1:]:
-        doc.post(f"/v1/reviews/emergency/{access['seq']}", {})
+        doc.post(f"/v1/reviews/emergency/{access['grant_id']}", outcome)
     return [
         "Art. 9/10 facts (categories `health`, `criminal`) may only reach their owner and the "
         "partners it named. Compare the sharing in the metadata view with the access log's "
@@ -310,8 +311,9 @@ def q4(doc: Doc) -> list[str]:
         json_block(pending, items=2),
         "The privacy office's own check (`PrivacyOffice.special_category_exposure`) finds the "
         f"same {len(service)} reads, each flagged `emergency` with the stated reason. "
-        "Marking an access reviewed is itself logged (decision `reviewed`):",
-        curl("POST", f"/v1/reviews/emergency/{first}", {}),
+        "The review records an outcome (`justified`, or `not_justified` with a remark, which "
+        "names whom to inform) and is itself logged (decision `reviewed`):",
+        curl("POST", f"/v1/reviews/emergency/{first}", outcome),
         json_block(reviewed),
         "Only emergency accesses: `GET /v1/audit/entries?emergency=true`.",
     ]
@@ -398,7 +400,8 @@ def q7(doc: Doc) -> list[str]:
         "carries a hold because of a complaint. As of two years and a day after SC5 closed:",
         curl("POST", "/v1/retention/run", {"dry_run": True, "now": later}),
         json_block(then),
-        "The same from the command line (without `--dry-run` it erases, with progress):",
+        "The same from the command line (without `--dry-run` it erases; on a terminal it "
+        "shows progress):",
         doc.cli_block("retention", "run", "--dry-run", "--now", later),
     ]
 
