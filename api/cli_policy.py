@@ -76,12 +76,17 @@ def _load(path: Path) -> Covenant:
 def check(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="Covenant TOML file.")],
 ) -> None:
-    """Validate FILE: print a summary, or every problem (exit 1)."""
+    """Validate FILE: print a summary, or every problem (exit 1).
+
+    The summary's second line is the reference that write events and access-log entries
+    record for this covenant (``<version>:<content hash>``).
+    """
     covenant = _load(file)
     typer.echo(
         f"ok: {covenant.name} v{covenant.version}, "
         f"{len(covenant.partners)} partners, {len(covenant.purposes)} purposes"
     )
+    typer.echo(f"recorded as: {covenant.reference}")
 
 
 @policy_app.command("explain", cls=Command)

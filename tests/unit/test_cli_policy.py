@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from api.cli_policy import covenant_app, policy_app
-from policies import sample_covenant_path
+from policies import load_covenant, sample_covenant_path
 
 COVENANTS = Path(__file__).parent / "covenants"
 SAMPLE = str(sample_covenant_path())
@@ -35,7 +35,11 @@ class TestCovenantCheck:
     def test_sample(self, cli: typer.Typer) -> None:
         code, out, _ = run(cli, "covenant", "check", SAMPLE)
         assert code == 0
-        assert out == "ok: Zorg- en Veiligheidshuis Voorbeeldregio v1, 12 partners, 6 purposes\n"
+        reference = load_covenant(SAMPLE).reference
+        assert out == (
+            "ok: Zorg- en Veiligheidshuis Voorbeeldregio v1, 12 partners, 6 purposes\n"
+            f"recorded as: {reference}\n"
+        )
 
     @pytest.mark.parametrize(
         ("name", "line"),
