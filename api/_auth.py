@@ -255,6 +255,8 @@ class TokenVerifier:
             raise AuthenticationError("sub_invalid")
         if not isinstance(org, str) or not self.covenant.is_partner(org):
             raise AuthenticationError("org_not_in_covenant")
+        if isinstance(roles, str):
+            roles = [roles]  # ADFS sends a single role as a plain string
         if not isinstance(roles, list) or not 0 < len(roles) <= 16:
             raise AuthenticationError("roles_invalid")
         for role in roles:

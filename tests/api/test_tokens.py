@@ -204,6 +204,15 @@ class TestClaimNames:
             assert client.get(URL, headers=_bearer(token)).status_code == 200
             assert client.get(URL, headers=_bearer(_signed(settings))).status_code == 401
 
+    def test_a_single_role_may_be_a_plain_string(self, sqlite_settings: Settings) -> None:
+        one = _signed(sqlite_settings, roles="procesregisseur")
+        undeclared = _signed(sqlite_settings, roles="melder")
+        empty = _signed(sqlite_settings, roles="")
+        with TestClient(create_app(sqlite_settings)) as client:
+            assert client.get(URL, headers=_bearer(one)).status_code == 200
+            assert client.get(URL, headers=_bearer(undeclared)).status_code == 401
+            assert client.get(URL, headers=_bearer(empty)).status_code == 401
+
     def test_claim_settings_from_the_environment(self) -> None:
         settings = Settings.from_environ(
             {"CASELEDGER_TOKEN_PARTNER_CLAIM": "tid", "CASELEDGER_TOKEN_ROLES_CLAIM": "a.b"}
