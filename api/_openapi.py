@@ -2,19 +2,63 @@
 
 The covenant is data, so its vocabulary (purposes, partners, categories, kinds, legal bases)
 is written into the document as enumerations when the app is built: clients (and property
-tests) see exactly which values this partnership declared. Problem responses are documented
-as ``application/problem+json`` with the one ``Problem`` schema.
+tests) see exactly which values this partnership declared.
+
+Every operation documents every status it can answer. A request meets more than its handler:
+the hygiene middleware (the headers and query string of every request, the body of every
+request whose method may carry one), request validation, authentication, the write
+preconditions and the last-resort handler each add their problems, derived here from the
+route's method, parameters and dependencies (:func:`request_problems`); a route names the
+problems its own code raises with ``problem_responses``. Problem responses are
+``application/problem+json`` with the one ``Problem`` schema, and each lists the problem
+``code`` values it may carry in ``x-problem-codes``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
 
-from api._problems import PROBLEM_JSON
+from api._deps import current_caller, idempotency_key_only, write_preconditions
+from api._hygiene import _BODY_METHODS as BODY_METHODS  # the methods whose body it checks
+from api._problems import (
+    BAD_BODY,
+    BAD_HEADER,
+    CONFLICT,
+    CONTENT,
+    INTERNAL,
+    MEDIA,
+    NOT_FOUND,
+    PROBLEM_JSON,
+    PURPOSE,
+    REUSED_KEY,
+    TOO_LARGE,
+    UNAUTHENTICATED,
+    VALIDATION,
+    ProblemType,
+)
 from policies import Covenant
+
+#: The OpenAPI extension of a problem response: the problem codes it may carry.
+PROBLEM_CODES = "x-problem-codes"
+#: Every request: control characters in a header or the query string (hygiene), and the last
+#: resort for a failure nobody foresaw (opaque; quote the X-Request-Id).
+_EVERY_REQUEST = (BAD_HEADER, INTERNAL)
+#: A request whose method may carry a body: hygiene checks the body's size, media type,
+#: encoding, nesting and characters before routing, whether the route reads a body or not.
+_ANY_BODY = (BAD_BODY, TOO_LARGE, MEDIA, CONTENT)
+#: What resolving a dependency (and the headers it reads) may answer.
+_DEPENDENCY_PROBLEMS: dict[Callable[..., Any], tuple[ProblemType, ...]] = {
+    current_caller: (UNAUTHENTICATED, PURPOSE, BAD_HEADER),
+    write_preconditions: (BAD_HEADER, CONFLICT, REUSED_KEY),  # a stale If-Match; a reused key
+    idempotency_key_only: (BAD_HEADER, REUSED_KEY),
+}
 
 # (schema name prefix, property, vocabulary); a list property gets the enum on its items.
 _FIELDS = [
@@ -67,16 +111,75 @@ def build_openapi(app: FastAPI, covenant: Covenant) -> dict[str, Any]:
                 _enumerate(schema["properties"][field], words[vocab])
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
-    for path_item in document.get("paths", {}).values():
-        for operation in path_item.values():
+    derived = {
+        (route.path_format, method.lower()): request_problems(
+            route.dependant, route.methods or set()
+        )
+        for route in iter_route_contexts(app.routes)  # as get_openapi walks them
+        if isinstance(route.original_route, APIRoute)
+        for method in route.methods or ()
+    }
+    for path, path_item in document.get("paths", {}).items():
+        for method, operation in path_item.items():
             _fit_operation(operation, words)
+            _fit_problems(operation, derived.get((path, method), []))
     app.openapi_schema = document
     return document
+
+
+def request_problems(dependant: Dependant, methods: set[str]) -> list[ProblemType]:
+    """The problems a request to a route may meet besides those its own code raises, from
+    the route's methods and its dependency tree (``dependant``)."""
+    kinds = list(_EVERY_REQUEST)
+    if methods & BODY_METHODS:
+        kinds += _ANY_BODY
+    dependants = list(_dependants(dependant))
+    if any(d.path_params for d in dependants):
+        kinds.append(NOT_FOUND)  # a malformed id answers as an unknown one (api/_handlers.py)
+    if any(d.query_params or d.body_params for d in dependants):
+        kinds.append(VALIDATION)  # invalid header values answer 400, with BAD_HEADER
+    for each in dependants:
+        if each.call is not None:
+            kinds += _DEPENDENCY_PROBLEMS.get(each.call, ())
+    return kinds
+
+
+def _dependants(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from _dependants(sub)
+
+
+def _fit_problems(operation: dict[str, Any], kinds: list[ProblemType]) -> None:
+    """Add the derived problems to the route's own, one response per status, each naming its
+    codes; FastAPI's automatic 422 goes unless a problem of that status is documented (the
+    app answers a bad header with 400 and a bad path id with 404)."""
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    for kind in kinds:
+        response = responses.setdefault(str(kind.status), {})
+        response[PROBLEM_CODES] = [*response.get(PROBLEM_CODES, []), kind.code]
+    automatic = responses.get("422")
+    if automatic is not None and PROBLEM_CODES not in automatic:
+        del responses["422"]
+    for status, response in responses.items():
+        if not status.isdigit() or int(status) < 400:
+            continue
+        content = response.setdefault("content", {})
+        content.pop("application/json", None)
+        content[PROBLEM_JSON] = {"schema": {"$ref": "#/components/schemas/Problem"}}
+        codes = sorted(set(response.get(PROBLEM_CODES, [])))
+        if codes:
+            response[PROBLEM_CODES] = codes
+            listed = ", ".join(f"`{code}`" for code in codes)
+            response["description"] = f"{HTTPStatus(int(status)).phrase}: {listed}"
+    operation["responses"] = dict(sorted(responses.items()))
 
 
 def _fit_operation(operation: dict[str, Any], words: dict[str, list[str]]) -> None:
     for parameter in operation.get("parameters", []):
         _drop_null(parameter)
+        if "description" in parameter.get("schema", {}):
+            parameter.setdefault("description", parameter["schema"]["description"])
         key = (parameter.get("in"), parameter.get("name"))
         vocab = _PARAMETERS.get(key) or (
             _QUERY.get(parameter["name"]) if parameter.get("in") == "query" else None
@@ -86,12 +189,6 @@ def _fit_operation(operation: dict[str, Any], words: dict[str, list[str]]) -> No
         if key == ("header", "X-Purpose"):
             parameter["required"] = True
             parameter["example"] = words["purposes"][0]
-    for status, response in operation.get("responses", {}).items():
-        if not status.isdigit() or int(status) < 400:
-            continue
-        content = response.setdefault("content", {})
-        content.pop("application/json", None)
-        content[PROBLEM_JSON] = {"schema": {"$ref": "#/components/schemas/Problem"}}
 
 
 def _enumerate(schema: dict[str, Any], values: list[str]) -> None:

@@ -9,10 +9,11 @@ against the loaded covenant; the OpenAPI document lists the declared values.
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 #: A covenant id (purpose, partner, category, kind, legal basis).
 CovenantId = Annotated[str, Field(pattern=r"^[a-z_]{1,64}$", examples=["zvh_joint_approach"])]
@@ -35,6 +36,33 @@ ErasureGround = Literal[
     "art17_request", "owner_withdrawal", "consent_withdrawn", "retention", "owner_retraction"
 ]
 SharingLevelName = Literal["owner", "regie", "participants", "partners"]
+
+#: RFC 3339 ``date-time`` (section 5.6): a full date, a time, and ``Z`` or an offset.
+_RFC3339_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})"
+)
+
+
+def _rfc3339_text(value: object) -> object:
+    """Only RFC 3339 text reaches the datetime parser, which would otherwise take a number as
+    a Unix time, and a naive time or a bare date as valid."""
+    if isinstance(value, datetime) and value.utcoffset() is not None:
+        return value
+    if isinstance(value, str) and _RFC3339_DATE_TIME.fullmatch(value):
+        return value
+    raise ValueError("Use an RFC 3339 date-time with Z or an offset: 2026-03-01T09:00:00Z.")
+
+
+#: A moment given as an RFC 3339 date-time with ``Z`` or an offset (``2026-03-01T09:00:00Z``,
+#: ``2026-03-01T10:00:00+01:00``); a number, a bare date or a time without an offset is 422.
+DateTimeParam = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339_text),
+    Field(
+        description="An RFC 3339 date-time with `Z` or an offset, e.g. `2026-03-01T09:00:00Z`; "
+        "a bare date, a time without an offset or a number is refused (422)."
+    ),
+]
 
 
 class _Create(BaseModel):

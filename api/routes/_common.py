@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 
 from api._guard import Guard
-from api._problems import VALIDATION, Problem, ProblemError
+from api._openapi import PROBLEM_CODES
+from api._problems import (
+    CONFLICT,
+    FORBIDDEN,
+    LOG_DOWN,
+    NOT_FOUND,
+    POLICY,
+    ROLE_REQUIRED,
+    STATUS,
+    UNAVAILABLE,
+    VALIDATION,
+    Problem,
+    ProblemError,
+    ProblemType,
+    command_problem_types,
+)
 from api._responses import WriteAck
 from api._schemas import CASE_ID_PATTERN, HEX_ID_PATTERN
 from api._writes import FactCommitter
@@ -42,25 +57,32 @@ OrgPath = Annotated[str, Path(pattern=r"^[a-z_]{1,64}$", description="A partner 
 ErasurePath = Annotated[str, Path(pattern=HEX_ID_PATTERN, description="An erasure id.")]
 GrantPath = Annotated[str, Path(pattern=HEX_ID_PATTERN, description="An emergency grant id.")]
 
-_PROBLEM: dict[str, Any] = {"model": Problem}
-#: Problems any authenticated data route may answer (documented for every operation).
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    400: {**_PROBLEM, "description": "Malformed header or body, or no declared purpose"},
-    401: {**_PROBLEM, "description": "No valid bearer token"},
-    403: {**_PROBLEM, "description": "The covenant does not permit this (reason code given)"},
-    404: {**_PROBLEM, "description": "Unknown, or not available to you (indistinguishable)"},
-    406: {**_PROBLEM, "description": "No acceptable representation"},
-    409: {**_PROBLEM, "description": "Version conflict (current_version) or case status"},
-    413: {**_PROBLEM, "description": "Body too large"},
-    415: {**_PROBLEM, "description": "Body is not JSON"},
-    422: {**_PROBLEM, "description": "Invalid fields, or refused terms (reason code given)"},
-    503: {**_PROBLEM, "description": "A store or the access log is unavailable; nothing shown"},
-}
+#: Problems a route's own code may raise, named with ``problem_responses``; what every request
+#: may meet on its way (hygiene, validation, authentication, preconditions) is added to each
+#: operation by ``api._openapi`` from the route's shape.
+#:
+#: Reading case data: unknown or not visible (404); nothing shown while the access log or the
+#: projections cannot be trusted (503).
+READ_PROBLEMS = (NOT_FOUND, LOG_DOWN, UNAVAILABLE)
+#: The privacy officer's gate (``Guard.require_supervision``).
+SUPERVISION_PROBLEMS = (FORBIDDEN,)
+#: The guard's refusals (``from_denial``): not visible (404), not permitted (403), the case's
+#: status (409), the covenant's terms (422); and 503 when the projections lag behind.
+DENIAL_PROBLEMS = (NOT_FOUND, FORBIDDEN, ROLE_REQUIRED, STATUS, POLICY, UNAVAILABLE)
+#: A command the ledger refuses (``from_ledger_error``): by the state of the case or item
+#: (409) or as not acceptable (422), each with its own code; or a race lost every retry.
+COMMAND_PROBLEMS = (*command_problem_types(), CONFLICT)
+#: A case write: the guard decides, the ledger carries it out.
+CASE_WRITE_PROBLEMS = (*DENIAL_PROBLEMS, *COMMAND_PROBLEMS)
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The documented problems of these statuses (for routes that answer more than most)."""
-    return {status: PROBLEMS[status] for status in statuses}
+def problem_responses(*kinds: ProblemType) -> dict[int | str, dict[str, Any]]:
+    """The documented responses of these problem types: one per status, listing the codes
+    (``api._openapi`` adds the problems every request may meet and writes the description)."""
+    codes: dict[int, list[str]] = {}
+    for kind in kinds:
+        codes.setdefault(kind.status, []).append(kind.code)
+    return {status: {"model": Problem, PROBLEM_CODES: listed} for status, listed in codes.items()}
 
 
 def require_declared(covenant: Covenant, **values: str | list[str] | None) -> None:
@@ -97,8 +119,13 @@ def add_write(
     *,
     method: str = "POST",
     status_code: int = 200,
+    problems: Sequence[ProblemType] = CASE_WRITE_PROBLEMS,
 ) -> None:
-    """A write route: answers ``WriteAck`` (fields that do not apply are left out)."""
+    """A write route: answers ``WriteAck`` (fields that do not apply are left out). A write
+    that asked for what already holds stores nothing and answers 200 (``unchanged``)."""
+    responses = problem_responses(*problems)
+    if status_code != 200:
+        responses[200] = {"model": WriteAck, "description": "Unchanged: this held already"}
     router.add_api_route(
         path,
         endpoint,
@@ -106,4 +133,5 @@ def add_write(
         status_code=status_code,
         response_model=WriteAck,
         response_model_exclude_none=True,
+        responses=responses,
     )

@@ -18,7 +18,15 @@ from api._problems import NOT_ACCEPTABLE, VALIDATION, ProblemError
 from api._responses import ActionList, WriteAck
 from api._schemas import ActionCreate, ActionStatusCreate
 from api._writes import ack, perform
-from api.routes._common import PROBLEMS, ActionPath, CasePath, GuardDep, add_write, require_declared
+from api.routes._common import (
+    READ_PROBLEMS,
+    ActionPath,
+    CasePath,
+    GuardDep,
+    add_write,
+    problem_responses,
+    require_declared,
+)
 from api.routes.cases import action_public
 from policies import PartnerId, WriteAction
 from projections import ActionView
@@ -152,7 +160,7 @@ def _cell(value: object) -> str:
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/v1/cases/{case}/actions", tags=["actions"], responses=PROBLEMS)
+    router = APIRouter(prefix="/v1/cases/{case}/actions", tags=["actions"])
     add_write(router, "", agree_action, status_code=201)
     add_write(router, "/{action}/status", change_action_status)
     router.add_api_route(
@@ -160,6 +168,9 @@ def build_router() -> APIRouter:
         list_actions,
         methods=["GET"],
         response_model=ActionList,
-        responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+        responses={
+            200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+            **problem_responses(*READ_PROBLEMS, NOT_ACCEPTABLE),
+        },
     )
     return router

@@ -12,10 +12,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from api._deps import CurrentCaller, ServicesDep
-from api._problems import VALIDATION, ProblemError
+from api._problems import LOG_DOWN, VALIDATION, ProblemError
 from api._responses import AuditEntries, AuditEntryPublic, AuditVerification
-from api._schemas import CASE_ID_PATTERN, HEX_ID_PATTERN
-from api.routes._common import PROBLEMS, GuardDep
+from api._schemas import CASE_ID_PATTERN, HEX_ID_PATTERN, DateTimeParam
+from api.routes._common import SUPERVISION_PROBLEMS, GuardDep, problem_responses
 
 _ID = r"^[a-z_]{1,64}$"
 
@@ -32,8 +32,8 @@ def list_entries(
     decision: Literal["allowed", "denied", "reviewed"] | None = None,
     reason: Annotated[str | None, Query(pattern=_ID)] = None,
     emergency: bool | None = None,
-    time_from: Annotated[datetime | None, Query(alias="from")] = None,
-    time_to: Annotated[datetime | None, Query(alias="to")] = None,
+    time_from: Annotated[DateTimeParam | None, Query(alias="from")] = None,
+    time_to: Annotated[DateTimeParam | None, Query(alias="to")] = None,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$", description="`next`")] = None,
     after: Annotated[int | None, Query(ge=0, le=10**18, description="after this seq")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -116,7 +116,12 @@ def _utc(value: datetime | None) -> str | None:
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=PROBLEMS)
-    router.add_api_route("/entries", list_entries, methods=["GET"], response_model=AuditEntries)
-    router.add_api_route("/verify", verify, methods=["GET"], response_model=AuditVerification)
+    router = APIRouter(prefix="/v1/audit", tags=["audit"])
+    problems = problem_responses(*SUPERVISION_PROBLEMS, LOG_DOWN)
+    router.add_api_route(
+        "/entries", list_entries, methods=["GET"], response_model=AuditEntries, responses=problems
+    )
+    router.add_api_route(
+        "/verify", verify, methods=["GET"], response_model=AuditVerification, responses=problems
+    )
     return router

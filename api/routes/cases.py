@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 
 from api._deps import CurrentCaller, ServicesDep, WritePreconditions
 from api._guard import Permit
+from api._problems import FORBIDDEN, OPENS_NO_CASES, POLICY, ROLE_REQUIRED, UNAVAILABLE
 from api._responses import (
     ActionPublic,
     CaseList,
@@ -27,7 +28,15 @@ from api._schemas import (
     TriageCreate,
 )
 from api._writes import ack, perform
-from api.routes._common import PROBLEMS, CasePath, GuardDep, add_write, require_declared
+from api.routes._common import (
+    COMMAND_PROBLEMS,
+    READ_PROBLEMS,
+    CasePath,
+    GuardDep,
+    add_write,
+    problem_responses,
+    require_declared,
+)
 from policies import WriteAction
 from projections import ActionView, CaseOverview
 
@@ -237,12 +246,17 @@ def close_case(
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=PROBLEMS)
-    add_write(router, "", open_case, status_code=201)
-    router.add_api_route("", list_cases, methods=["GET"], response_model=CaseList)
+    router = APIRouter(prefix="/v1/cases", tags=["cases"])
+    # No case yet: the role and the purpose are decided, nothing is looked up.
+    opening = (FORBIDDEN, ROLE_REQUIRED, POLICY, OPENS_NO_CASES, UNAVAILABLE, *COMMAND_PROBLEMS)
+    add_write(router, "", open_case, status_code=201, problems=opening)
+    router.add_api_route(
+        "", list_cases, methods=["GET"], response_model=CaseList,
+        responses=problem_responses(UNAVAILABLE),
+    )  # fmt: skip
     router.add_api_route(
         "/{case}", get_case, methods=["GET"], response_model=CasePublic,
-        response_model_exclude_unset=True,
+        response_model_exclude_unset=True, responses=problem_responses(*READ_PROBLEMS),
     )  # fmt: skip
     add_write(router, "/{case}/triage", triage)
     add_write(router, "/{case}/phase", change_phase)

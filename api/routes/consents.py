@@ -10,7 +10,6 @@ from api._responses import WriteAck
 from api._schemas import ConsentCreate, WithdrawalCreate
 from api._writes import ack, perform
 from api.routes._common import (
-    PROBLEMS,
     CasePath,
     ConsentPath,
     GuardDep,
@@ -84,7 +83,7 @@ def withdraw_consent(
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/v1/cases/{case}/consents", tags=["consents"], responses=PROBLEMS)
+    router = APIRouter(prefix="/v1/cases/{case}/consents", tags=["consents"])
     add_write(router, "", record_consent, status_code=201)
     add_write(router, "/{consent}/withdrawal", withdraw_consent)
     return router

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 
 from api._deps import Caller, CurrentCaller, IdempotencyKey, ServicesDep
 from api._guard import Guard
-from api._problems import not_found
+from api._problems import FORBIDDEN, FOUR_EYES, NOT_FOUND, REQUEST_EXPIRED, UNAVAILABLE, not_found
 from api._responses import ErasurePending, ErasurePublic
 from api._schemas import (
     CaseErasure,
@@ -31,7 +31,8 @@ from api._schemas import (
 )
 from api.bootstrap import Services
 from api.routes._common import (
-    PROBLEMS,
+    COMMAND_PROBLEMS,
+    DENIAL_PROBLEMS,
     ErasurePath,
     GuardDep,
     OfficeDep,
@@ -170,7 +171,7 @@ def _replayed(response: Response, replayed: bool) -> None:
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/v1/erasures", tags=["privacy office"], responses=PROBLEMS)
+    router = APIRouter(prefix="/v1/erasures", tags=["privacy office"])
     router.add_api_route(
         "",
         erase,
@@ -178,9 +179,12 @@ def build_router() -> APIRouter:
         status_code=201,
         response_model=ErasurePublic,
         responses={
-            200: {"model": ErasurePublic, "description": "A replay: the first answer again"},
+            200: {
+                "model": ErasurePublic | ErasurePending,
+                "description": "A replay (Idempotent-Replayed): the first answer again",
+            },
             202: {"model": ErasurePending, "description": "Awaiting a second privacy officer"},
-            **problem_responses(403, 409, 422),
+            **problem_responses(*DENIAL_PROBLEMS, *COMMAND_PROBLEMS),
         },
     )
     router.add_api_route(
@@ -191,7 +195,9 @@ def build_router() -> APIRouter:
         response_model=ErasurePublic,
         responses={
             200: {"model": ErasurePublic, "description": "Carried out already: its certificate"},
-            **problem_responses(403, 409),
+            **problem_responses(
+                NOT_FOUND, FORBIDDEN, FOUR_EYES, REQUEST_EXPIRED, UNAVAILABLE, *COMMAND_PROBLEMS
+            ),
         },
     )
     router.add_api_route(
@@ -199,5 +205,6 @@ def build_router() -> APIRouter:
         get_erasure,
         methods=["GET"],
         response_model=ErasurePublic | ErasurePending,
+        responses=problem_responses(NOT_FOUND, FORBIDDEN, UNAVAILABLE),
     )
     return router

@@ -10,7 +10,7 @@ from api._guard import Permit, new_fact
 from api._responses import WriteAck
 from api._schemas import CorrectionCreate, FactCreate, RetractionCreate
 from api._writes import ack, perform, perform_unconditional
-from api.routes._common import PROBLEMS, CasePath, CommitterDep, FactPath, GuardDep, add_write
+from api.routes._common import CasePath, CommitterDep, FactPath, GuardDep, add_write
 from ledger import NewFact, WriteResult
 from policies import WriteAction
 
@@ -139,7 +139,7 @@ def retract_fact(
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/v1/cases/{case}/facts", tags=["facts"], responses=PROBLEMS)
+    router = APIRouter(prefix="/v1/cases/{case}/facts", tags=["facts"])
     add_write(router, "", record_fact, status_code=201)
     add_write(router, "/{fact}/corrections", correct_fact)
     add_write(router, "/{fact}/retraction", retract_fact)

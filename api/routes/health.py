@@ -7,10 +7,10 @@ from collections.abc import Callable
 from fastapi import APIRouter
 
 from api._deps import ServicesDep
-from api._problems import UNAVAILABLE, Problem, ProblemError
+from api._problems import UNAVAILABLE, ProblemError
 from api._responses import Health
 from api.bootstrap import Services
-from api.routes._common import CommitterDep
+from api.routes._common import CommitterDep, problem_responses
 
 
 def healthz() -> Health:
@@ -58,6 +58,6 @@ def build_router() -> APIRouter:
         readyz,
         methods=["GET"],
         response_model=Health,
-        responses={503: {"model": Problem, "description": "A store is unreachable"}},
+        responses=problem_responses(UNAVAILABLE),
     )
     return router

@@ -9,7 +9,7 @@ from api._guard import Permit, new_fact
 from api._responses import WriteAck
 from api._schemas import ParticipantCreate, SubjectCreate
 from api._writes import ack, perform
-from api.routes._common import PROBLEMS, CasePath, GuardDep, OrgPath, add_write, require_declared
+from api.routes._common import CasePath, GuardDep, OrgPath, add_write, require_declared
 from ledger import NewFact
 from policies import FactMetadata, WriteAction
 
@@ -140,7 +140,7 @@ def remove_participant(
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/v1/cases/{case}", tags=["cases"], responses=PROBLEMS)
+    router = APIRouter(prefix="/v1/cases/{case}", tags=["cases"])
     add_write(router, "/subjects", add_subject, status_code=201)
     add_write(router, "/participants", invite_participant, status_code=201)
     add_write(router, "/participants/{org}", remove_participant, method="DELETE")

@@ -15,11 +15,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api._deps import CurrentCaller, ServicesDep
-from api._problems import VALIDATION, ProblemError
+from api._problems import LOG_DOWN, NOT_FOUND, UNAVAILABLE, VALIDATION, ProblemError
 from api._report_html import render_access_report
 from api._schemas import OptionalReason
 from api.routes._common import (
-    PROBLEMS,
+    COMMAND_PROBLEMS,
+    READ_PROBLEMS,
+    SUPERVISION_PROBLEMS,
     CasePath,
     GrantPath,
     GuardDep,
@@ -149,29 +151,43 @@ def review_emergency(
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["privacy office"], responses=PROBLEMS)
+    router = APIRouter(prefix="/v1", tags=["privacy office"])
+    office = (*SUPERVISION_PROBLEMS, LOG_DOWN, UNAVAILABLE)
+    holds = problem_responses(*SUPERVISION_PROBLEMS, NOT_FOUND, *COMMAND_PROBLEMS)
+    reviews = problem_responses(*office, NOT_FOUND, *COMMAND_PROBLEMS)
     router.add_api_route(
         "/cases/{case}/subjects/{subject}/access-report",
         access_report,
         methods=["GET"],
-        responses={200: {"content": {"application/json": {}, "text/html": {}}}},
+        responses={
+            200: {"content": {"application/json": {}, "text/html": {}}},
+            **problem_responses(*SUPERVISION_PROBLEMS, *READ_PROBLEMS),
+        },
     )
-    router.add_api_route("/retention/run", run_retention, methods=["POST"])
-    router.add_api_route("/holds", place_hold, methods=["POST"], status_code=201)
-    router.add_api_route("/cases/{case}/holds/{hold}/lift", lift_hold, methods=["POST"])
-    router.add_api_route("/reviews/notifications", notification_review, methods=["GET"])
     router.add_api_route(
-        "/reviews/notifications/{case}",
-        review_notification,
-        methods=["POST"],
-        responses=problem_responses(409, 422),
+        "/retention/run", run_retention, methods=["POST"], responses=problem_responses(*office)
     )
-    router.add_api_route("/reviews/emergency", emergency_review, methods=["GET"])
+    router.add_api_route("/holds", place_hold, methods=["POST"], status_code=201, responses=holds)
     router.add_api_route(
-        "/reviews/emergency/{grant}",
-        review_emergency,
-        methods=["POST"],
-        responses=problem_responses(409, 422),
+        "/cases/{case}/holds/{hold}/lift", lift_hold, methods=["POST"], responses=holds
+    )
+    router.add_api_route(
+        "/reviews/notifications",
+        notification_review,
+        methods=["GET"],
+        responses=problem_responses(*office),
+    )
+    router.add_api_route(
+        "/reviews/notifications/{case}", review_notification, methods=["POST"], responses=reviews
+    )
+    router.add_api_route(
+        "/reviews/emergency",
+        emergency_review,
+        methods=["GET"],
+        responses=problem_responses(*office),
+    )
+    router.add_api_route(
+        "/reviews/emergency/{grant}", review_emergency, methods=["POST"], responses=reviews
     )
     return router
 

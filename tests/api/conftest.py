@@ -13,6 +13,7 @@ from api._tokens import create_local_signing_key
 from api.app import create_app
 from api.settings import Settings
 from policies import sample_covenant_path
+from tests.api.statuses import Traffic, checked_traffic
 from tests.api.support import Auth
 from tests.pg import PG_URL, create_schemas, drop_schemas
 
@@ -55,15 +56,22 @@ def sqlite_settings(tmp_path: Path) -> Iterator[Settings]:
     yield from make_settings(tmp_path, "sqlite")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def status_traffic() -> Iterator[Traffic]:
+    """What the clients saw; the session fails on a status the OpenAPI document leaves out."""
+    with checked_traffic() as traffic:
+        yield traffic
+
+
 @pytest.fixture
-def client(api_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(api_settings)) as test_client:
+def client(api_settings: Settings, status_traffic: Traffic) -> Iterator[TestClient]:
+    with status_traffic.watch(TestClient(create_app(api_settings))) as test_client:
         yield test_client
 
 
 @pytest.fixture
-def sqlite_client(sqlite_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(sqlite_settings)) as test_client:
+def sqlite_client(sqlite_settings: Settings, status_traffic: Traffic) -> Iterator[TestClient]:
+    with status_traffic.watch(TestClient(create_app(sqlite_settings))) as test_client:
         yield test_client
 
 

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from tests.api.conftest import make_settings
+from tests.api.statuses import Traffic, checked_traffic
 from tests.api.support import Auth
 from tests.scenarios.world import Http, ScenarioClock, World, play_all
 
@@ -32,13 +33,14 @@ class Env:
 
 
 @contextmanager
-def deployment(tmp: Path, store: str) -> Iterator[Env]:
-    """Fresh stores (SQLite files in ``tmp`` or throw-away PostgreSQL schemas) and the app."""
+def deployment(tmp: Path, store: str, traffic: Traffic) -> Iterator[Env]:
+    """Fresh stores (SQLite files in ``tmp`` or throw-away PostgreSQL schemas) and the app;
+    ``traffic`` records the statuses its client sees."""
     settings_source = make_settings(tmp, store)
     settings = next(settings_source)
     try:
         clock = ScenarioClock()
-        with TestClient(create_app(settings, clock=clock)) as client:
+        with traffic.watch(TestClient(create_app(settings, clock=clock))) as client:
             yield Env(Http(client, Auth(settings), clock), settings, store)
     finally:
         settings_source.close()  # drops the PostgreSQL schemas
@@ -51,13 +53,22 @@ def store(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def status_traffic() -> Iterator[Traffic]:
+    """What the clients saw; the session fails on a status the OpenAPI document leaves out."""
+    with checked_traffic() as traffic:
+        yield traffic
+
+
 @pytest.fixture
-def env(store: str, tmp_path: Path) -> Iterator[Env]:
-    with deployment(tmp_path, store) as running:
+def env(store: str, tmp_path: Path, status_traffic: Traffic) -> Iterator[Env]:
+    with deployment(tmp_path, store, status_traffic) as running:
         yield running
 
 
 @pytest.fixture(scope="session")
-def world(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with deployment(tmp_path_factory.mktemp(f"world-{store}"), store) as running:
+def world(
+    store: str, tmp_path_factory: pytest.TempPathFactory, status_traffic: Traffic
+) -> Iterator[World]:
+    with deployment(tmp_path_factory.mktemp(f"world-{store}"), store, status_traffic) as running:
         yield play_all(running.http)
