@@ -121,11 +121,10 @@ class TestDocumentedStatuses:
         with_body = [key for key in operations if key[0] in BODY_METHODS]
         assert len(with_body) >= 20
         for key in with_body:
-            assert "unacceptable-content" in codes(operations[key], 422), key
+            assert "unacceptable_content" in codes(operations[key], 422), key
 
     def test_every_problem_status_names_its_codes(self, client: TestClient) -> None:
-        # "invalid_body" is two problem types: malformed bytes (400), a fact body that is not
-        # JSON (422); any other code has one status.
+        # Every code has one status (tests/api/test_readme_problems.py: codes are unique).
         statuses: dict[str, set[int]] = {}
         for kind in (BAD_BODY, *command_problem_types()):
             statuses.setdefault(kind.code, set()).add(kind.status)
