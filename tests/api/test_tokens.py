@@ -105,7 +105,7 @@ def _attacks(settings: Settings) -> dict[str, Callable[[], str]]:
         "role_unknown": lambda: _signed(settings, roles=["admin"]),
         "client_role_nobody_holds": lambda: _signed(settings, org="politie", roles=["client"]),
         "no_roles": lambda: _signed(settings, roles=[]),
-        "roles_not_a_list": lambda: _signed(settings, roles="procesregisseur"),
+        "roles_not_a_list_or_string": lambda: _signed(settings, roles={"procesregisseur": 1}),
         "sub_with_control_chars": lambda: _signed(settings, sub="anna\x1fx"),
         "tampered_payload": tampered,
         "truncated": lambda: _signed(settings).rsplit(".", 1)[0],
