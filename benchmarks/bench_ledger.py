@@ -33,7 +33,14 @@ from eventsourcing.persistence import Mapper
 from ledger import CaseLedger, NewFact, RequestContext, StoreConfig, open_ledger
 from ledger._application import _utcnow
 from ledger._sealing import SealedBody, _sealed_body
-from policies import PartnerId, Principal, RoleId, UserId
+from policies import (
+    PartnerId,
+    Principal,
+    RoleId,
+    UserId,
+    load_covenant,
+    sample_covenant_path,
+)
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -67,6 +74,8 @@ class PlainCaseLedger(CaseLedger):
     def __init__(self, env: dict[str, str]) -> None:
         Application.__init__(self, env)
         self._clock = _utcnow
+        # The same covenant as the sealed side: both record its reference on every event.
+        self.purposes = load_covenant(sample_covenant_path())
         self.keys = _NoKeys()  # type: ignore[assignment]
         self._init_caches()
 
@@ -212,7 +221,7 @@ def _factories(backend: str, root: Path) -> dict[str, Callable[[], CaseLedger]]:
         )
 
     def sealed() -> CaseLedger:
-        return open_ledger(config())
+        return open_ledger(config(), purposes=load_covenant(sample_covenant_path()))
 
     def plain() -> CaseLedger:
         cfg = config()
