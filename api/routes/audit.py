@@ -99,14 +99,9 @@ def verify(caller: CurrentCaller, guard: GuardDep, services: ServicesDep) -> Aud
 
 
 def _utc(value: datetime | None) -> str | None:
+    """The log's time text for a moment (``DateTimeParam`` has an offset by then)."""
     if value is None:
         return None
-    if value.utcoffset() is None:
-        raise ProblemError(
-            VALIDATION,
-            detail="Times need an offset (RFC 3339).",
-            extra={"errors": [{"field": "from/to", "type": "timezone_missing"}]},
-        )
     try:
         return value.astimezone(UTC).isoformat()
     except OverflowError:
