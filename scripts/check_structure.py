@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator
@@ -82,16 +83,18 @@ def private_imports(root: Path, modules: Iterable[Path]) -> Iterator[Finding]:
                     yield Finding(
                         str(path.relative_to(root)),
                         node.lineno,
-                        f"imports {target}: use what {target.split('.')[0]}/__init__.py "
-                        "exports",
+                        f"imports {target}: use what {target.split('.')[0]}/__init__.py exports",
                     )
                     break
 
 
 def tracked_text_files(root: Path) -> list[Path]:
+    git = shutil.which("git")
     try:
-        listed = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        if git is None:
+            raise OSError("git is not installed")
+        listed = subprocess.run(  # noqa: S603 (fixed arguments, git found on PATH)
+            [git, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
             cwd=root,
             check=True,
             capture_output=True,
