@@ -5,7 +5,13 @@ The covenant file is loaded once (``load_covenant``); every decision is a pure f
 ``AccessDecision`` with a ``ReasonCode`` the access log keeps.
 """
 
-from policies._case_reads import decide_case_read, decide_subject_report, decide_supervision
+from policies._case_reads import (
+    decide_case_read,
+    decide_case_sight,
+    decide_subject_report,
+    decide_supervision,
+    reads_beyond_participation,
+)
 from policies._covenant import Covenant, Domain, EmergencyRule
 from policies._covenant_load import load_covenant, parse_covenant, sample_covenant_path
 from policies._diff import (
@@ -52,6 +58,7 @@ from policies._inputs import (
     SharingLevel,
 )
 from policies._reasons import (
+    METADATA_GRANTS,
     AccessDecision,
     Disclosure,
     ReasonCode,
@@ -93,6 +100,7 @@ __all__ = [
     "FactId",
     "FactMetadata",
     "LegalHold",
+    "METADATA_GRANTS",
     "NotificationDecision",
     "Participation",
     "PartnerId",
@@ -114,6 +122,7 @@ __all__ = [
     "compare_covenants",
     "covenant_sections",
     "decide_case_read",
+    "decide_case_sight",
     "decide_erasure_confirmation",
     "decide_erasure_request",
     "decide_fact_read",
@@ -131,6 +140,7 @@ __all__ = [
     "is_on_hold",
     "load_covenant",
     "parse_covenant",
+    "reads_beyond_participation",
     "required_roles",
     "sample_covenant_path",
     "withheld_reason",

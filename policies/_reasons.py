@@ -147,6 +147,11 @@ _GRANTING = frozenset(
     }
 )
 
+#: Grants that show the reader metadata and never content: the privacy officer's supervision
+#: and an owner's sight of its own hidden fact. Neither discloses the person's data to another
+#: reader, so reports of who received that data (recipients, exposure) leave them out.
+METADATA_GRANTS = frozenset({ReasonCode.privacy_officer_metadata, ReasonCode.allowed_owner_metadata})
+
 _R = ReasonCode
 _DESCRIPTIONS: dict[ReasonCode, str] = {
     _R.allowed_owner: "the reader's organisation contributed the fact and remains its owner",
