@@ -58,7 +58,6 @@ from policies._inputs import (
     SharingLevel,
 )
 from policies._reasons import (
-    METADATA_GRANTS,
     AccessDecision,
     Disclosure,
     ReasonCode,
@@ -100,7 +99,6 @@ __all__ = [
     "FactId",
     "FactMetadata",
     "LegalHold",
-    "METADATA_GRANTS",
     "NotificationDecision",
     "Participation",
     "PartnerId",

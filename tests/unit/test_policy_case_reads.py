@@ -8,7 +8,6 @@ from datetime import datetime
 import pytest
 
 from policies import (
-    METADATA_GRANTS,
     AccessDecision,
     CaseState,
     CaseStatus,
@@ -274,7 +273,7 @@ class TestReadsBeyondParticipation:
         assert beyond == reads_beyond_participation(sample(), who, purpose)
 
 
-class TestMetadataGrants:
+class TestMetadataOnlyGrants:
     """The grants that show metadata only: the officer's supervision, the owner's hidden fact."""
 
     def test_both_grant_metadata_only(self) -> None:
@@ -293,13 +292,15 @@ class TestMetadataGrants:
         for decision in (officer, hidden):
             assert decision.allowed
             assert decision.disclosure is Disclosure.metadata
-            assert decision.reason in METADATA_GRANTS
-        assert METADATA_GRANTS == {R.privacy_officer_metadata, R.allowed_owner_metadata}
+            assert decision.reason.metadata_only
+        metadata_only = {code for code in R if code.metadata_only}
+        assert metadata_only == {R.privacy_officer_metadata, R.allowed_owner_metadata}
 
-    def test_content_grants_are_not_among_them(self) -> None:
-        assert all(code.grants for code in METADATA_GRANTS)
+    def test_content_grants_and_denials_are_not(self) -> None:
+        assert all(code.grants for code in R if code.metadata_only)
         content = case_read(reader("ggz", "deelnemer"))
         assert content.disclosure is Disclosure.content
-        assert content.reason not in METADATA_GRANTS
-        assert R.emergency_granted not in METADATA_GRANTS
-        assert R.allowed_access_report not in METADATA_GRANTS
+        assert not content.reason.metadata_only
+        assert not R.emergency_granted.metadata_only
+        assert not R.allowed_access_report.metadata_only
+        assert not case_read(reader("om", "deelnemer")).reason.metadata_only
