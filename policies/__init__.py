@@ -31,7 +31,12 @@ from policies._erasure_rules import (
     erasure_request_expires_at,
 )
 from policies._errors import CovenantError, CovenantProblem, PolicyError
-from policies._fact_read import decide_fact_read, emergency_rules_for, emergency_window
+from policies._fact_read import (
+    decide_fact_read,
+    emergency_for_read,
+    emergency_rules_for,
+    emergency_window,
+)
 from policies._identity import (
     ActionId,
     CaseId,
@@ -129,6 +134,7 @@ __all__ = [
     "decide_write",
     "diff_covenants",
     "diff_sections",
+    "emergency_for_read",
     "emergency_rules_for",
     "emergency_window",
     "erasure_request_expires_at",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ledger import CaseLedger, EmergencyGrantState, KeyringError, LedgerError, RequestContext
-from policies import Covenant, EmergencyRequest, emergency_window
+from policies import Covenant, EmergencyRequest, emergency_for_read
 from projections._case_state import EPOCH, as_instant
 from projections._read_records import ReadRequest
 from projections._store import CaseViews
@@ -36,14 +36,8 @@ def find_glass(
     case_id: str,
     now: datetime,
 ) -> Glass | None:
-    """The emergency grant this read uses, if any.
-
-    A grant of the reader still open at ``now`` is used, with or without a stated reason
-    (the time box runs from the grant, never from the read). Otherwise a stated reason
-    asks for a new grant from ``now``, unless it is the reason of the reader's last grant
-    in this case: a grant that ended is not renewed with the same words (the reads then
-    get ``emergency_expired``).
-    """
+    """The emergency grant this read uses, if any (``policies.emergency_for_read`` decides
+    between the reader's open grant, its last grant and a new one)."""
     grants = [
         (str(grant_id), as_instant(started) or EPOCH, as_instant(ends) or EPOCH)
         for grant_id, started, ends in views.fetch(
@@ -54,18 +48,23 @@ def find_glass(
     ]
     open_now = [g for g, started, ends in grants if started <= now < ends]
     if not open_now and request.emergency_reason is None:
-        return None
+        return None  # no grant in use and none asked for: the case need not be loaded
     wanted = open_now[:1] or [g for g, _, _ in grants[:1]]
     held = _held_grants(ledger, case_id, wanted)
-    if open_now and open_now[0] in held:
-        grant = held[open_now[0]]
-        return Glass(_request_of(grant), grant.grant_id)
-    if request.emergency_reason is None:
+    open_grant = held.get(open_now[0]) if open_now else None
+    last_grant = held.get(wanted[0]) if wanted and not open_now else None
+    open_request = _request_of(open_grant) if open_grant is not None else None
+    last_request = _request_of(last_grant) if last_grant is not None else None
+    chosen = emergency_for_read(
+        covenant, request.emergency_reason, now, open_grant=open_request, last_grant=last_request
+    )
+    if chosen is None:
         return None
-    latest = held.get(wanted[0]) if wanted else None
-    if latest is not None and latest.reason == request.emergency_reason:
-        return Glass(_request_of(latest), latest.grant_id)
-    return Glass(emergency_window(covenant, request.emergency_reason, now), None)
+    if chosen is open_request and open_grant is not None:
+        return Glass(chosen, open_grant.grant_id)
+    if chosen is last_request and last_grant is not None:
+        return Glass(chosen, last_grant.grant_id)
+    return Glass(chosen, None)  # a new grant, recorded only if it opens a fact
 
 
 def record_grant(
