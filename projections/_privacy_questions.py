@@ -1,4 +1,4 @@
-"""Answers to the privacy officer's questions of DOMAIN.md (docs/privacy-officer.md).
+"""Answers to the privacy officer's ten questions (docs/domain.md; docs/privacy-officer.md).
 
 Q1 who accessed a subject's data, Q4 special-category exposure, Q6 reads after a consent
 withdrawal. The answers come from the access log; a read that showed no content

@@ -20,7 +20,8 @@ class PrivacyReviews(PrivacyDesk):
 
     def notification_review(self, request: ReadRequest) -> list[dict[str, Any]]:
         """Cases where the subject was not (yet) informed: deferrals and undecided, overdue
-        first (DOMAIN.md Q9), with the outcome of the deferral's review once reviewed."""
+        first (docs/domain.md, question 9), with the outcome of the deferral's review once
+        reviewed."""
         supervision = self._require_officer(request)
         self.reads.runner.catch_up()
         now = self.clock()

@@ -96,7 +96,8 @@ class ReadService:
         if not sight.allowed:
             entries = [case_entry(request, case_id, sight, self.covenant)]
             if glass is not None:
-                # A refused emergency request: the log says, per fact, why (DOMAIN.md Q4, Q5).
+                # A refused emergency request: the log says, per fact, why (docs/domain.md,
+                # the privacy officer's questions 4 and 5).
                 entries += self._fact_entries(request, case_id, decisions, glass)
             self.access_log.append(entries, now=now)
             raise ReadDeniedError("case not found")
