@@ -8,7 +8,7 @@ from uuid import UUID
 import pytest
 
 import ledger._application as application
-import projections._views as views
+import projections._candidate_cache as candidate_cache
 from api.bootstrap import build_services
 from api.settings import Settings
 from ledger import StoreConfig
@@ -59,7 +59,7 @@ def test_a_case_larger_than_the_budget_is_still_served(
 def test_fact_metadata_cache_has_a_fact_budget(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(views, "_CANDIDATE_CACHE_FACTS", 5)
+    monkeypatch.setattr(candidate_cache, "CANDIDATE_CACHE_FACTS", 5)
     settings = Settings(data_dir=tmp_path / "data", covenant_path=Path(str(sample_covenant_path())))
     services = build_services(settings)
     try:
