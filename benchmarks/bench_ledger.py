@@ -31,7 +31,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Mapper
 
 from ledger import CaseLedger, NewFact, RequestContext, StoreConfig, open_ledger
-from ledger._application import _utcnow
+from ledger._pipeline import utcnow as _utcnow
 from ledger._sealing import SealedBody, _sealed_body
 from policies import (
     PartnerId,
