@@ -34,8 +34,6 @@ class CaseLedger(FactCommands, ReviewedCommands, ErasureCommands):
 
     name = "CaseLedger"
 
-    # -- commands -------------------------------------------------------------------------
-
     def open_case(
         self,
         ctx: RequestContext,
