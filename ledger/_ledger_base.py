@@ -47,12 +47,17 @@ class LedgerBase(Application[UUID]):
         if not isinstance(mapper, SealingMapper):
             raise TypeError("CaseLedger needs the sealing mapper")
         self.keys: KeyManager = mapper.keys
+        self._init_caches()
+
+    def _init_caches(self) -> None:
+        """Make the collaborators commands share, over ``self.keys`` and ``self._clock``
+        (apart from ``__init__``: the benchmark's baseline ledger brings its own keys)."""
         self._writer = sqlite_writer_lock(self.env.get("SQLITE_DBNAME"))
         self.committer = GroupCommitter(self._save_many)
         checks = getattr(self.recorder, "checks_key_generation", False)
         self._inserts_check_generation = bool(checks)
         self._cache = CaseCache(self.repository, self.events)
-        self._idempotency = IdempotencyRecords(self.repository, clock)
+        self._idempotency = IdempotencyRecords(self.repository, self._clock)
         self._pipeline = CommandPipeline(
             cases=self._cache,
             committer=self.committer,
@@ -60,7 +65,7 @@ class LedgerBase(Application[UUID]):
             stripes=case_stripes(self.env.get("SQLITE_DBNAME")),
             idempotency=self._idempotency,
             events=self.events,
-            clock=clock,
+            clock=self._clock,
             # Read at each event: the composition root sets the covenant after construction.
             covenant=lambda: self.purposes.reference,
         )
