@@ -4,6 +4,11 @@ A record's id is derived from (partner, case or "open", client key), and it is s
 same transaction as the command's events. A retry collides on the record's (id, version 1)
 unique constraint in the event store, so the second attempt stores nothing and returns the
 first attempt's result. The record is sealed like any case event.
+
+An erasure's record (scope ``"erasure"``) is the exception: it is saved after the erasure,
+under the registry's key, since the erased scope's keys are gone by then.
+:class:`IdempotentCall` and :class:`IdempotencyRecords` serve every kind: the command
+pipeline, ``open_case`` and erasures.
 """
 
 from __future__ import annotations
