@@ -245,7 +245,7 @@ class Case(Aggregate, CaseQueries):
             )
 
     class NotificationReviewed(Event):
-        """The privacy officer's review of a deferral (DOMAIN.md Q9); ``decided_version``
+        """The privacy officer's review of a deferral (docs/domain.md, SC2); ``decided_version``
         names the decision reviewed, so a new deferral is a new item."""
 
         decided_version: int
