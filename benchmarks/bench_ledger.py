@@ -34,7 +34,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Mapper
 
 from ledger import CaseLedger, NewFact, RequestContext, StoreConfig, open_ledger
-from ledger._application import _utcnow
+from ledger._pipeline import utcnow as _utcnow
 from ledger._pkcs11 import Pkcs11Config
 from ledger._sealing import SealedBody, _sealed_body
 from policies import (
