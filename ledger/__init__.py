@@ -52,6 +52,8 @@ from ledger._errors import (
 from ledger._interprocess import WriterLock, sqlite_writer_lock
 from ledger._keyring import KeyEncryptionProvider, LocalKeyring
 from ledger._lru import trim_lru
+from ledger._meeting import AgendaItem, Meeting, MeetingNotFoundError, MinutesState, MinutesVersion
+from ledger._meeting_commands import minutes_context
 from ledger._pkcs11 import Pkcs11Config
 from ledger._sql import PostgresDatabase, SQLiteDatabase
 from ledger._stores import StoreConfig, ensure_schema, postgres_env, startup_lock
@@ -63,6 +65,7 @@ __all__ = [
     "AccessLogError",
     "AccessLogUnavailableError",
     "ActionNotFoundError",
+    "AgendaItem",
     "AlreadyReviewedError",
     "AuditKeys",
     "Case",
@@ -90,6 +93,10 @@ __all__ = [
     "KeyringError",
     "LedgerError",
     "LocalKeyring",
+    "Meeting",
+    "MeetingNotFoundError",
+    "MinutesState",
+    "MinutesVersion",
     "NewFact",
     "NotOwnerError",
     "NotParticipantError",
@@ -111,6 +118,7 @@ __all__ = [
     "ensure_schema",
     "export_csv",
     "export_jsonl",
+    "minutes_context",
     "open_ledger",
     "postgres_env",
     "sign_document",

@@ -26,10 +26,11 @@ from ledger._erasure_commands import ErasureCommands
 from ledger._errors import CaseStatusError, InvalidCommandError
 from ledger._fact_commands import FactCommands
 from ledger._idempotency import IdempotentCall
+from ledger._meeting_commands import MeetingCommands
 from ledger._reviewed_commands import ReviewedCommands
 
 
-class CaseLedger(FactCommands, ReviewedCommands, ErasureCommands):
+class CaseLedger(FactCommands, ReviewedCommands, ErasureCommands, MeetingCommands):
     """The ledger of cases; sealed events on the library's own persistence."""
 
     name = "CaseLedger"

@@ -62,6 +62,15 @@ from policies._inputs import (
     Sharing,
     SharingLevel,
 )
+from policies._meetings import (
+    OFFICE,
+    MeetingAction,
+    MinutesMetadata,
+    decide_meeting_write,
+    decide_minutes_read,
+    meeting_roles,
+    sees_item,
+)
 from policies._reasons import (
     AccessDecision,
     Disclosure,
@@ -80,6 +89,7 @@ from policies._retention import (
 from policies._writes import WriteAction, decide_write, required_roles
 
 __all__ = [
+    "OFFICE",
     "AccessDecision",
     "ActionId",
     "CaseId",
@@ -104,6 +114,8 @@ __all__ = [
     "FactId",
     "FactMetadata",
     "LegalHold",
+    "MeetingAction",
+    "MinutesMetadata",
     "NotificationDecision",
     "Participation",
     "PartnerId",
@@ -129,6 +141,8 @@ __all__ = [
     "decide_erasure_confirmation",
     "decide_erasure_request",
     "decide_fact_read",
+    "decide_meeting_write",
+    "decide_minutes_read",
     "decide_subject_report",
     "decide_supervision",
     "decide_write",
@@ -143,9 +157,11 @@ __all__ = [
     "is_expired",
     "is_on_hold",
     "load_covenant",
+    "meeting_roles",
     "parse_covenant",
     "reads_beyond_participation",
     "required_roles",
     "sample_covenant_path",
+    "sees_item",
     "withheld_reason",
 ]

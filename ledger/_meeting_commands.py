@@ -1,0 +1,387 @@
+"""Commands on meetings (case conferences): plan, reschedule, agenda, attendance, minutes.
+
+A meeting is its own aggregate (it spans cases). Each command loads it fresh from the event
+store (meetings are small and never cached: an erasure must take effect on the next load),
+lets it check its invariants, and saves its events, with an idempotency record when the
+caller gave a key. Inviting the partners an item needs goes through the case's own invite
+command, so the same rules apply as on the invite route.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol, cast
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError, RecordConflictError
+from eventsourcing.utils import get_topic
+
+from ledger._bodies import encode_body
+from ledger._command_data import RequestContext, WriteResult
+from ledger._errors import CaseStatusError, ConcurrencyConflictError
+from ledger._idempotency import IdempotentCall
+from ledger._ledger_base import LedgerBase
+from ledger._meeting import OFFICE, Meeting, MeetingNotFoundError, meeting_uuid
+
+MeetingDecide = Callable[[Meeting], str | None]
+
+
+class _Inviter(Protocol):
+    """The case's invite command (``CaseLedger.invite_participant``)."""
+
+    def invite_participant(self, ctx: RequestContext, case_id: str, *, org: str) -> WriteResult: ...
+
+
+def minutes_context(meeting_id: str, minutes_id: str, version: int) -> bytes:
+    """Associated data of a minutes body: its meeting, minutes and version."""
+    return f"minutes|meeting={meeting_id}|minutes={minutes_id}|version={version}".encode()
+
+
+class MeetingCommands(LedgerBase):
+    """Meetings (mixed into ``CaseLedger``)."""
+
+    _meeting_lock = threading.Lock()
+
+    # -- loading --------------------------------------------------------------------------
+
+    def get_meeting(self, meeting_id: str) -> Meeting:
+        """The meeting as it decodes now; MeetingNotFoundError if there is none."""
+        self._pipeline.sync()
+        try:
+            meeting: object = self.repository.get(meeting_uuid(meeting_id))
+        except AggregateNotFoundError:
+            raise MeetingNotFoundError("meeting not found") from None
+        if not isinstance(meeting, Meeting):
+            raise MeetingNotFoundError("meeting not found")
+        return meeting
+
+    def meeting_ids(self) -> list[str]:
+        """Every meeting's id, in the order they were planned."""
+        topic = get_topic(Meeting.Scheduled)
+        ids: list[str] = []
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start, 500, topics=[topic])
+            ids.extend(str(n.originator_id) for n in page)
+            if len(page) < 500:
+                return ids
+            start = page[-1].id + 1
+
+    # -- commands -------------------------------------------------------------------------
+
+    def schedule_meeting(
+        self,
+        ctx: RequestContext,
+        *,
+        scheduled_at: datetime,
+        place: str,
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        """Plan a meeting chaired by the caller; ``created_id`` is the meeting id."""
+        arguments = {"scheduled_at": scheduled_at.isoformat(), "place": place}
+        partner = ctx.principal.partner
+        call = IdempotentCall.of(partner, "meeting", idempotency_key, "schedule", arguments)
+        if call is not None:
+            replay = self._pipeline.replay(call)
+            if replay is not None:
+                return replay
+        meeting = Meeting._create(
+            Meeting.Scheduled,
+            id=uuid.uuid4(),
+            **self._pipeline.metadata(ctx),
+            scheduled_at=scheduled_at,
+            place=place,
+            chair=ctx.principal.user,
+        )
+        return self._save_meeting(ctx, meeting, meeting.meeting_id, call)
+
+    def reschedule_meeting(
+        self,
+        ctx: RequestContext,
+        meeting_id: str,
+        *,
+        scheduled_at: datetime,
+        reason: str,
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        def decide(meeting: Meeting) -> None:
+            meeting.require_status("planned")
+            self._trigger(
+                meeting, ctx, Meeting.Rescheduled, scheduled_at=scheduled_at, reason=reason
+            )
+
+        arguments = {"scheduled_at": scheduled_at.isoformat(), "reason": reason}
+        return self._run_meeting(ctx, meeting_id, "reschedule", arguments, decide, idempotency_key)
+
+    def add_agenda_item(
+        self,
+        ctx: RequestContext,
+        meeting_id: str,
+        *,
+        case_id: str,
+        invited: Sequence[str],
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        """Put a case on the agenda; each invited partner that does not take part in the
+        case yet is invited to it (the case's invite command). ``created_id``: the item id."""
+        partners = sorted(set(invited))
+        self.get_meeting(meeting_id).require_status("planned", "held")
+        case = self.get_case(case_id)
+        case.require_status("active")
+        for org in partners:
+            if not case.is_active_participant(org):
+                cast(_Inviter, self).invite_participant(ctx, case_id, org=org)
+        # The office's case key before any event sealed with it.
+        self.keys.scope_key(OFFICE, case_id)
+        item_id = uuid.uuid4().hex
+
+        def decide(meeting: Meeting) -> str:
+            meeting.require_status("planned", "held")
+            order = len(meeting.items) + 1
+            self._trigger(meeting, ctx, Meeting.ItemPlaced, item_id=item_id, order=order)
+            self._trigger(
+                meeting,
+                ctx,
+                Meeting.ItemAssigned,
+                item_id=item_id,
+                case_id=case_id,
+                invited=partners,
+            )
+            return item_id
+
+        arguments = {"case_id": case_id, "invited": partners}
+        return self._run_meeting(ctx, meeting_id, "agenda", arguments, decide, idempotency_key)
+
+    def record_attendance(
+        self,
+        ctx: RequestContext,
+        meeting_id: str,
+        item_id: str,
+        *,
+        partners: Sequence[str],
+        users: Sequence[str],
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        """Who was present at an item (replaces what was recorded); the meeting is held."""
+        present = sorted(set(partners))
+        people = sorted(set(users))
+
+        def decide(meeting: Meeting) -> None:
+            meeting.require_status("planned", "held")
+            item = self._live_item(meeting, item_id)
+            self._trigger(
+                meeting,
+                ctx,
+                Meeting.AttendanceRecorded,
+                item_id=item_id,
+                case_id=item.case_id,
+                partners=present,
+                users=people,
+            )
+
+        arguments = {"item_id": item_id, "partners": present, "users": people}
+        return self._run_meeting(ctx, meeting_id, "attendance", arguments, decide, idempotency_key)
+
+    def write_minutes(
+        self,
+        ctx: RequestContext,
+        meeting_id: str,
+        item_id: str,
+        *,
+        body: Any,
+        subjects: Sequence[str] = (),
+        sharing_partners: Sequence[str] | None = None,
+        minutes_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        """Minutes of an item, owned by the office and sealed under its keys of the item's
+        case and of ``subjects``. With ``minutes_id``, a correction: a new version, the
+        earlier ones kept. Sharing defaults to the partners present. ``created_id``: the
+        minutes id."""
+        plaintext = encode_body(body)
+        about = sorted(set(subjects))
+        new_id = minutes_id or uuid.uuid4().hex
+        item = self._live_item(self.get_meeting(meeting_id), item_id)
+        case_id = str(item.case_id)
+        earlier = item.minutes.get(new_id)
+        if earlier is not None and not about:
+            about = list(earlier.subjects)  # a correction concerns the same subjects
+        self.get_case(case_id).require_subjects(about)
+        for subject in about:
+            self.keys.scope_key(OFFICE, case_id, subject)
+
+        def decide(meeting: Meeting) -> str:
+            meeting.require_status("planned", "held", "closed")
+            current = self._live_item(meeting, item_id)
+            existing = current.minutes.get(new_id)
+            if minutes_id is not None and existing is None:
+                raise MeetingNotFoundError("no such minutes")
+            version = 1 if existing is None else existing.current.version + 1
+            shared = sorted(
+                set(
+                    existing.sharing_partners
+                    if existing is not None and sharing_partners is None
+                    else sharing_partners
+                    if sharing_partners is not None
+                    else current.present_partners
+                )
+            )
+            sealed = self.keys.seal_body(
+                OFFICE, case_id, about, plaintext, minutes_context(meeting_id, new_id, version)
+            )
+            self._trigger(
+                meeting,
+                ctx,
+                Meeting.MinutesWritten,
+                item_id=item_id,
+                case_id=case_id,
+                minutes_id=new_id,
+                minutes_version=version,
+                subjects=about,
+                sharing_partners=shared,
+                fact_key_id=sealed.fact_key_id,
+                sealed_body=sealed.blob,
+            )
+            return new_id
+
+        arguments = {
+            "item_id": item_id,
+            "minutes_id": minutes_id,
+            "subjects": sorted(set(subjects)),
+            "sharing": sharing_partners,
+            "body": plaintext.decode(),
+        }
+        return self._run_meeting(ctx, meeting_id, "minutes", arguments, decide, idempotency_key)
+
+    def approve_minutes(
+        self,
+        ctx: RequestContext,
+        meeting_id: str,
+        item_id: str,
+        minutes_id: str,
+        *,
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        """The chair approves the current version of an item's minutes (draft -> final)."""
+
+        def decide(meeting: Meeting) -> None:
+            item = self._live_item(meeting, item_id)
+            minutes = item.minutes.get(minutes_id)
+            if minutes is None:
+                raise MeetingNotFoundError("no such minutes")
+            current = minutes.current
+            if current.approved_at is not None:
+                raise CaseStatusError("already approved", code="minutes_approved")
+            self._trigger(
+                meeting,
+                ctx,
+                Meeting.MinutesApproved,
+                item_id=item_id,
+                case_id=item.case_id,
+                minutes_id=minutes_id,
+                minutes_version=current.version,
+            )
+
+        arguments = {"item_id": item_id, "minutes_id": minutes_id}
+        return self._run_meeting(ctx, meeting_id, "approve", arguments, decide, idempotency_key)
+
+    def close_meeting(
+        self,
+        ctx: RequestContext,
+        meeting_id: str,
+        *,
+        next_at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        def decide(meeting: Meeting) -> None:
+            meeting.require_status("planned", "held")
+            self._trigger(meeting, ctx, Meeting.Closed, next_at=next_at)
+
+        arguments = {"next_at": next_at.isoformat() if next_at else None}
+        return self._run_meeting(ctx, meeting_id, "close", arguments, decide, idempotency_key)
+
+    def cancel_meeting(
+        self,
+        ctx: RequestContext,
+        meeting_id: str,
+        *,
+        reason: str,
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        def decide(meeting: Meeting) -> None:
+            meeting.require_status("planned")
+            self._trigger(meeting, ctx, Meeting.Cancelled, reason=reason)
+
+        return self._run_meeting(
+            ctx, meeting_id, "cancel", {"reason": reason}, decide, idempotency_key
+        )
+
+    # -- running --------------------------------------------------------------------------
+
+    @staticmethod
+    def _live_item(meeting: Meeting, item_id: str) -> Any:
+        """The item, which must still know its case (not redacted by an erasure)."""
+        item = meeting.require_item(item_id)
+        if item.case_id is None:
+            raise CaseStatusError("the item's case was erased", code="case_erased")
+        return item
+
+    def _trigger(
+        self, meeting: Meeting, ctx: RequestContext, event: type[Any], **fields: Any
+    ) -> None:
+        meeting.trigger_event(event, **self._pipeline.metadata(ctx), **fields)
+
+    def _run_meeting(
+        self,
+        ctx: RequestContext,
+        meeting_id: str,
+        name: str,
+        arguments: dict[str, Any],
+        decide: MeetingDecide,
+        idempotency_key: str | None,
+    ) -> WriteResult:
+        call = IdempotentCall.of(
+            ctx.principal.partner, meeting_id, idempotency_key, name, arguments
+        )
+        if call is not None:
+            replay = self._pipeline.replay(call)
+            if replay is not None:
+                return replay
+        with self._meeting_lock:
+            meeting = self.get_meeting(meeting_id)
+            created = decide(meeting)
+            if not meeting.pending_events:
+                return WriteResult(meeting_id, meeting.version, created, unchanged=True)
+            return self._save_meeting(ctx, meeting, created, call)
+
+    def _save_meeting(
+        self,
+        ctx: RequestContext,
+        meeting: Meeting,
+        created: str | None,
+        call: IdempotentCall | None,
+    ) -> WriteResult:
+        meeting_id = meeting.meeting_id
+        result = WriteResult(meeting_id, meeting.version, created)
+        pending: list[Any] = [meeting]
+        if call is not None:
+            partner = ctx.principal.partner
+            # The record is sealed under the caller's keys of the meeting (no case data).
+            self.keys.scope_key(partner, meeting_id)
+            pending.append(
+                self._idempotency.record(
+                    call, result.as_dict(), case_id=meeting_id, partner=partner
+                )
+            )
+        try:
+            self.save(*pending)
+        except (RecordConflictError, IntegrityError):
+            if call is not None:
+                replay = self._pipeline.replay(call)
+                if replay is not None:
+                    return replay
+            raise ConcurrencyConflictError(meeting_id, None) from None
+        return result

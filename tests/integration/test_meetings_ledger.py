@@ -1,0 +1,148 @@
+"""The Meeting aggregate on both stores: agenda, attendance, minutes and what erasure does."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from ledger import (
+    CaseLedger,
+    CaseStatusError,
+    Meeting,
+    MeetingNotFoundError,
+    StoreConfig,
+    minutes_context,
+    open_ledger,
+)
+from policies import load_covenant, sample_covenant_path
+from tests.conftest import ctx
+from tests.integration._ledger_support import (
+    PRIVACY_OFFICER,
+    REGIE,
+    add_subject,
+    open_active_case,
+)
+
+CLERK = ctx("zvh", "administratief_medewerker", user="zvh-clerk")
+WHEN = datetime(2026, 5, 4, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def ledger(store_config: StoreConfig) -> Iterator[CaseLedger]:
+    opened = open_ledger(store_config, purposes=load_covenant(sample_covenant_path()))
+    yield opened
+    opened.close()
+
+
+def _minutes_body(ledger: CaseLedger, meeting: Meeting, item_id: str, minutes_id: str) -> object:
+    minutes = meeting.items[item_id].minutes[minutes_id]
+    version = minutes.current
+    context = minutes_context(meeting.meeting_id, minutes_id, version.version)
+    (raw,) = ledger.keys.open_bodies([(version.sealed_body, context)])
+    return None if raw is None else json.loads(raw)
+
+
+def _meeting_with_item(ledger: CaseLedger, case_id: str, invited: list[str]) -> tuple[str, str]:
+    meeting_id = ledger.schedule_meeting(REGIE, scheduled_at=WHEN, place="room 2").case_id
+    item_id = ledger.add_agenda_item(REGIE, meeting_id, case_id=case_id, invited=invited)
+    assert item_id.created_id is not None
+    return meeting_id, item_id.created_id
+
+
+def test_an_invited_partner_joins_the_case_and_the_agenda_keeps_order(ledger: CaseLedger) -> None:
+    case_a = open_active_case(ledger, invite=())
+    case_b = open_active_case(ledger, invite=())
+    meeting_id, first = _meeting_with_item(ledger, case_a, ["ggz"])
+    second = ledger.add_agenda_item(REGIE, meeting_id, case_id=case_b, invited=[]).created_id
+    assert ledger.get_case(case_a).is_active_participant("ggz")
+    assert not ledger.get_case(case_b).is_active_participant("ggz")
+    meeting = ledger.get_meeting(meeting_id)
+    assert [meeting.items[first].order, meeting.items[str(second)].order] == [1, 2]
+    assert meeting.items[first].case_id == case_a
+    assert meeting.chair == REGIE.principal.user
+    assert meeting_id in ledger.meeting_ids()
+
+
+def test_reschedule_is_an_event_and_only_while_planned(ledger: CaseLedger) -> None:
+    meeting_id = ledger.schedule_meeting(REGIE, scheduled_at=WHEN, place="room 2").case_id
+    earlier = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+    result = ledger.reschedule_meeting(REGIE, meeting_id, scheduled_at=earlier, reason="urgent")
+    meeting = ledger.get_meeting(meeting_id)
+    assert (meeting.scheduled_at, meeting.reschedules, result.version) == (earlier, 1, 2)
+    ledger.close_meeting(REGIE, meeting_id, next_at=WHEN)
+    with pytest.raises(CaseStatusError):
+        ledger.reschedule_meeting(REGIE, meeting_id, scheduled_at=WHEN, reason="again")
+
+
+def test_minutes_versions_approval_and_subject_erasure(ledger: CaseLedger) -> None:
+    case_id = open_active_case(ledger, invite=("reclassering",))
+    subject = add_subject(ledger, case_id)
+    meeting_id, item_id = _meeting_with_item(ledger, case_id, ["reclassering"])
+    ledger.record_attendance(
+        CLERK, meeting_id, item_id, partners=["reclassering", "zvh"], users=["u1"]
+    )
+    minutes_id = ledger.write_minutes(
+        CLERK, meeting_id, item_id, body={"text": "first"}, subjects=[subject]
+    ).created_id
+    assert minutes_id is not None
+    ledger.approve_minutes(REGIE, meeting_id, item_id, minutes_id)
+    with pytest.raises(CaseStatusError):
+        ledger.approve_minutes(REGIE, meeting_id, item_id, minutes_id)
+    ledger.write_minutes(
+        CLERK, meeting_id, item_id, body={"text": "corrected"}, minutes_id=minutes_id
+    )
+    meeting = ledger.get_meeting(meeting_id)
+    minutes = meeting.items[item_id].minutes[minutes_id]
+    assert meeting.status == "held"
+    assert [v.version for v in minutes.versions] == [1, 2]
+    assert minutes.versions[0].approved_at is not None
+    assert minutes.current.approved_at is None
+    assert minutes.sharing_partners == ("reclassering", "zvh")
+    assert _minutes_body(ledger, meeting, item_id, minutes_id) == {"text": "corrected"}
+
+    ledger.erase_subject(PRIVACY_OFFICER, case_id, subject, ground="art17")
+    after = ledger.get_meeting(meeting_id)
+    # Minutes about the subject are gone; the item (its case) and attendance remain.
+    assert after.items[item_id].minutes == {}
+    assert after.items[item_id].case_id == case_id
+    assert after.redacted_events == 2  # both versions
+
+
+def test_case_erasure_redacts_the_item_but_keeps_its_place(ledger: CaseLedger) -> None:
+    case_id = open_active_case(ledger, invite=())
+    meeting_id, item_id = _meeting_with_item(ledger, case_id, [])
+    ledger.write_minutes(CLERK, meeting_id, item_id, body={"text": "x"})
+    ledger.erase_case(PRIVACY_OFFICER, case_id, ground="retention")
+    meeting = ledger.get_meeting(meeting_id)
+    assert meeting.items[item_id].case_id is None
+    assert meeting.items[item_id].order == 1
+    with pytest.raises(CaseStatusError):
+        ledger.write_minutes(CLERK, meeting_id, item_id, body={"text": "y"})
+
+
+def test_unknown_meetings_items_and_minutes(ledger: CaseLedger) -> None:
+    with pytest.raises(MeetingNotFoundError):
+        ledger.get_meeting("not-a-uuid")
+    case_id = open_active_case(ledger, invite=())
+    with pytest.raises(MeetingNotFoundError):
+        ledger.get_meeting(case_id)  # a case is not a meeting
+    meeting_id, item_id = _meeting_with_item(ledger, case_id, [])
+    with pytest.raises(MeetingNotFoundError):
+        ledger.record_attendance(CLERK, meeting_id, "0" * 32, partners=[], users=[])
+    with pytest.raises(MeetingNotFoundError):
+        ledger.approve_minutes(REGIE, meeting_id, item_id, "0" * 32)
+    with pytest.raises(MeetingNotFoundError):
+        ledger.write_minutes(CLERK, meeting_id, item_id, body={}, minutes_id="0" * 32)
+
+
+def test_cancel_only_while_planned_and_idempotent_schedule(ledger: CaseLedger) -> None:
+    first = ledger.schedule_meeting(REGIE, scheduled_at=WHEN, place="x", idempotency_key="k1")
+    again = ledger.schedule_meeting(REGIE, scheduled_at=WHEN, place="x", idempotency_key="k1")
+    assert (again.case_id, again.replayed) == (first.case_id, True)
+    ledger.cancel_meeting(REGIE, first.case_id, reason="no quorum")
+    assert ledger.get_meeting(first.case_id).status == "cancelled"
+    with pytest.raises(CaseStatusError):
+        ledger.cancel_meeting(REGIE, first.case_id, reason="twice")
