@@ -28,6 +28,7 @@ from ledger import (
     InvariantViolationError,
     KeyringError,
     LedgerError,
+    MeetingNotFoundError,
     NotOwnerError,
     NotParticipantError,
     PurposeMismatchError,
@@ -166,6 +167,7 @@ _LOOKUPS = (
     EmergencyGrantNotFoundError,
     ErasureRequestNotFoundError,
     NotParticipantError,
+    MeetingNotFoundError,
 )
 
 #: Refused commands by their stable code: (status, title, detail). 409: the state of the case
@@ -193,6 +195,9 @@ _COMMAND_PROBLEMS: dict[str, tuple[int, str, str]] = {
     "fact_body_not_json": (422, "Fact body not JSON", "The fact body must be JSON."),
     "invalid_outcome": (422, "Invalid outcome", "Use justified or not_justified."),
     "remark_required": (422, "Remark required", "An outcome not_justified needs a remark."),
+    "meeting_status": (409, "Meeting status", "The meeting's status does not allow this now."),
+    "minutes_approved": (409, "Minutes approved", "This version of the minutes is approved."),
+    "item_not_for_case": (422, "Item of another case", "The agenda item is about another case."),
     "subject_unknown": (422, "Unknown subject", "A subject id is not a subject of this case."),
 }
 

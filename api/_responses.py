@@ -30,6 +30,9 @@ class WriteAck(_Public):
     consent_id: str | None = None
     phase: int | None = None
     decision: str | None = None
+    meeting_id: str | None = None
+    item_id: str | None = None
+    minutes_id: str | None = None
     replayed: bool = False
     #: Present (true) when the write asked for what already held: nothing was stored.
     unchanged: bool | None = None

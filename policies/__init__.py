@@ -63,7 +63,6 @@ from policies._inputs import (
     SharingLevel,
 )
 from policies._meetings import (
-    OFFICE,
     MeetingAction,
     MinutesMetadata,
     decide_meeting_write,
@@ -89,7 +88,6 @@ from policies._retention import (
 from policies._writes import WriteAction, decide_write, required_roles
 
 __all__ = [
-    "OFFICE",
     "AccessDecision",
     "ActionId",
     "CaseId",

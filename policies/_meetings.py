@@ -22,7 +22,7 @@ cancel              procesregisseur                              meeting planned
 Minutes are owned by the partnership office (``OFFICE``): its procesregisseur and clerk read
 every version, drafts included. Other readers need the case active, their partner an active
 participant, named by the minutes' sharing (by default the partners present at the item), and
-an approved version unless the covenant shows drafts to participants.
+the latest approved version (a draft only when the covenant shows drafts to participants).
 """
 
 from __future__ import annotations
@@ -122,6 +122,8 @@ class MinutesMetadata:
     version: int
     approved: bool
     sharing_partners: Collection[PartnerId]
+    #: A later version was approved: only the owner still reads this one.
+    superseded: bool = False
 
 
 def decide_minutes_read(
@@ -152,6 +154,8 @@ def decide_minutes_read(
     denial = check_participant(case, principal.partner, now)
     if denial is not None:
         return denial
+    if minutes.superseded:
+        return deny(R.sharing_excludes_reader, f"{basis}; superseded by a later approved version")
     if not minutes.approved and not drafts_visible:
         return deny(R.sharing_excludes_reader, f"{basis}; draft awaiting the chair")
     if principal.partner not in minutes.sharing_partners:

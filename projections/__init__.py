@@ -1,6 +1,7 @@
 """The read side: tracked projections of the ledger and role views assembled through policy."""
 
 from projections._apply import ProjectionGapError
+from projections._meeting_reads import MeetingReads, MinutesRead
 from projections._privacy import PrivacyOffice
 from projections._privacy_records import AccessReport, RetentionReport
 from projections._read_records import (
@@ -22,6 +23,8 @@ __all__ = [
     "CaseSummary",
     "CaseViews",
     "FactView",
+    "MeetingReads",
+    "MinutesRead",
     "PrivacyOffice",
     "ProjectionGapError",
     "ProjectionRunner",

@@ -12,6 +12,7 @@ from api.routes import (
     erasures,
     facts,
     health,
+    meetings,
     members,
     privacy,
 )
@@ -31,4 +32,5 @@ def build_routers() -> list[APIRouter]:
         audit.build_router(),
         erasures.build_router(),
         privacy.build_router(),
+        meetings.build_router(),
     ]

@@ -94,6 +94,12 @@ class TestMinutesRead:
         shown = decide_minutes_read(sample(), who, case(), draft, at(1), drafts_visible=True)
         assert shown.allowed
 
+    def test_a_superseded_version_stays_with_the_owner(self) -> None:
+        old = MinutesMetadata("m1", 1, True, frozenset({PartnerId("reclassering")}), True)
+        who = reader("reclassering", "deelnemer")
+        assert not decide_minutes_read(sample(), who, case(), old, at(1)).allowed
+        assert decide_minutes_read(sample(), CLERK, case(), old, at(1)).allowed
+
     def test_a_participant_not_present_reads_nothing(self) -> None:
         decision = decide_minutes_read(
             sample(), reader("ggz", "deelnemer"), case(), minutes(), at(1)

@@ -1,0 +1,233 @@
+"""Reading meetings and minutes: each reader sees the items of the cases it takes part in.
+
+A meeting view holds, per visible item, its case, the invited and present partners and the
+minutes' ids and states (never their text); of every other item only their number
+(``hidden_items``), so an agenda leaks no id, subject or title of another case. Minutes text
+goes through the one read pipeline: a policy decision per version, the access-log entries
+appended (fail closed), then the bodies opened.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ledger import (
+    AccessEntry,
+    CaseNotFoundError,
+    Meeting,
+    MinutesState,
+    MinutesVersion,
+    minutes_context,
+)
+from policies import (
+    AccessDecision,
+    CaseState,
+    MinutesMetadata,
+    PartnerId,
+    decide_case_read,
+    decide_minutes_read,
+    sees_item,
+)
+from projections._read_records import ReadDeniedError, ReadRequest
+from projections._views import ReadService
+
+
+@dataclass(frozen=True, slots=True)
+class MinutesRead:
+    """One version of minutes as a reader may see it (``body`` None once unreadable)."""
+
+    minutes_id: str
+    meeting_id: str
+    item_id: str
+    version: int
+    status: str
+    subjects: tuple[str, ...]
+    sharing: tuple[str, ...]
+    written_at: str
+    body: Any | None
+
+
+class MeetingReads:
+    """Meeting views and case minutes over the ledger's meetings and the case projections."""
+
+    def __init__(self, reads: ReadService) -> None:
+        self.reads = reads
+        self.ledger = reads.ledger
+
+    # -- meetings -------------------------------------------------------------------------
+
+    def meeting(self, request: ReadRequest, meeting_id: str) -> dict[str, Any]:
+        """The meeting as ``request``'s reader may see it; MeetingNotFoundError if none."""
+        self.reads.runner.catch_up()
+        return self._view(request, self.ledger.get_meeting(meeting_id), self.reads.clock())
+
+    def meetings(
+        self, request: ReadRequest, start: datetime | None, end: datetime | None
+    ) -> list[dict[str, Any]]:
+        """Meetings scheduled in [start, end) that show the reader at least one item, or
+        that its partner chairs; by scheduled time."""
+        self.reads.runner.catch_up()
+        now = self.reads.clock()
+        found = []
+        for meeting_id in self.ledger.meeting_ids():
+            meeting = self.ledger.get_meeting(meeting_id)
+            when = meeting.scheduled_at
+            if when is None or (start and when < start) or (end and when >= end):
+                continue
+            view = self._view(request, meeting, now)
+            if view["items"] or request.principal.user == meeting.chair:
+                found.append(view)
+        return sorted(found, key=lambda v: (v["scheduled_at"], v["meeting_id"]))
+
+    def _view(self, request: ReadRequest, meeting: Meeting, now: datetime) -> dict[str, Any]:
+        states: dict[str, CaseState | None] = {}
+        items = []
+        for item in sorted(meeting.items.values(), key=lambda i: i.order):
+            case_id = item.case_id
+            if case_id is not None and case_id not in states:
+                states[case_id] = self._state(case_id)
+            state = states.get(case_id) if case_id is not None else None
+            if not sees_item(request.principal, state, now):
+                continue
+            items.append(
+                {
+                    "item_id": item.item_id,
+                    "order": item.order,
+                    "case_id": case_id,
+                    "invited": list(item.invited),
+                    "present_partners": list(item.present_partners),
+                    "present_users": list(item.present_users),
+                    "minutes": [
+                        {
+                            "minutes_id": m.minutes_id,
+                            "version": m.current.version,
+                            "status": _status(m.current),
+                        }
+                        for m in item.minutes.values()
+                    ],
+                }
+            )
+        return {
+            "meeting_id": meeting.meeting_id,
+            "scheduled_at": _iso(meeting.scheduled_at),
+            "place": meeting.place,
+            "chair": meeting.chair,
+            "status": meeting.status,
+            "next_at": _iso(meeting.next_at),
+            "items": items,
+            "hidden_items": len(meeting.items) - len(items),
+            "version": meeting.version,
+        }
+
+    def _state(self, case_id: str) -> CaseState | None:
+        try:
+            return self.reads.snapshot(case_id, catch_up=False).state
+        except CaseNotFoundError:
+            return None
+
+    # -- minutes --------------------------------------------------------------------------
+
+    def case_minutes(self, request: ReadRequest, case_id: str) -> list[MinutesRead]:
+        """Every version of the case's minutes the reader may read, opened after the log.
+
+        ReadDeniedError (a 404) when the reader may not see the case at all.
+        """
+        now = self.reads.clock()
+        snapshot = self.reads.snapshot(case_id)
+        case_decision = decide_case_read(
+            self.reads.covenant, request.principal, request.purpose, snapshot.state, now
+        )
+        found: list[tuple[str, MinutesState, MinutesVersion, AccessDecision]] = []
+        for meeting_id in self.ledger.meeting_ids():
+            meeting = self.ledger.get_meeting(meeting_id)
+            for item in meeting.items.values():
+                if item.case_id != case_id:
+                    continue
+                for minutes in item.minutes.values():
+                    latest_final = _latest_approved(minutes)
+                    for version in minutes.versions:
+                        meta = MinutesMetadata(
+                            minutes.minutes_id,
+                            version.version,
+                            version.approved_at is not None,
+                            frozenset(map(PartnerId, minutes.sharing_partners)),
+                            superseded=latest_final is not None and version.version < latest_final,
+                        )
+                        decision = decide_minutes_read(
+                            self.reads.covenant, request.principal, snapshot.state, meta, now
+                        )
+                        found.append((meeting_id, minutes, version, decision))
+        allowed = [f for f in found if f[3].allowed]
+        entries = [self.reads.case_entry(request, case_id, case_decision)]
+        if not case_decision.allowed and not allowed:
+            self.reads.access_log.append(entries, now=now)
+            raise ReadDeniedError("case not found")
+        entries += self._entries(request, case_id, found)
+        self.reads.access_log.append(entries, now=now)  # log before reveal
+        return [self._open(meeting_id, m, v) for meeting_id, m, v, _ in allowed]
+
+    def _entries(
+        self,
+        request: ReadRequest,
+        case_id: str,
+        found: list[tuple[str, MinutesState, MinutesVersion, AccessDecision]],
+    ) -> list[AccessEntry]:
+        """One entry per (subject, decision, reason), naming minutes ids, never content."""
+        groups: dict[tuple[str, bool, str], list[str]] = defaultdict(list)
+        for _, minutes, version, decision in found:
+            for subject in sorted(minutes.subjects) or [""]:
+                key = (subject, decision.allowed, str(decision.reason))
+                groups[key].append(f"{minutes.minutes_id}:{version.version}")
+        pseudonym = self.reads.access_log.pseudonym
+        principal = request.principal
+        return [
+            AccessEntry(
+                actor=principal.user,
+                org=principal.partner,
+                role=request.role,
+                purpose=request.purpose,
+                case_id=case_id,
+                decision="allowed" if allowed else "denied",
+                reason=reason,
+                fact_ids=tuple(ids),
+                subject=pseudonym(subject),
+                on_behalf_of=principal.on_behalf_of or "",
+                trace_id=request.trace_id,
+                note="minutes",
+                covenant=self.reads.covenant.reference,
+            )
+            for (subject, allowed, reason), ids in groups.items()
+        ]
+
+    def _open(self, meeting_id: str, minutes: MinutesState, version: MinutesVersion) -> MinutesRead:
+        context = minutes_context(meeting_id, minutes.minutes_id, version.version)
+        # None when a key was destroyed; an unreachable key provider raises (fail closed).
+        (raw,) = self.ledger.keys.open_bodies([(version.sealed_body, context)])
+        return MinutesRead(
+            minutes_id=minutes.minutes_id,
+            meeting_id=meeting_id,
+            item_id=minutes.item_id,
+            version=version.version,
+            status=_status(version),
+            subjects=minutes.subjects,
+            sharing=minutes.sharing_partners,
+            written_at=version.written_at.isoformat(),
+            body=None if raw is None else json.loads(raw),
+        )
+
+
+def _status(version: MinutesVersion) -> str:
+    return "final" if version.approved_at is not None else "draft"
+
+
+def _latest_approved(minutes: MinutesState) -> int | None:
+    approved = [v.version for v in minutes.versions if v.approved_at is not None]
+    return max(approved) if approved else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,312 @@
+"""Meetings over HTTP: agenda, attendance, minutes, who sees what, and the refusals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.api.support import CLERK, PO, PR, Auth, active_case, canary, ok
+
+PROBLEMS = "https://caseledger.example/problems/"
+WHEN = "2026-05-04T14:00:00Z"
+GGZ = ("ggz", "deelnemer")
+WONING = ("woningcorporatie", "deelnemer")
+POLITIE = ("politie", "deelnemer")
+
+
+def problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["type"] == PROBLEMS + code.replace("_", "-")
+    assert body["code"] == code
+    return body
+
+
+def plan(client: TestClient, auth: Auth) -> str:
+    created = ok(
+        client.post(
+            "/v1/meetings", json={"scheduled_at": WHEN, "place": "room 2"}, headers=auth.headers(PR)
+        ),
+        201,
+    )
+    assert created["status"] == "planned"
+    return str(created["meeting_id"])
+
+
+def add_item(client: TestClient, auth: Auth, meeting: str, case_id: str, invited: list[str]) -> str:
+    created = ok(
+        client.post(
+            f"/v1/meetings/{meeting}/agenda",
+            json={"case_id": case_id, "invited": invited},
+            headers=auth.headers(PR),
+        ),
+        201,
+    )
+    return str(created["item_id"])
+
+
+def conference(client: TestClient, auth: Auth) -> dict[str, str]:
+    """Two cases on one agenda; ggz invited to the first only (and so joins that case)."""
+    first = active_case(client, auth, participants=("woningcorporatie",), referred_by="gemeente")
+    second = active_case(client, auth, participants=(), referred_by="politie")
+    meeting = plan(client, auth)
+    item_1 = add_item(client, auth, meeting, first.case_id, ["ggz", "woningcorporatie"])
+    item_2 = add_item(client, auth, meeting, second.case_id, [])
+    return {
+        "meeting": meeting,
+        "case_1": first.case_id,
+        "subject_1": first.subject_id,
+        "case_2": second.case_id,
+        "item_1": item_1,
+        "item_2": item_2,
+    }
+
+
+def write_minutes(client: TestClient, auth: Auth, c: dict[str, str], body: dict[str, Any]) -> str:
+    url = f"/v1/meetings/{c['meeting']}/agenda/{c['item_1']}/minutes"
+    created = ok(client.post(url, json=body, headers=auth.headers(CLERK)), 201)
+    assert created["status"] == "draft"
+    return str(created["minutes_id"])
+
+
+def minutes_of(client: TestClient, auth: Auth, case_id: str, who: tuple[str, str]) -> list[Any]:
+    read = ok(client.get(f"/v1/cases/{case_id}/minutes", headers=auth.headers(who)))
+    return list(read["minutes"])
+
+
+class TestAgenda:
+    def test_each_partner_sees_only_the_items_of_its_cases(
+        self, client: TestClient, auth: Auth
+    ) -> None:
+        c = conference(client, auth)
+        url = f"/v1/meetings/{c['meeting']}"
+        ggz = ok(client.get(url, headers=auth.headers(GGZ)))
+        assert [i["item_id"] for i in ggz["items"]] == [c["item_1"]]
+        assert ggz["hidden_items"] == 1
+        assert c["case_2"] not in str(ggz)
+        assert c["item_2"] not in str(ggz)
+        politie = ok(client.get(url, headers=auth.headers(POLITIE)))
+        assert [i["case_id"] for i in politie["items"]] == [c["case_2"]]
+        assert c["case_1"] not in str(politie)
+        office = ok(client.get(url, headers=auth.headers(PR)))
+        assert [i["order"] for i in office["items"]] == [1, 2]
+        # The invited partner joined the case as a participant.
+        case = ok(client.get(f"/v1/cases/{c['case_1']}", headers=auth.headers(GGZ)))
+        assert "ggz" in case["participants"]
+
+    def test_listing_by_time_window(self, client: TestClient, auth: Auth) -> None:
+        c = conference(client, auth)
+        inside = ok(
+            client.get(
+                "/v1/meetings",
+                params={"from": "2026-05-01T00:00:00Z", "to": "2026-06-01T00:00:00Z"},
+                headers=auth.headers(GGZ),
+            )
+        )
+        assert [m["meeting_id"] for m in inside["meetings"]] == [c["meeting"]]
+        later = ok(
+            client.get(
+                "/v1/meetings", params={"from": "2026-06-01T00:00:00Z"}, headers=auth.headers(GGZ)
+            )
+        )
+        assert later["meetings"] == []
+        outsider = ok(client.get("/v1/meetings", headers=auth.headers(("brandweer", "deelnemer"))))
+        assert outsider["meetings"] == []
+        problem(
+            client.get("/v1/meetings?from=yesterday", headers=auth.headers(GGZ)),
+            422,
+            "validation_error",
+        )
+
+    def test_reschedule_and_close(self, client: TestClient, auth: Auth) -> None:
+        meeting = plan(client, auth)
+        url = f"/v1/meetings/{meeting}"
+        earlier = {"scheduled_at": "2026-05-01T09:00:00Z", "reason": "urgent"}
+        ok(client.post(f"{url}/reschedule", json=earlier, headers=auth.headers(PR)))
+        assert ok(client.get(url, headers=auth.headers(PR)))["scheduled_at"].startswith(
+            "2026-05-01"
+        )
+        closed = {"next_at": "2026-06-01T09:00:00Z"}
+        ok(client.post(f"{url}/close", json=closed, headers=auth.headers(PR)))
+        view = ok(client.get(url, headers=auth.headers(PR)))
+        assert (view["status"], view["next_at"][:10]) == ("closed", "2026-06-01")
+        problem(
+            client.post(f"{url}/reschedule", json=earlier, headers=auth.headers(PR)),
+            409,
+            "meeting_status",
+        )
+
+
+class TestMinutes:
+    def test_draft_final_correction_and_who_reads(self, client: TestClient, auth: Auth) -> None:
+        c = conference(client, auth)
+        item_url = f"/v1/meetings/{c['meeting']}/agenda/{c['item_1']}"
+        present = {"partners": ["ggz", "zvh"], "users": ["ggz-deelnemer"]}
+        ok(client.post(f"{item_url}/attendance", json=present, headers=auth.headers(CLERK)))
+        first_text, second_text = canary("minutes-1"), canary("minutes-2")
+        minutes_id = write_minutes(
+            client, auth, c, {"body": {"text": first_text}, "subjects": [c["subject_1"]]}
+        )
+        # Draft: the office reads it, the partner present does not yet.
+        assert [m["status"] for m in minutes_of(client, auth, c["case_1"], CLERK)] == ["draft"]
+        assert minutes_of(client, auth, c["case_1"], GGZ) == []
+        ok(client.post(f"{item_url}/minutes/{minutes_id}/approve", headers=auth.headers(PR)))
+        final = minutes_of(client, auth, c["case_1"], GGZ)
+        assert [(m["status"], m["body"]["text"]) for m in final] == [("final", first_text)]
+        # A participant not present at the item reads nothing of it.
+        assert minutes_of(client, auth, c["case_1"], WONING) == []
+        correction = {"body": {"text": second_text}, "minutes_id": minutes_id}
+        write_minutes(client, auth, c, correction)
+        owner = minutes_of(client, auth, c["case_1"], CLERK)
+        assert [(m["version"], m["body"]["text"]) for m in owner] == [
+            (1, first_text),
+            (2, second_text),
+        ]
+        # Until the correction is approved the partner keeps the approved version only.
+        assert [m["version"] for m in minutes_of(client, auth, c["case_1"], GGZ)] == [1]
+        ok(client.post(f"{item_url}/minutes/{minutes_id}/approve", headers=auth.headers(PR)))
+        assert [m["version"] for m in minutes_of(client, auth, c["case_1"], GGZ)] == [2]
+        # The reads were logged before they were revealed.
+        entries = ok(
+            client.get(
+                "/v1/audit/entries",
+                params={"case": c["case_1"], "org": "ggz"},
+                headers=auth.headers(PO),
+            )
+        )["entries"]
+        assert any(f"{minutes_id}:2" in e["fact_ids"] for e in entries)
+
+    def test_subject_erasure_and_case_close(self, client: TestClient, auth: Auth) -> None:
+        c = conference(client, auth)
+        item_url = f"/v1/meetings/{c['meeting']}/agenda/{c['item_1']}"
+        ok(
+            client.post(
+                f"{item_url}/attendance", json={"partners": ["ggz"]}, headers=auth.headers(CLERK)
+            )
+        )
+        about = write_minutes(
+            client, auth, c, {"body": {"text": canary("a")}, "subjects": [c["subject_1"]]}
+        )
+        general = write_minutes(client, auth, c, {"body": {"text": canary("b")}})
+        for minutes_id in (about, general):
+            ok(client.post(f"{item_url}/minutes/{minutes_id}/approve", headers=auth.headers(PR)))
+        erasure = {
+            "scope": "subject",
+            "case_id": c["case_1"],
+            "subject_id": c["subject_1"],
+            "ground": "art17_request",
+        }
+        ok(client.post("/v1/erasures", json=erasure, headers=auth.headers(PO)), 201)
+        left = minutes_of(client, auth, c["case_1"], CLERK)
+        assert [m["minutes_id"] for m in left] == [general]
+        ok(client.post(f"/v1/cases/{c['case_1']}/close", json={}, headers=auth.headers(PR)))
+        problem(
+            client.get(f"/v1/cases/{c['case_1']}/minutes", headers=auth.headers(GGZ)),
+            404,
+            "not_found",
+        )
+        assert [m["minutes_id"] for m in minutes_of(client, auth, c["case_1"], CLERK)] == [general]
+
+
+class TestRefusals:
+    def test_the_clerk_records_but_reads_no_facts(self, client: TestClient, auth: Auth) -> None:
+        c = conference(client, auth)
+        secret = canary("fact")
+        fact = {
+            "kind": "observation",
+            "subjects": [c["subject_1"]],
+            "categories": ["housing"],
+            "purpose": "zvh_joint_approach",
+            "legal_basis": "wgs",
+            "sharing": {"level": "participants"},
+            "body": {"text": secret},
+        }
+        ok(client.post(f"/v1/cases/{c['case_1']}/facts", json=fact, headers=auth.headers(GGZ)), 201)
+        # The case view shows the clerk process data only: every fact withheld, as before.
+        view = client.get(f"/v1/cases/{c['case_1']}", headers=auth.headers(CLERK))
+        assert secret not in view.text
+        assert ok(view)["withheld_by_reason"] == {"role": 1}
+        report = client.get(
+            f"/v1/cases/{c['case_1']}/subjects/{c['subject_1']}/access-report",
+            headers=auth.headers(CLERK),
+        )
+        assert report.status_code == 403
+        # ... and records attendance and minutes.
+        item_url = f"/v1/meetings/{c['meeting']}/agenda/{c['item_1']}"
+        ok(
+            client.post(
+                f"{item_url}/attendance", json={"partners": ["ggz"]}, headers=auth.headers(CLERK)
+            )
+        )
+        write_minutes(client, auth, c, {"body": {"text": "x"}})
+
+    def test_bad_input_has_precise_problems(self, client: TestClient, auth: Auth) -> None:
+        c = conference(client, auth)
+        other = plan(client, auth)
+        unknown = "00000000-0000-4000-8000-000000000000"
+        problem(client.get(f"/v1/meetings/{unknown}", headers=auth.headers(PR)), 404, "not_found")
+        problem(
+            client.post(f"/v1/meetings/{unknown}/close", json={}, headers=auth.headers(PR)),
+            404,
+            "not_found",
+        )
+        # An item of another meeting is not an item of this one.
+        problem(
+            client.post(
+                f"/v1/meetings/{other}/agenda/{c['item_1']}/attendance",
+                json={"partners": ["ggz"]},
+                headers=auth.headers(CLERK),
+            ),
+            404,
+            "not_found",
+        )
+        minutes_url = f"/v1/meetings/{c['meeting']}/agenda/{c['item_1']}/minutes"
+        body = problem(
+            client.post(minutes_url, json={"body": {"text": "x"}}, headers=auth.headers(PR)),
+            403,
+            "role_required",
+        )
+        assert body["required_roles"] == ["administratief_medewerker"]
+        minutes_id = write_minutes(client, auth, c, {"body": {"text": "x"}})
+        approve = f"{minutes_url}/{minutes_id}/approve"
+        other_pr = auth.headers(PR, sub="zvh-procesregisseur-2")
+        assert problem(client.post(approve, headers=other_pr), 403, "forbidden")["reason"] == (
+            "not_owner"
+        )
+        problem(client.post(approve, headers=auth.headers(CLERK)), 403, "role_required")
+        ok(client.post(approve, headers=auth.headers(PR)))
+        problem(client.post(approve, headers=auth.headers(PR)), 409, "minutes_approved")
+        problem(
+            client.post(
+                f"/v1/meetings/{c['meeting']}/agenda",
+                json={"case_id": c["case_1"], "invited": ["nosuch"]},
+                headers=auth.headers(PR),
+            ),
+            422,
+            "validation_error",
+        )
+        problem(
+            client.post(
+                "/v1/meetings",
+                json={"scheduled_at": "2026-05-04", "place": "x"},
+                headers=auth.headers(PR),
+            ),
+            422,
+            "validation_error",
+        )
+        problem(
+            client.post(
+                minutes_url, json={"body": {}, "subjects": ["0" * 32]}, headers=auth.headers(CLERK)
+            ),
+            422,
+            "subject_unknown",
+        )
+        problem(
+            client.post(
+                "/v1/meetings", json={"scheduled_at": WHEN, "place": "x"}, headers=auth.headers(GGZ)
+            ),
+            403,
+            "role_required",
+        )
