@@ -64,3 +64,7 @@ class MinutesCreate(_Create):
 
 class MeetingClose(_Create):
     next_at: DateTimeParam | None = None
+
+
+class MeetingCancel(_Create):
+    reason: OptionalReason = ""

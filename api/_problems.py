@@ -197,7 +197,11 @@ _COMMAND_PROBLEMS: dict[str, tuple[int, str, str]] = {
     "remark_required": (422, "Remark required", "An outcome not_justified needs a remark."),
     "meeting_status": (409, "Meeting status", "The meeting's status does not allow this now."),
     "minutes_approved": (409, "Minutes approved", "This version of the minutes is approved."),
-    "item_not_for_case": (422, "Item of another case", "The agenda item is about another case."),
+    "item_not_for_case": (
+        422,
+        "No such item",
+        "The meeting has no such agenda item for this case.",
+    ),
     "subject_unknown": (422, "Unknown subject", "A subject id is not a subject of this case."),
 }
 

@@ -13,7 +13,14 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 #: A covenant id (purpose, partner, category, kind, legal basis).
 CovenantId = Annotated[str, Field(pattern=r"^[a-z_]{1,64}$", examples=["zvh_joint_approach"])]
@@ -181,6 +188,15 @@ class ActionCreate(_Create):
     assignee: PartnerRef
     what: Reason
     due: date
+    #: The meeting and agenda item (of this case) the action was agreed at: both or neither.
+    meeting: CaseRef | None = None
+    item: HexId | None = None
+
+    @model_validator(mode="after")
+    def _meeting_with_item(self) -> ActionCreate:
+        if (self.meeting is None) != (self.item is None):
+            raise ValueError("Give meeting and item together, or neither.")
+        return self
 
 
 class ActionStatusCreate(_Create):

@@ -196,10 +196,16 @@ class CaseLedger(FactCommands, ReviewedCommands, ErasureCommands, MeetingCommand
         assignee: str,
         what: str,
         due: str,
+        meeting_id: str = "",
+        item_id: str = "",
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> WriteResult:
+        """``meeting_id`` and ``item_id``: the agenda item of this case the action was agreed
+        at (both or neither; the meeting must have that item for this case)."""
         action_id = uuid.uuid4().hex
+        if meeting_id or item_id:
+            self.require_item_for_case(meeting_id, item_id, case_id)
 
         def decide(case: Case) -> str:
             case.require_status("active")
@@ -212,14 +218,19 @@ class CaseLedger(FactCommands, ReviewedCommands, ErasureCommands, MeetingCommand
                 assignee=assignee,
                 what=what,
                 due=due,
+                meeting_id=meeting_id,
+                item_id=item_id,
             )
             return action_id
 
+        arguments = {"assignee": assignee, "what": what, "due": due}
+        if meeting_id:  # fingerprints of actions without a meeting stay as they were
+            arguments |= {"meeting_id": meeting_id, "item_id": item_id}
         return self._pipeline.run(
             ctx,
             case_id,
             "agree_action",
-            {"assignee": assignee, "what": what, "due": due},
+            arguments,
             decide,
             expected_version=expected_version,
             idempotency_key=idempotency_key,

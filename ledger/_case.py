@@ -205,14 +205,30 @@ class Case(Aggregate, CaseQueries):
             case.facts[self.fact_id].retracted_at = self.timestamp
 
     class ActionAgreed(Event):
+        """``meeting_id``/``item_id``: the agenda item the action was agreed at (v3), or ""."""
+
         action_id: str
         assignee: str
         what: str
         due: str
+        meeting_id: str
+        item_id: str
+
+        class_version: ClassVar[int] = 3
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["meeting_id"] = state["item_id"] = ""
 
         def apply(self, case: Case) -> None:
             case.actions[self.action_id] = ActionState(
-                self.assignee, self.what, self.due, "open", self.partner
+                self.assignee,
+                self.what,
+                self.due,
+                "open",
+                self.partner,
+                self.meeting_id,
+                self.item_id,
             )
 
     class ActionStatusChanged(Event):

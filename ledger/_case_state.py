@@ -101,6 +101,8 @@ class ActionState:
     due: str
     status: str
     agreed_by: str
+    meeting_id: str = ""  # the meeting (and item) it was agreed at, if any
+    item_id: str = ""
 
 
 @dataclass(slots=True)

@@ -21,7 +21,7 @@ from eventsourcing.utils import get_topic
 
 from ledger._bodies import encode_body
 from ledger._command_data import RequestContext, WriteResult
-from ledger._errors import CaseStatusError, ConcurrencyConflictError
+from ledger._errors import CaseStatusError, ConcurrencyConflictError, InvalidCommandError
 from ledger._idempotency import IdempotentCall
 from ledger._ledger_base import LedgerBase
 from ledger._meeting import OFFICE, Meeting, MeetingNotFoundError, meeting_uuid
@@ -57,6 +57,16 @@ class MeetingCommands(LedgerBase):
         if not isinstance(meeting, Meeting):
             raise MeetingNotFoundError("meeting not found")
         return meeting
+
+    def require_item_for_case(self, meeting_id: str, item_id: str, case_id: str) -> None:
+        """The meeting exists and ``item_id`` is its item about ``case_id``; else
+        InvalidCommandError ``item_not_for_case`` (the ids came in a request body)."""
+        try:
+            self.get_meeting(meeting_id).item_for_case(item_id, case_id)
+        except MeetingNotFoundError:
+            raise InvalidCommandError(
+                "no such agenda item for this case", code="item_not_for_case"
+            ) from None
 
     def meeting_ids(self) -> list[str]:
         """Every meeting's id, in the order they were planned."""

@@ -17,6 +17,7 @@ write_minutes       clerk                                        meeting planned
 approve_minutes     the chair of the meeting                     minutes in draft
 close               procesregisseur                              meeting planned or held
 cancel              procesregisseur                              meeting planned
+review_due_cases    procesregisseur                              (a read: cases due)
 ==================  ===========================================  ===========================
 
 Minutes are owned by the partnership office (``OFFICE``): its procesregisseur and clerk read
@@ -54,6 +55,8 @@ class MeetingAction(StrEnum):
     approve_minutes = "approve_minutes"
     close = "close"
     cancel = "cancel"
+    #: Not a write: the overview of cases due for a meeting.
+    review_due_cases = "review_due_cases"
 
 
 M = MeetingAction
@@ -65,6 +68,7 @@ _WHO: dict[MeetingAction, frozenset[Role]] = {
     M.add_item: _DIRECTOR,
     M.close: _DIRECTOR,
     M.cancel: _DIRECTOR,
+    M.review_due_cases: _DIRECTOR,
     M.record_attendance: _CLERK,
     M.write_minutes: _CLERK,
     M.approve_minutes: _DIRECTOR,

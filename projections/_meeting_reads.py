@@ -18,6 +18,7 @@ from typing import Any
 from ledger import (
     AccessEntry,
     CaseNotFoundError,
+    LedgerError,
     Meeting,
     MinutesState,
     MinutesVersion,
@@ -83,6 +84,41 @@ class MeetingReads:
                 found.append(view)
         return sorted(found, key=lambda v: (v["scheduled_at"], v["meeting_id"]))
 
+    def due_cases(self, request: ReadRequest) -> list[dict[str, Any]]:
+        """The active cases the caller may see that no planned meeting has on its agenda
+        from now on: due for a meeting (the procesregisseur's overview)."""
+        now = self.reads.clock()
+        cases = [c for c in self.reads.list_cases(request) if c.status == "active"]
+        planned: set[str] = set()
+        last: dict[str, datetime] = {}
+        for meeting_id in self.ledger.meeting_ids():
+            meeting = self.ledger.get_meeting(meeting_id)
+            when = meeting.scheduled_at
+            for item in meeting.items.values():
+                if item.case_id is None or when is None:
+                    continue
+                if meeting.status == "planned" and when >= now:
+                    planned.add(item.case_id)
+                elif meeting.status in ("held", "closed"):
+                    last[item.case_id] = max(when, last.get(item.case_id, when))
+        return [
+            {"case_id": c.case_id, "phase": c.phase, "last_meeting_at": _iso(last.get(c.case_id))}
+            for c in cases
+            if c.case_id not in planned
+        ]
+
+    def _actions(self, case_id: str, meeting_id: str, item_id: str) -> list[dict[str, Any]]:
+        """Actions agreed at the item (no texts: those are read with the action list)."""
+        try:
+            actions = self.ledger.get_case(case_id).actions
+        except LedgerError:
+            return []
+        return [
+            {"action_id": action_id, "assignee": a.assignee, "due": a.due, "status": a.status}
+            for action_id, a in actions.items()
+            if a.meeting_id == meeting_id and a.item_id == item_id
+        ]
+
     def _view(self, request: ReadRequest, meeting: Meeting, now: datetime) -> dict[str, Any]:
         states: dict[str, CaseState | None] = {}
         items = []
@@ -109,6 +145,7 @@ class MeetingReads:
                         }
                         for m in item.minutes.values()
                     ],
+                    "actions": self._actions(str(case_id), meeting.meeting_id, item.item_id),
                 }
             )
         return {

@@ -52,6 +52,8 @@ async def agree_action(case: CasePath, body: ActionCreate, write: Write) -> Writ
             assignee=body.assignee,
             what=body.what,
             due=body.due.isoformat(),
+            meeting_id=body.meeting or "",
+            item_id=body.item or "",
             **write.conditions,
         )
         return write.ack(result, action_id=result.created_id)

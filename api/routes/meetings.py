@@ -18,12 +18,13 @@ from api._guard import Permit
 from api._meeting_schemas import (
     AgendaItemCreate,
     AttendanceCreate,
+    MeetingCancel,
     MeetingClose,
     MeetingCreate,
     MeetingReschedule,
     MinutesCreate,
 )
-from api._problems import from_denial
+from api._problems import FORBIDDEN, ROLE_REQUIRED, from_denial
 from api._responses import WriteAck
 from api._schemas import CASE_ID_PATTERN, HEX_ID_PATTERN, DateTimeParam
 from api._writes import Write, WriteContext
@@ -205,6 +206,30 @@ async def list_meetings(
     return {"meetings": found}
 
 
+async def due_cases(caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
+    """The procesregisseur's overview: active cases without a planned next meeting."""
+    decision = decide_meeting_write(services.covenant, caller.principal, M.review_due_cases)
+    if not decision.allowed:
+        raise from_denial(decision, visible=True, required_roles=meeting_roles(M.review_due_cases))
+    reads = MeetingReads(services.reads)
+    return {"cases": await run_in_threadpool(reads.due_cases, caller.read_request)}
+
+
+async def cancel(meeting: MeetingPath, body: MeetingCancel, write: Write) -> WriteAck:
+    """Call a planned meeting off (its data then follows the covenant's rule for it)."""
+
+    def run(_: None) -> WriteAck:
+        result = write.ledger.cancel_meeting(
+            write.context,
+            meeting,
+            reason=body.reason,
+            idempotency_key=write.preconditions.idempotency_key,
+        )
+        return _ack(write, result, status="cancelled")
+
+    return await write.run(lambda: _permit(write, M.cancel), run)
+
+
 async def get_meeting(
     meeting: MeetingPath, caller: CurrentCaller, services: ServicesDep
 ) -> dict[str, Any]:
@@ -246,7 +271,14 @@ def build_router() -> APIRouter:
     add_write(router, "/meetings/{meeting}/agenda/{item}/minutes/{minutes}/approve", approve)
     add_write(router, "/meetings/{meeting}/close", close)
     reads = problem_responses(*READ_PROBLEMS)
+    add_write(router, "/meetings/{meeting}/cancel", cancel)
     router.add_api_route("/meetings", list_meetings, methods=["GET"], responses=reads)
+    router.add_api_route(
+        "/meetings/due-cases",
+        due_cases,
+        methods=["GET"],
+        responses=problem_responses(*READ_PROBLEMS, FORBIDDEN, ROLE_REQUIRED),
+    )
     router.add_api_route("/meetings/{meeting}", get_meeting, methods=["GET"], responses=reads)
     router.add_api_route("/cases/{case}/minutes", case_minutes, methods=["GET"], responses=reads)
     return router

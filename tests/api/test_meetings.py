@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from tests.api.support import CLERK, PO, PR, Auth, active_case, canary, ok
 
 PROBLEMS = "https://caseledger.example/problems/"
-WHEN = "2026-05-04T14:00:00Z"
+WHEN = "2030-05-04T14:00:00Z"  # ahead of the clock: a planned next meeting
 GGZ = ("ggz", "deelnemer")
 WONING = ("woningcorporatie", "deelnemer")
 POLITIE = ("politie", "deelnemer")
@@ -101,14 +101,14 @@ class TestAgenda:
         inside = ok(
             client.get(
                 "/v1/meetings",
-                params={"from": "2026-05-01T00:00:00Z", "to": "2026-06-01T00:00:00Z"},
+                params={"from": "2030-05-01T00:00:00Z", "to": "2030-06-01T00:00:00Z"},
                 headers=auth.headers(GGZ),
             )
         )
         assert [m["meeting_id"] for m in inside["meetings"]] == [c["meeting"]]
         later = ok(
             client.get(
-                "/v1/meetings", params={"from": "2026-06-01T00:00:00Z"}, headers=auth.headers(GGZ)
+                "/v1/meetings", params={"from": "2030-06-01T00:00:00Z"}, headers=auth.headers(GGZ)
             )
         )
         assert later["meetings"] == []
@@ -310,3 +310,56 @@ class TestRefusals:
             403,
             "role_required",
         )
+
+
+class TestActionsAndOverview:
+    def test_actions_carry_the_meeting_item(self, client: TestClient, auth: Auth) -> None:
+        c = conference(client, auth)
+        url = f"/v1/cases/{c['case_1']}/actions"
+        action = {"assignee": "ggz", "what": "Intake", "due": "2026-06-01"}
+        at_item = {**action, "meeting": c["meeting"], "item": c["item_1"]}
+        created = ok(client.post(url, json=at_item, headers=auth.headers(CLERK)), 201)
+        view = ok(client.get(f"/v1/meetings/{c['meeting']}", headers=auth.headers(GGZ)))
+        (item,) = view["items"]
+        assert [a["action_id"] for a in item["actions"]] == [created["action_id"]]
+        assert "Intake" not in str(view)  # texts are read with the action list, logged
+        # The item of another case, an unknown meeting, a meeting without its item: 422.
+        other_item = {**action, "meeting": c["meeting"], "item": c["item_2"]}
+        problem(
+            client.post(url, json=other_item, headers=auth.headers(CLERK)), 422, "item_not_for_case"
+        )
+        unknown = {**action, "meeting": "00000000-0000-4000-8000-000000000000", "item": c["item_1"]}
+        problem(
+            client.post(url, json=unknown, headers=auth.headers(CLERK)), 422, "item_not_for_case"
+        )
+        half = {**action, "meeting": c["meeting"]}
+        problem(client.post(url, json=half, headers=auth.headers(CLERK)), 422, "validation_error")
+
+    def test_cases_due_for_a_meeting(self, client: TestClient, auth: Auth) -> None:
+        c = conference(client, auth)
+        lonely = active_case(client, auth, participants=())
+        due = ok(client.get("/v1/meetings/due-cases", headers=auth.headers(PR)))
+        due_ids = [d["case_id"] for d in due["cases"]]
+        assert lonely.case_id in due_ids
+        assert c["case_1"] not in due_ids
+        assert c["case_2"] not in due_ids
+        ok(client.post(f"/v1/meetings/{c['meeting']}/close", json={}, headers=auth.headers(PR)))
+        after = ok(client.get("/v1/meetings/due-cases", headers=auth.headers(PR)))["cases"]
+        by_id = {d["case_id"]: d for d in after}
+        # Closed: no planned next meeting, so due again, with the last one's date.
+        assert by_id[c["case_1"]]["last_meeting_at"] == "2030-05-04T14:00:00+00:00"
+        problem(
+            client.get("/v1/meetings/due-cases", headers=auth.headers(GGZ)), 403, "role_required"
+        )
+
+    def test_cancel_only_while_planned(self, client: TestClient, auth: Auth) -> None:
+        meeting = plan(client, auth)
+        url = f"/v1/meetings/{meeting}/cancel"
+        problem(
+            client.post(url, json={"reason": "x"}, headers=auth.headers(CLERK)),
+            403,
+            "role_required",
+        )
+        done = ok(client.post(url, json={"reason": "no quorum"}, headers=auth.headers(PR)))
+        assert done["status"] == "cancelled"
+        problem(client.post(url, json={}, headers=auth.headers(PR)), 409, "meeting_status")

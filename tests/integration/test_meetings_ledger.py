@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 import pytest
 
 from ledger import (
+    Case,
     CaseLedger,
     CaseStatusError,
+    InvalidCommandError,
     Meeting,
     MeetingNotFoundError,
     StoreConfig,
@@ -146,3 +148,37 @@ def test_cancel_only_while_planned_and_idempotent_schedule(ledger: CaseLedger) -
     assert ledger.get_meeting(first.case_id).status == "cancelled"
     with pytest.raises(CaseStatusError):
         ledger.cancel_meeting(REGIE, first.case_id, reason="twice")
+
+
+def test_action_agreed_before_meetings_upcasts_without_a_meeting() -> None:
+    state: dict[str, object] = {"action_id": "a", "assignee": "ggz", "what": "x", "due": "d"}
+    Case.ActionAgreed.upcast_v1_v2(state)
+    Case.ActionAgreed.upcast_v2_v3(state)
+    assert (state["covenant"], state["meeting_id"], state["item_id"]) == ("", "", "")
+    assert Case.ActionAgreed.class_version == 3
+
+
+def test_an_action_records_its_meeting_item(ledger: CaseLedger) -> None:
+    case_id = open_active_case(ledger, invite=("ggz",))
+    meeting_id, item_id = _meeting_with_item(ledger, case_id, [])
+    action = ledger.agree_action(
+        REGIE,
+        case_id,
+        assignee="ggz",
+        what="x",
+        due="2026-06-01",
+        meeting_id=meeting_id,
+        item_id=item_id,
+    ).created_id
+    state = ledger.get_case(case_id).actions[str(action)]
+    assert (state.meeting_id, state.item_id) == (meeting_id, item_id)
+    with pytest.raises(InvalidCommandError):
+        ledger.agree_action(
+            REGIE,
+            case_id,
+            assignee="ggz",
+            what="x",
+            due="2026-06-01",
+            meeting_id=meeting_id,
+            item_id="0" * 32,
+        )

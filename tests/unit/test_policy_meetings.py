@@ -34,7 +34,9 @@ def minutes(
 
 
 class TestWrites:
-    @pytest.mark.parametrize("action", [M.schedule, M.reschedule, M.add_item, M.close, M.cancel])
+    @pytest.mark.parametrize(
+        "action", [M.schedule, M.reschedule, M.add_item, M.close, M.cancel, M.review_due_cases]
+    )
     def test_the_procesregisseur_plans(self, action: MeetingAction) -> None:
         assert decide_meeting_write(sample(), PR, action).reason is R.allowed_role
         refused = decide_meeting_write(sample(), CLERK, action)
