@@ -22,7 +22,6 @@ from eventsourcing.persistence import IntegrityError, RecordConflictError
 from ledger._case import Case
 from ledger._case_state import FactState
 from ledger._command_data import RequestContext, WriteResult
-from ledger._erasure_commands import ErasureCommands
 from ledger._errors import CaseStatusError, InvalidCommandError
 from ledger._fact_commands import FactCommands
 from ledger._idempotency import IdempotentCall
@@ -30,7 +29,7 @@ from ledger._meeting_commands import MeetingCommands
 from ledger._reviewed_commands import ReviewedCommands
 
 
-class CaseLedger(FactCommands, ReviewedCommands, ErasureCommands, MeetingCommands):
+class CaseLedger(FactCommands, ReviewedCommands, MeetingCommands):
     """The ledger of cases; sealed events on the library's own persistence."""
 
     name = "CaseLedger"

@@ -72,8 +72,15 @@ class AgendaItem:
     minutes: dict[str, MinutesState] = field(default_factory=dict)
 
 
-def _case_scope(partner: str, case_id: str, subjects: tuple[str, ...] = ()) -> SealingScope:
-    return (partner, case_id, subjects)
+def meeting_key_subject(meeting_id: str) -> str:
+    """The key-store "subject" of one meeting's data in a case: the office's key for it is
+    destroyed to erase that meeting's data in the case alone (a cancelled meeting's rule)."""
+    return f"meeting-{meeting_id}"
+
+
+def _case_scope(meeting_id: str, case_id: str, subjects: tuple[str, ...] = ()) -> SealingScope:
+    """The office's keys of the case, of this meeting in the case, and of ``subjects``."""
+    return (OFFICE, case_id, (meeting_key_subject(meeting_id), *subjects))
 
 
 class Meeting(Aggregate):
@@ -171,7 +178,7 @@ class Meeting(Aggregate):
         invited: list[str]
 
         def sealing_scope(self, aggregate_id: str) -> SealingScope:
-            return _case_scope(OFFICE, self.case_id)
+            return _case_scope(aggregate_id, self.case_id)
 
         def apply(self, meeting: Meeting) -> None:
             item = meeting.items[self.item_id]
@@ -185,7 +192,7 @@ class Meeting(Aggregate):
         users: list[str]
 
         def sealing_scope(self, aggregate_id: str) -> SealingScope:
-            return _case_scope(OFFICE, self.case_id)
+            return _case_scope(aggregate_id, self.case_id)
 
         def apply(self, meeting: Meeting) -> None:
             item = meeting.items[self.item_id]
@@ -207,7 +214,7 @@ class Meeting(Aggregate):
         presealed_field: ClassVar[str] = "sealed_body"
 
         def sealing_scope(self, aggregate_id: str) -> SealingScope:
-            return _case_scope(OFFICE, self.case_id, tuple(self.subjects))
+            return _case_scope(aggregate_id, self.case_id, tuple(self.subjects))
 
         def apply(self, meeting: Meeting) -> None:
             item = meeting.items[self.item_id]
@@ -239,7 +246,7 @@ class Meeting(Aggregate):
         minutes_version: int
 
         def sealing_scope(self, aggregate_id: str) -> SealingScope:
-            return _case_scope(OFFICE, self.case_id)
+            return _case_scope(aggregate_id, self.case_id)
 
         def apply(self, meeting: Meeting) -> None:
             minutes = meeting.items[self.item_id].minutes.get(self.minutes_id)

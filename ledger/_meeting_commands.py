@@ -19,12 +19,19 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, RecordConflictError
 from eventsourcing.utils import get_topic
 
+from ledger import _erasure
 from ledger._bodies import encode_body
-from ledger._command_data import RequestContext, WriteResult
+from ledger._command_data import ErasureReport, RequestContext, WriteResult
+from ledger._erasure_commands import ErasureCommands
 from ledger._errors import CaseStatusError, ConcurrencyConflictError, InvalidCommandError
 from ledger._idempotency import IdempotentCall
-from ledger._ledger_base import LedgerBase
-from ledger._meeting import OFFICE, Meeting, MeetingNotFoundError, meeting_uuid
+from ledger._meeting import (
+    OFFICE,
+    Meeting,
+    MeetingNotFoundError,
+    meeting_key_subject,
+    meeting_uuid,
+)
 
 MeetingDecide = Callable[[Meeting], str | None]
 
@@ -40,8 +47,9 @@ def minutes_context(meeting_id: str, minutes_id: str, version: int) -> bytes:
     return f"minutes|meeting={meeting_id}|minutes={minutes_id}|version={version}".encode()
 
 
-class MeetingCommands(LedgerBase):
-    """Meetings (mixed into ``CaseLedger``)."""
+class MeetingCommands(ErasureCommands):
+    """Meetings (mixed into ``CaseLedger``; erasing a meeting's data uses the erasure
+    primitives)."""
 
     _meeting_lock = threading.Lock()
 
@@ -144,8 +152,10 @@ class MeetingCommands(LedgerBase):
         for org in partners:
             if not case.is_active_participant(org):
                 cast(_Inviter, self).invite_participant(ctx, case_id, org=org)
-        # The office's case key before any event sealed with it.
+        # The office's keys (of the case, of this meeting in it) before any event sealed
+        # with them.
         self.keys.scope_key(OFFICE, case_id)
+        self.keys.scope_key(OFFICE, case_id, meeting_key_subject(meeting_id))
         item_id = uuid.uuid4().hex
 
         def decide(meeting: Meeting) -> str:
@@ -240,7 +250,11 @@ class MeetingCommands(LedgerBase):
                 )
             )
             sealed = self.keys.seal_body(
-                OFFICE, case_id, about, plaintext, minutes_context(meeting_id, new_id, version)
+                OFFICE,
+                case_id,
+                [meeting_key_subject(meeting_id), *about],
+                plaintext,
+                minutes_context(meeting_id, new_id, version),
             )
             self._trigger(
                 meeting,
@@ -328,6 +342,26 @@ class MeetingCommands(LedgerBase):
         return self._run_meeting(
             ctx, meeting_id, "cancel", {"reason": reason}, decide, idempotency_key
         )
+
+    def erase_meeting_data(
+        self, ctx: RequestContext, meeting_id: str, *, ground: str
+    ) -> list[ErasureReport]:
+        """Destroy the office's keys of this meeting in each case on its agenda: which cases
+        it discussed, attendance and minutes become unreadable for everyone; the cases and
+        other meetings are untouched. One erasure (recorded on the case) per case."""
+        meeting = self.get_meeting(meeting_id)
+        subject = meeting_key_subject(meeting_id)
+
+        def destroy_in(case_id: str) -> Callable[[Any], _erasure.Destroyed]:
+            return lambda _: _erasure.destroy_subject(self.keys, case_id, subject)
+
+        case_ids = sorted({i.case_id for i in meeting.items.values() if i.case_id})
+        return [
+            self._erase_in_case(
+                ctx, case_id, "meeting", meeting_id, ground, None, lambda _: [], destroy_in(case_id)
+            )
+            for case_id in case_ids
+        ]
 
     # -- running --------------------------------------------------------------------------
 

@@ -65,6 +65,7 @@ from policies._inputs import (
 from policies._meetings import (
     MeetingAction,
     MinutesMetadata,
+    cancelled_meeting_deadline,
     decide_meeting_write,
     decide_minutes_read,
     meeting_roles,
@@ -131,6 +132,7 @@ __all__ = [
     "Withheld",
     "WriteAction",
     "access_log_retention_until",
+    "cancelled_meeting_deadline",
     "case_retention_deadline",
     "compare_covenants",
     "covenant_sections",

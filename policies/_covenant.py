@@ -164,6 +164,16 @@ class Erasure(_Model):
     confirm_within_hours: Annotated[StrictInt, Field(gt=0, le=30 * 24)] = 72
 
 
+class Meetings(_Model):
+    """Case conferences: whether participants read minutes before the chair approved them
+    (default: no), and how long a cancelled meeting's case data (the cases it was to discuss,
+    attendance, minutes) is kept before the retention run erases it (our reading: 4 weeks,
+    as a signal not accepted as a case)."""
+
+    drafts_visible_to_participants: StrictBool = False
+    cancelled_kept_days: Annotated[StrictInt, Field(ge=0, le=3650)] = 28
+
+
 class AccessLog(_Model):
     checkpoint_every: Positive
 
@@ -197,6 +207,7 @@ class Covenant(_Model):
     emergency: Emergency
     access_log: AccessLog
     erasure: Erasure = Erasure()
+    meetings: Meetings = Meetings()
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Covenant:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from policies._checks import check_participant, check_principal
@@ -165,3 +165,10 @@ def decide_minutes_read(
     if principal.partner not in minutes.sharing_partners:
         return deny(R.sharing_excludes_reader, f"{basis}; shared with the partners present")
     return allow(R.allowed_named_partner, f"{basis}; {principal.partner} was present")
+
+
+def cancelled_meeting_deadline(covenant: Covenant, cancelled_at: datetime) -> datetime:
+    """When a cancelled meeting's case data is due for erasure (``[meetings]
+    cancelled_kept_days`` after the cancellation)."""
+    require_aware("cancelled_at", cancelled_at)
+    return cancelled_at + timedelta(days=covenant.meetings.cancelled_kept_days)

@@ -178,6 +178,7 @@ class MeetingReads:
         case_decision = decide_case_read(
             self.reads.covenant, request.principal, request.purpose, snapshot.state, now
         )
+        drafts_visible = self.reads.covenant.meetings.drafts_visible_to_participants
         found: list[tuple[str, MinutesState, MinutesVersion, AccessDecision]] = []
         for meeting_id in self.ledger.meeting_ids():
             meeting = self.ledger.get_meeting(meeting_id)
@@ -195,7 +196,12 @@ class MeetingReads:
                             superseded=latest_final is not None and version.version < latest_final,
                         )
                         decision = decide_minutes_read(
-                            self.reads.covenant, request.principal, snapshot.state, meta, now
+                            self.reads.covenant,
+                            request.principal,
+                            snapshot.state,
+                            meta,
+                            now,
+                            drafts_visible=drafts_visible,
                         )
                         found.append((meeting_id, minutes, version, decision))
         allowed = [f for f in found if f[3].allowed]

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger import RequestContext
-from policies import case_retention_deadline, is_expired, is_on_hold
+from policies import cancelled_meeting_deadline, case_retention_deadline, is_expired, is_on_hold
 from projections._privacy_desk import PrivacyDesk, Progress
 from projections._privacy_records import RetentionReport
 from projections._read_records import ReadRequest
@@ -23,6 +23,8 @@ class _Due:
     case_erasures: list[str] = field(default_factory=list)
     fact_erasures: list[tuple[str, str]] = field(default_factory=list)
     holds: list[dict[str, Any]] = field(default_factory=list)
+    #: Cancelled meetings whose case data is past the covenant's ``[meetings]`` rule.
+    meeting_erasures: list[str] = field(default_factory=list)
 
 
 class RetentionRuns(PrivacyDesk):
@@ -67,6 +69,14 @@ class RetentionRuns(PrivacyDesk):
                 erasures.append(_summary(report.erasure_id, "fact", fact_id, "consent_withdrawn"))
             if progress:
                 progress(n, total)
+        for meeting_id in due.meeting_erasures:
+            if dry_run:
+                erasures.append(
+                    {"scope": "meeting", "meeting_id": meeting_id, "ground": "retention"}
+                )
+                continue
+            for report in self.ledger.erase_meeting_data(ctx, meeting_id, ground="retention"):
+                erasures.append(_summary(report.erasure_id, "meeting", meeting_id, "retention"))
         self.reads.runner.catch_up()
         return RetentionReport(at.isoformat(), dry_run, tuple(erasures), tuple(due.holds))
 
@@ -100,7 +110,26 @@ class RetentionRuns(PrivacyDesk):
             for fact in self.reads.fact_candidates(str(case_id)):
                 if not fact.erased and is_expired(self.covenant, fact, state, now):
                     due.fact_erasures.append((str(case_id), fact.fact_id))
+        due.meeting_erasures = self._cancelled_meetings_due(now, erased=due.case_erasures)
         return due
+
+    def _cancelled_meetings_due(self, now: datetime, *, erased: list[str]) -> list[str]:
+        """Cancelled meetings past their rule that still hold readable case data, unless a
+        case on their agenda is on hold (or is being erased whole anyway)."""
+        found = []
+        for meeting_id in self.ledger.meeting_ids():
+            meeting = self.ledger.get_meeting(meeting_id)
+            if meeting.status != "cancelled" or meeting.closed_at is None:
+                continue
+            if now < cancelled_meeting_deadline(self.covenant, meeting.closed_at):
+                continue
+            case_ids = {i.case_id for i in meeting.items.values() if i.case_id} - set(erased)
+            held = any(
+                is_on_hold(self.reads.snapshot(c, catch_up=False).state, now) for c in case_ids
+            )
+            if case_ids and not held:
+                found.append(meeting_id)
+        return found
 
 
 def _summary(erasure_id: str, scope: str, target: str, ground: str) -> dict[str, Any]:

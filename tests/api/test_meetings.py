@@ -363,3 +363,31 @@ class TestActionsAndOverview:
         done = ok(client.post(url, json={"reason": "no quorum"}, headers=auth.headers(PR)))
         assert done["status"] == "cancelled"
         problem(client.post(url, json={}, headers=auth.headers(PR)), 409, "meeting_status")
+
+
+class TestRetention:
+    def test_cancelled_meetings_and_erased_cases_leave_the_agenda(
+        self, client: TestClient, auth: Auth
+    ) -> None:
+        c = conference(client, auth)
+        secret = canary("cancelled")
+        write_minutes(client, auth, c, {"body": {"text": secret}})
+        ok(client.post(f"/v1/meetings/{c['meeting']}/cancel", json={}, headers=auth.headers(PR)))
+        kept = plan(client, auth)
+        kept_item = add_item(client, auth, kept, c["case_2"], [])
+        soon = ok(
+            client.post("/v1/retention/run", json={"dry_run": True}, headers=auth.headers(PO))
+        )
+        assert not [e for e in soon["erasures"] if e["scope"] == "meeting"]
+        later = {"now": "2031-01-01T00:00:00Z"}  # past the 28 days of the sample covenant
+        run = ok(client.post("/v1/retention/run", json=later, headers=auth.headers(PO)))
+        meeting_erasures = [e for e in run["erasures"] if e["scope"] == "meeting"]
+        assert {e["target_id"] for e in meeting_erasures} == {c["meeting"]}
+        assert len(meeting_erasures) == 2  # one per case on its agenda
+        office = ok(client.get(f"/v1/meetings/{c['meeting']}", headers=auth.headers(PR)))
+        assert (office["items"], office["hidden_items"]) == ([], 2)
+        assert minutes_of(client, auth, c["case_1"], CLERK) == []
+        other = ok(client.get(f"/v1/meetings/{kept}", headers=auth.headers(PR)))
+        assert [i["item_id"] for i in other["items"]] == [kept_item]
+        again = ok(client.post("/v1/retention/run", json=later, headers=auth.headers(PO)))
+        assert not [e for e in again["erasures"] if e["scope"] == "meeting"]

@@ -182,3 +182,24 @@ def test_an_action_records_its_meeting_item(ledger: CaseLedger) -> None:
             meeting_id=meeting_id,
             item_id="0" * 32,
         )
+
+
+def test_erasing_one_meetings_data_leaves_the_case_and_other_meetings(
+    ledger: CaseLedger,
+) -> None:
+    case_id = open_active_case(ledger, invite=())
+    cancelled, item = _meeting_with_item(ledger, case_id, [])
+    kept, kept_item = _meeting_with_item(ledger, case_id, [])
+    ledger.write_minutes(CLERK, cancelled, item, body={"text": "prepared"})
+    ledger.write_minutes(CLERK, kept, kept_item, body={"text": "kept"})
+    ledger.cancel_meeting(REGIE, cancelled, reason="no quorum")
+    (report,) = ledger.erase_meeting_data(PRIVACY_OFFICER, cancelled, ground="retention")
+    assert (report.scope, report.target_id) == ("meeting", cancelled)
+    gone = ledger.get_meeting(cancelled)
+    assert gone.items[item].case_id is None  # which case it discussed is unreadable
+    assert gone.items[item].minutes == {}
+    assert gone.status == "cancelled"
+    other = ledger.get_meeting(kept)
+    (minutes_id,) = other.items[kept_item].minutes
+    assert _minutes_body(ledger, other, kept_item, minutes_id) == {"text": "kept"}
+    assert ledger.get_case(case_id).status == "active"

@@ -44,6 +44,7 @@ SUMMARY = [
     "  emergency    unchanged",
     "  access_log   unchanged",
     "  erasure      unchanged",
+    "  meetings     unchanged",
     "changed decisions: 7",
     "  7 decisions now denied (purpose_incompatible)",
 ]

@@ -14,6 +14,7 @@ from policies import (
     PartnerId,
     ReasonCode,
     UserId,
+    cancelled_meeting_deadline,
     decide_meeting_write,
     decide_minutes_read,
     meeting_roles,
@@ -128,3 +129,9 @@ class TestMinutesRead:
         naive = (T0 + timedelta(days=1)).replace(tzinfo=None)
         with pytest.raises(ValueError, match="now"):
             sees_item(PR, case(), naive)
+
+
+def test_a_cancelled_meetings_data_is_kept_the_covenants_days() -> None:
+    assert sample().meetings.cancelled_kept_days == 28
+    assert not sample().meetings.drafts_visible_to_participants
+    assert cancelled_meeting_deadline(sample(), T0) == T0 + timedelta(days=28)
