@@ -21,6 +21,7 @@ from eventsourcing.utils import get_topic
 
 from ledger import _erasure
 from ledger._bodies import encode_body
+from ledger._case import REGISTRY_OWNER
 from ledger._command_data import ErasureReport, RequestContext, WriteResult
 from ledger._erasure_commands import ErasureCommands
 from ledger._errors import CaseStatusError, ConcurrencyConflictError, InvalidCommandError
@@ -412,12 +413,13 @@ class MeetingCommands(ErasureCommands):
         result = WriteResult(meeting_id, meeting.version, created)
         pending: list[Any] = [meeting]
         if call is not None:
-            partner = ctx.principal.partner
-            # The record is sealed under the caller's keys of the meeting (no case data).
-            self.keys.scope_key(partner, meeting_id)
+            # The record (ids and versions, no case data) is sealed under the ledger's own
+            # key of the meeting: never a partner's, so a partner's erasure never meets a
+            # meeting id among its cases.
+            self.keys.scope_key(REGISTRY_OWNER, meeting_id)
             pending.append(
                 self._idempotency.record(
-                    call, result.as_dict(), case_id=meeting_id, partner=partner
+                    call, result.as_dict(), case_id=meeting_id, partner=REGISTRY_OWNER
                 )
             )
         try:

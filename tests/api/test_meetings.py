@@ -391,3 +391,20 @@ class TestRetention:
         assert [i["item_id"] for i in other["items"]] == [kept_item]
         again = ok(client.post("/v1/retention/run", json=later, headers=auth.headers(PO)))
         assert not [e for e in again["erasures"] if e["scope"] == "meeting"]
+
+
+def test_meeting_writes_replay_by_idempotency_key(client: TestClient, auth: Auth) -> None:
+    body = {"scheduled_at": WHEN, "place": "room 2"}
+    headers = {**auth.headers(PR), "Idempotency-Key": "plan-1"}
+    first = ok(client.post("/v1/meetings", json=body, headers=headers), 201)
+    again = client.post("/v1/meetings", json=body, headers=headers)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["meeting_id"] == first["meeting_id"]
+    other = {**body, "place": "room 3"}
+    problem(client.post("/v1/meetings", json=other, headers=headers), 422, "idempotency_key_reused")
+    url = f"/v1/meetings/{first['meeting_id']}/reschedule"
+    moved = {"scheduled_at": "2030-05-01T09:00:00Z", "reason": "urgent"}
+    key = {**auth.headers(PR), "Idempotency-Key": "move-1"}
+    version = ok(client.post(url, json=moved, headers=key))["version"]
+    replay = client.post(url, json=moved, headers=key)
+    assert (replay.json()["version"], replay.headers["Idempotent-Replayed"]) == (version, "true")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from eventsourcing.utils import get_topic, resolve_topic
 
-from ledger import Case
+from ledger import Case, Meeting
 from ledger._erasure_requests import ErasureRequest
 from ledger._idempotency import IdempotencyRecord
 
@@ -68,3 +68,34 @@ def test_every_case_event_is_listed() -> None:
 def test_record_events_keep_their_stored_topics(event_class: type, topic: str) -> None:
     assert get_topic(event_class) == topic
     assert resolve_topic(topic) is event_class
+
+
+MEETING_EVENTS = [
+    "Scheduled",
+    "Rescheduled",
+    "ItemPlaced",
+    "ItemAssigned",
+    "AttendanceRecorded",
+    "MinutesWritten",
+    "MinutesApproved",
+    "Closed",
+    "Cancelled",
+    "Redacted",
+]
+
+
+@pytest.mark.parametrize("name", MEETING_EVENTS)
+def test_meeting_events_keep_their_stored_topics(name: str) -> None:
+    event_class = getattr(Meeting, name)
+    topic = f"ledger._meeting:Meeting.{name}"
+    assert get_topic(event_class) == topic
+    assert resolve_topic(topic) is event_class
+
+
+def test_every_meeting_event_is_listed() -> None:
+    found = {
+        name
+        for name, value in vars(Meeting).items()
+        if isinstance(value, type) and issubclass(value, Meeting.Event)
+    }
+    assert found - {"Event", "Created"} == set(MEETING_EVENTS)
