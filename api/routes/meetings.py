@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api._deps import CurrentCaller, ServicesDep
 from api._guard import Permit
+from api._meeting_responses import CaseMinutes, DueCases, MeetingList, MeetingPublic
 from api._meeting_schemas import (
     AgendaItemCreate,
     AttendanceCreate,
@@ -272,13 +273,28 @@ def build_router() -> APIRouter:
     add_write(router, "/meetings/{meeting}/close", close)
     reads = problem_responses(*READ_PROBLEMS)
     add_write(router, "/meetings/{meeting}/cancel", cancel)
-    router.add_api_route("/meetings", list_meetings, methods=["GET"], responses=reads)
+    router.add_api_route(
+        "/meetings", list_meetings, methods=["GET"], response_model=MeetingList, responses=reads
+    )
     router.add_api_route(
         "/meetings/due-cases",
         due_cases,
         methods=["GET"],
+        response_model=DueCases,
         responses=problem_responses(*READ_PROBLEMS, FORBIDDEN, ROLE_REQUIRED),
     )
-    router.add_api_route("/meetings/{meeting}", get_meeting, methods=["GET"], responses=reads)
-    router.add_api_route("/cases/{case}/minutes", case_minutes, methods=["GET"], responses=reads)
+    router.add_api_route(
+        "/meetings/{meeting}",
+        get_meeting,
+        methods=["GET"],
+        response_model=MeetingPublic,
+        responses=reads,
+    )
+    router.add_api_route(
+        "/cases/{case}/minutes",
+        case_minutes,
+        methods=["GET"],
+        response_model=CaseMinutes,
+        responses=reads,
+    )
     return router
