@@ -252,6 +252,7 @@ _POLICY_REASONS = frozenset(
     {
         ReasonCode.ground_not_for_scope,
         ReasonCode.office_not_erasable,
+        ReasonCode.goal_not_shared_with_participants,
         ReasonCode.undeclared_term,
         ReasonCode.special_category_requires_named_partner,
         ReasonCode.purpose_unknown,

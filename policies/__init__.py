@@ -5,6 +5,7 @@ The covenant file is loaded once (``load_covenant``); every decision is a pure f
 ``AccessDecision`` with a ``ReasonCode`` the access log keeps.
 """
 
+from policies._action_listing import decide_action_listing
 from policies._case_reads import (
     decide_case_read,
     decide_case_sight,
@@ -77,9 +78,17 @@ from policies._retention import (
     is_expired,
     is_on_hold,
 )
+from policies._starting_point import (
+    STARTING_POINT_KIND,
+    StartingPoint,
+    current_starting_point,
+    decide_starting_point_read,
+    is_goal,
+)
 from policies._writes import WriteAction, decide_write, required_roles
 
 __all__ = [
+    "STARTING_POINT_KIND",
     "AccessDecision",
     "ActionId",
     "CaseId",
@@ -116,6 +125,7 @@ __all__ = [
     "SectionChange",
     "Sharing",
     "SharingLevel",
+    "StartingPoint",
     "SubjectId",
     "UserId",
     "Withheld",
@@ -124,11 +134,14 @@ __all__ = [
     "case_retention_deadline",
     "compare_covenants",
     "covenant_sections",
+    "current_starting_point",
+    "decide_action_listing",
     "decide_case_read",
     "decide_case_sight",
     "decide_erasure_confirmation",
     "decide_erasure_request",
     "decide_fact_read",
+    "decide_starting_point_read",
     "decide_subject_report",
     "decide_supervision",
     "decide_write",
@@ -141,6 +154,7 @@ __all__ = [
     "explain",
     "fact_retention_deadline",
     "is_expired",
+    "is_goal",
     "is_on_hold",
     "load_covenant",
     "parse_covenant",

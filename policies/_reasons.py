@@ -67,6 +67,7 @@ class ReasonCode(StrEnum):
     erasure_request_expired                   no       the erasure request was not confirmed in time
     ground_not_for_scope                      no       this erasure ground does not fit this scope
     office_not_erasable                       no       the partnership office is never erased whole
+    goal_not_shared_with_participants         no       the shared goal is for every participant
     ========================================  =======  =============================================
 
     ``emergency_window_expired`` is no longer decided (grants end with ``emergency_expired``);
@@ -120,6 +121,7 @@ class ReasonCode(StrEnum):
     erasure_request_expired = "erasure_request_expired"
     ground_not_for_scope = "ground_not_for_scope"
     office_not_erasable = "office_not_erasable"
+    goal_not_shared_with_participants = "goal_not_shared_with_participants"
 
     @property
     def grants(self) -> bool:
@@ -212,6 +214,9 @@ _DESCRIPTIONS: dict[ReasonCode, str] = {
     _R.erasure_request_expired: "the erasure request was not confirmed in time",
     _R.ground_not_for_scope: "this ground cannot justify erasing this scope",
     _R.office_not_erasable: "the partnership office itself cannot be erased as an owner",
+    _R.goal_not_shared_with_participants: (
+        "the shared goal is shared with every active participant (sharing participants)"
+    ),
 }
 
 

@@ -19,7 +19,9 @@ remove_participant    procesregisseur                             active        
 record_fact           as add_subject; the caller's partner owns   triage, active    participant
                       the fact; its terms are declared, its
                       purpose fits the case, special categories
-                      are shared with named partners only
+                      are shared with named partners only; the
+                      shared goal (policies._starting_point) by
+                      the procesregisseur, shared with participants
 correct_fact          the owner                                   triage, active    owner
 retract_fact          the owner, also after removal               triage, active    owner
 agree_action          procesregisseur, clerk                      active            role
@@ -56,6 +58,7 @@ from policies._errors import PolicyError
 from policies._identity import PartnerId, Principal
 from policies._inputs import CaseState, CaseStatus, FactMetadata, Role, SharingLevel, require_aware
 from policies._reasons import AccessDecision, ReasonCode, allow, deny
+from policies._starting_point import check_goal
 
 R = ReasonCode
 S = CaseStatus
@@ -209,6 +212,9 @@ def _recordable(
         return denial
     if not all(covenant.is_partner(partner) for partner in fact.sharing.partners):
         return deny(R.undeclared_term, "sharing names a partner not declared")
+    denial = check_goal(covenant, principal, fact)
+    if denial is not None:
+        return denial
     special = any(map(covenant.is_special, fact.categories))
     # AVG art. 9 and 10: health and criminal facts only to partners the owner names.
     if special and fact.sharing.level in (SharingLevel.regie, SharingLevel.participants):

@@ -1,5 +1,12 @@
 """The read side: tracked projections of the ledger and role views assembled through policy."""
 
+from projections._action_list import (
+    ACTION_STATUSES,
+    ActionPage,
+    ActionQuery,
+    CaseActionView,
+    is_overdue,
+)
 from projections._apply import ProjectionGapError
 from projections._privacy import PrivacyOffice
 from projections._privacy_records import AccessReport, RetentionReport
@@ -9,15 +16,21 @@ from projections._read_records import (
     CaseSummary,
     FactView,
     ReadDeniedError,
+    ReadRefusedError,
     ReadRequest,
 )
 from projections._runner import ProjectionRunner
+from projections._starting_point import StartingPointView
 from projections._store import CaseViews, open_views
 from projections._views import ReadService
 
 __all__ = [
+    "ACTION_STATUSES",
     "AccessReport",
+    "ActionPage",
+    "ActionQuery",
     "ActionView",
+    "CaseActionView",
     "CaseOverview",
     "CaseSummary",
     "CaseViews",
@@ -26,8 +39,11 @@ __all__ = [
     "ProjectionGapError",
     "ProjectionRunner",
     "ReadDeniedError",
+    "ReadRefusedError",
     "ReadRequest",
     "ReadService",
     "RetentionReport",
+    "StartingPointView",
+    "is_overdue",
     "open_views",
 ]

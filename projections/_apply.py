@@ -150,7 +150,7 @@ def _fact(ex: Executor, case_id: str, e: Any) -> None:
     ex.execute(
         "INSERT INTO cl_facts (fact_id, case_id, owner, author, kind, categories, subjects,"
         " purpose, legal_basis, sharing_level, sharing_partners, recorded_at, body_version,"
-        " revisions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+        " revisions, recorded_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
         (
             e.fact_id,
             case_id,
@@ -165,6 +165,7 @@ def _fact(ex: Executor, case_id: str, e: Any) -> None:
             _j(e.sharing_partners),
             _t(e.timestamp),
             e.originator_version,
+            e.originator_version,  # recorded_version: the case version that recorded it
         ),
     )
     for subject in e.subjects:

@@ -29,7 +29,8 @@ TABLES = {
         subjects TEXT NOT NULL, purpose TEXT NOT NULL, legal_basis TEXT NOT NULL,
         sharing_level TEXT NOT NULL, sharing_partners TEXT NOT NULL, recorded_at TEXT NOT NULL,
         body_version INTEGER NOT NULL, revisions INTEGER NOT NULL, corrected_at TEXT,
-        retracted_at TEXT, erased_at TEXT, PRIMARY KEY (case_id, fact_id))""",
+        retracted_at TEXT, erased_at TEXT, recorded_version INTEGER NOT NULL,
+        PRIMARY KEY (case_id, fact_id))""",
     "cl_fact_subjects": """CREATE TABLE IF NOT EXISTS cl_fact_subjects (
         case_id TEXT NOT NULL, subject_id TEXT NOT NULL, fact_id TEXT NOT NULL,
         PRIMARY KEY (case_id, subject_id, fact_id)){without_rowid}""",

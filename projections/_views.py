@@ -30,6 +30,7 @@ from policies import (
     withheld_reason,
 )
 from projections._access_entries import case_entry, fact_entries
+from projections._action_list import ActionPage, ActionQuery, list_actions
 from projections._candidate_cache import CandidateCache
 from projections._case_state import CaseSnapshot, load_fact_candidates, load_snapshot
 from projections._glass import Glass, find_glass, grant_view, record_grant
@@ -42,6 +43,7 @@ from projections._read_records import (
     ReadRequest,
 )
 from projections._runner import ProjectionRunner
+from projections._starting_point import StartingPointView, read_starting_point, starting_point_refs
 from projections._view_builders import action_views, fact_view, notification_view
 
 
@@ -129,6 +131,9 @@ class ReadService:
             for meta, d in decisions
             if not d.allowed
         )
+        starting_point = starting_point_refs(
+            self, case_id, facts, {meta.fact_id: d for meta, d in decisions}
+        )
         return CaseOverview(
             case_id=case_id,
             status=str(snapshot.state.status),
@@ -146,6 +151,7 @@ class ReadService:
             emergency=granted_by_glass,
             withheld_by_reason=dict(sorted(withheld.items())),
             emergency_grant=grant_view(glass) if granted_by_glass else None,
+            starting_point=starting_point,
         )
 
     def action_list(self, request: ReadRequest, case_id: str) -> tuple[int, list[ActionView]]:
@@ -162,6 +168,14 @@ class ReadService:
         _, texts, _ = self._open(case_id, [], request.purpose, want_text=not metadata_only)
         actions = action_views(self.views, case_id, texts, metadata_only=metadata_only)
         return snapshot.version, actions
+
+    def starting_point(self, request: ReadRequest, case_id: str) -> StartingPointView:
+        """The case's current shared starting point (``projections._starting_point``)."""
+        return read_starting_point(self, request, case_id)
+
+    def actions_across_cases(self, request: ReadRequest, query: ActionQuery) -> ActionPage:
+        """A page of the actions of every case the reader may see (``projections._action_list``)."""
+        return list_actions(self, request, query)
 
     def list_cases(self, request: ReadRequest) -> list[CaseSummary]:
         """Cases whose process data the caller may see, with phase and status."""
@@ -265,6 +279,16 @@ class ReadService:
         texts = {aid: a.what for aid, a in case.actions.items()}
         reason = case.notification.reason if case.notification is not None else None
         return bodies, texts, reason
+
+    def open_fact_bodies(
+        self, case_id: str, fact_ids: Sequence[str], purpose: str
+    ) -> dict[str, Any]:
+        """Open admitted fact bodies for the decision's purpose (callers decided and logged)."""
+        return self._open(case_id, fact_ids, purpose, want_text=False)[0]
+
+    def open_action_texts(self, case_id: str) -> dict[str, str]:
+        """The case's action descriptions by action id (callers decided and logged)."""
+        return self._open(case_id, [], "", want_text=True)[1]
 
     def open_for_subject_access(
         self, case_id: str, subject_id: str, fact_ids: Sequence[str]

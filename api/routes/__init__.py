@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.routes import (
+    action_overview,
     actions,
     audit,
     cases,
@@ -14,6 +15,7 @@ from api.routes import (
     health,
     members,
     privacy,
+    starting_point,
 )
 
 
@@ -31,4 +33,6 @@ def build_routers() -> list[APIRouter]:
         audit.build_router(),
         erasures.build_router(),
         privacy.build_router(),
+        starting_point.build_router(),
+        action_overview.build_router(),
     ]
