@@ -79,7 +79,6 @@ from policies._retention import (
     is_on_hold,
 )
 from policies._starting_point import (
-    STARTING_POINT_KIND,
     StartingPoint,
     current_starting_point,
     decide_starting_point_read,
@@ -88,7 +87,6 @@ from policies._starting_point import (
 from policies._writes import WriteAction, decide_write, required_roles
 
 __all__ = [
-    "STARTING_POINT_KIND",
     "AccessDecision",
     "ActionId",
     "CaseId",

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from policies._covenant import Covenant
 from policies._fact_read import check_reads_content
@@ -36,13 +37,16 @@ from policies._reasons import AccessDecision, Disclosure, ReasonCode, deny
 
 R = ReasonCode
 #: The covenant's kind for pictures and the goal alike.
-STARTING_POINT_KIND = "shared_starting_point"
+_KIND = "shared_starting_point"
 
 
 @dataclass(frozen=True, slots=True)
 class StartingPoint:
     """The current starting point of a case: one picture per partner (by partner id) and the
     goal, or None while the office has recorded none."""
+
+    #: The covenant's fact kind of pictures and the goal alike.
+    KIND: ClassVar[str] = _KIND
 
     pictures: tuple[FactMetadata, ...]
     goal: FactMetadata | None
@@ -55,7 +59,7 @@ class StartingPoint:
 
 def is_goal(covenant: Covenant, fact: FactMetadata) -> bool:
     """The shared goal: a starting-point fact owned by the partnership office."""
-    return fact.kind == STARTING_POINT_KIND and fact.owner == covenant.office
+    return fact.kind == _KIND and fact.owner == covenant.office
 
 
 def current_starting_point(covenant: Covenant, facts: Iterable[FactMetadata]) -> StartingPoint:
@@ -63,7 +67,7 @@ def current_starting_point(covenant: Covenant, facts: Iterable[FactMetadata]) ->
     later facts supersede earlier ones of the same owner)."""
     latest: dict[PartnerId, FactMetadata] = {}
     for fact in facts:
-        if fact.kind == STARTING_POINT_KIND and not (fact.erased or fact.retracted):
+        if fact.kind == _KIND and not (fact.erased or fact.retracted):
             latest[fact.owner] = fact
     goal = latest.pop(covenant.office, None)
     return StartingPoint(tuple(latest[owner] for owner in sorted(latest)), goal)

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from policies import (
-    STARTING_POINT_KIND,
     AccessDecision,
     Disclosure,
     FactMetadata,
     SharingLevel,
+    StartingPoint,
     current_starting_point,
     decide_case_read,
     decide_fact_read,
@@ -56,7 +56,7 @@ def in_recording_order(
 ) -> list[FactMetadata]:
     """``facts`` with the starting-point ones in the order the case recorded them (the case
     version of each recording; recording times can tie)."""
-    if not any(f.kind == STARTING_POINT_KIND for f in facts):
+    if not any(f.kind == StartingPoint.KIND for f in facts):
         return list(facts)
     order = {
         str(fid): n
@@ -64,7 +64,7 @@ def in_recording_order(
             views.fetch(
                 "SELECT fact_id FROM cl_facts WHERE case_id = ? AND kind = ?"
                 " ORDER BY recorded_version",
-                (case_id, STARTING_POINT_KIND),
+                (case_id, StartingPoint.KIND),
             )
         )
     }
