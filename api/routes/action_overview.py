@@ -43,6 +43,8 @@ from projections import (
 
 _PARAMETERS = frozenset({"assignee", "status", "overdue", "cursor", "limit"})
 _BOOLEANS = {"true": True, "false": False}
+#: A plain word (checked against its choices in the handler, for a precise problem).
+_WORD = r"^[A-Za-z0-9_]{0,32}$"
 _DUE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 UNKNOWN_STATUS = command_problem("unknown_action_status")
 
@@ -54,8 +56,10 @@ def list_actions(
     assignee: Annotated[
         str | None, Query(pattern=r"^[a-z_]{1,64}$", description="`me` or a partner id")
     ] = None,
-    status: Annotated[str | None, Query(description="open, in_progress, done, cancelled")] = None,
-    overdue: Annotated[str | None, Query(description="`true` or `false`")] = None,
+    status: Annotated[
+        str | None, Query(pattern=_WORD, description="open, in_progress, done, cancelled")
+    ] = None,
+    overdue: Annotated[str | None, Query(pattern=_WORD, description="`true` or `false`")] = None,
     cursor: Annotated[
         str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,400}$", description="the previous `next`")
     ] = None,
