@@ -75,6 +75,8 @@ def backup_create(directory: BackupDir, data_dir: DataDir = None) -> None:
     key-encryption keys stay in the token (back it up with its vendor's tools). DIR holds
     keys: keep it as safe as the data dir.
     """
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        refuse(f"{directory}: not an empty directory (a backup never overwrites)")
     settings = _settings(data_dir)
     layout = backup_layout(settings)
     try:
