@@ -33,6 +33,7 @@ from tests.integration._ledger_support import (
     record,
 )
 from tests.pg import PG_URL, create_schemas, drop_schemas
+from tests.softhsm import SoftHsmToken
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 COVENANT = Path(str(sample_covenant_path()))
@@ -252,3 +253,56 @@ class TestRestoreChecksBeforeTouching:
             _world_with_reads(services)
         with pytest.raises(BackupError, match="not empty"):
             create_backup(backup_layout(settings), backup, now=NOW)
+
+
+@pytest.mark.softhsm
+class TestWithKeysInAToken:
+    """The KEKs stay in the token: not copied, and the journal replays into the token."""
+
+    @pytest.fixture
+    def token_settings(self, tmp_path: Path, softhsm_token: SoftHsmToken) -> Settings:
+        config = softhsm_token.config
+        return Settings(
+            data_dir=tmp_path / "data",
+            covenant_path=COVENANT,
+            kek_provider="pkcs11",
+            pkcs11_module=config.module,
+            pkcs11_token_label=config.token_label,
+            pkcs11_pin_file=config.pin_file,
+        )
+
+    def test_restore_without_erasure_since_reads_everything(
+        self, token_settings: Settings, tmp_path: Path
+    ) -> None:
+        backup = tmp_path / "backup"
+        with services_of(token_settings) as services:
+            w = _world_with_reads(services)
+            create_backup(backup_layout(token_settings), backup, now=NOW)
+        manifest = json.loads((backup / MANIFEST).read_text())["document"]
+        assert manifest["keys_in_token"] is True
+        assert "keyring.json" not in manifest["files"]
+        run_restore(token_settings, backup)
+        with services_of(token_settings) as services:
+            _assert_readable_except(services, w, set())
+
+    def test_forced_restore_of_an_older_key_store_keeps_the_erasure(
+        self, token_settings: Settings, tmp_path: Path
+    ) -> None:
+        backup = tmp_path / "backup"
+        with services_of(token_settings) as services:
+            w = _world_with_reads(services)
+            create_backup(backup_layout(token_settings), backup, now=NOW)
+            services.ledger.erase_subject(PRIVACY_OFFICER, w.case_1, w.subject_a, ground="art17")
+        with pytest.raises(BackupRefusedError):
+            run_restore(token_settings, backup)
+        report = run_restore(token_settings, backup, force=True)
+        # The backup's keys were wrapped under versions the token destroyed: they open for
+        # no one, so they are dropped as destroyed (and read as redacted, not as tampered).
+        assert report.replay.unopenable_keys_dropped > 0
+        with services_of(token_settings) as services:
+            found = all_bodies(services.ledger, w)  # loads: no SealedError
+            assert {f for f in _about_a(w) if found.get(f) is not None} == set()
+            journal = ErasureJournal(token_settings.store_config().journal_path).read()
+            keyring = services.ledger.keys.keyring
+            for owner, versions in journal.kek_versions.items():
+                assert not set(keyring.versions(owner)) & versions
