@@ -183,7 +183,9 @@ def verified_manifest(layout: BackupLayout, directory: Path) -> dict[str, Any]:
         path = directory / name
         if Path(name).name != name or not path.is_file() or _sha256(path) != digest:
             raise BackupError(f"{name}: missing or does not match the manifest")
-    expected = {layout.file_name(role) for role in ROLES}
+    expected = {layout.file_name(role) for role in ROLES} | {AUDIT_KEYS_COPY}
+    if layout.config.pkcs11 is None:
+        expected.add(KEYRING_COPY)
     if not expected <= set(document["files"]):
         raise BackupError("the manifest does not list every store")
     return dict(document)
@@ -214,7 +216,7 @@ def restore_files(
         if progress:
             progress(done, len(roles) + 1)
         _restore_store(layout, role, directory / layout.file_name(role))
-    if (directory / KEYRING_COPY).exists():
+    if KEYRING_COPY in document["files"]:  # only a listed, checked file is ever placed
         _place(directory / KEYRING_COPY, layout.config.keyring_path)
     if not keep_log:
         _place(directory / AUDIT_KEYS_COPY, layout.audit_keys)
@@ -236,7 +238,7 @@ def _snapshots(layout: BackupLayout) -> Iterator[dict[str, tuple[Any, str]]]:
             if url not in opened:
                 import psycopg
 
-                conn = psycopg.connect(url)
+                conn = psycopg.connect(url, autocommit=True)  # BEGIN below sets the level
                 conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()
                 assert snapshot is not None
