@@ -306,3 +306,22 @@ class TestWithKeysInAToken:
             keyring = services.ledger.keys.keyring
             for owner, versions in journal.kek_versions.items():
                 assert not set(keyring.versions(owner)) & versions
+
+
+class TestJournalFirst:
+    def test_no_key_is_destroyed_when_the_journal_cannot_be_written(
+        self, settings: Settings
+    ) -> None:
+        journal = settings.store_config().journal_path
+        with services_of(settings) as services:
+            w = _world_with_reads(services)
+            journal.mkdir()  # appending to it now fails
+            with pytest.raises(IsADirectoryError):
+                services.ledger.erase_subject(
+                    PRIVACY_OFFICER, w.case_1, w.subject_a, ground="art17"
+                )
+            _assert_readable_except(services, w, set())
+            journal.rmdir()
+            services.ledger.erase_subject(PRIVACY_OFFICER, w.case_1, w.subject_a, ground="art17")
+            _assert_readable_except(services, w, _about_a(w))
+        assert ErasureJournal(journal).read().tombstones == {("*", w.case_1, w.subject_a): None}
