@@ -2,9 +2,9 @@
 
 ``CurrentCaller`` authenticates the bearer token, reads ``X-On-Behalf-Of``, requires a declared
 ``X-Purpose`` and takes ``X-Emergency-Reason``; ``WritePreconditions`` parses ``If-Match`` and
-``Idempotency-Key``. Header values never appear in a problem body. Each is one dependency
-with its headers as its own parameters (FastAPI's cost is per dependency; the OpenAPI
-parameters are the same).
+``Idempotency-Key`` (both are part of every write's context, ``api._writes.Write``). Header
+values never appear in a problem body. Each is one dependency with its headers as its own
+parameters (FastAPI's cost is per dependency; the OpenAPI parameters are the same).
 
 The dependencies are ``async``: they only compute, and FastAPI runs a plain ``def``
 dependency on a worker thread, a hand-off that cost more than the work itself. Token

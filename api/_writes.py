@@ -1,4 +1,9 @@
-"""Running a write: authorise, execute, retry lost races, answer with the version as ETag.
+"""Running a write: the write's context, authorise and execute, retry lost races, answer with
+the version as ETag.
+
+Every write route takes one dependency, :data:`Write`: the caller, the guard that decides,
+the services that carry the write out, the caller's preconditions (``If-Match``,
+``Idempotency-Key``) and the response whose headers the answer sets.
 
 Without ``If-Match`` the caller asked for no precondition, so a concurrency conflict (another
 request or process wrote the case first) is retried from the authorisation on; with
@@ -16,13 +21,17 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypedDict, TypeVar
 
-from fastapi import Response
+from fastapi import Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
-from api._deps import Preconditions
+from api._deps import Caller, CurrentCaller, Preconditions, WritePreconditions
+from api._guard import Guard, Permit
 from api._responses import WriteAck
+from api.bootstrap import Services
 from ledger import CaseLedger, ConcurrencyConflictError, NewFact, RequestContext, WriteResult
+from policies import WriteAction
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -31,61 +40,121 @@ RETRY_SECONDS = 10.0
 CONFLICT_RETRIES = 8  # immediate retries of a group commit that lost a race
 
 
-def perform(pre: Preconditions, authorise: Callable[[], T], command: Callable[[T], R]) -> R:
-    """Authorise then run ``command``; retry both on a lost race when no If-Match was sent.
+class LedgerConditions(TypedDict):
+    """The caller's preconditions as the keyword arguments of a ledger command."""
 
-    Another process writing the same case makes the cached aggregate stale; the caller asked
-    for no precondition, so the write is retried (with jittered backoff) rather than refused.
+    expected_version: int | None
+    idempotency_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteContext:
+    """What every write route needs besides its path and body (the :data:`Write` dependency).
+
+    ``response`` is the request's own: the ETag, ``Location`` and ``Idempotent-Replayed``
+    headers and an ``unchanged`` write's 200 are set on it.
     """
-    deadline = time.monotonic() + RETRY_SECONDS
-    for attempt in range(MAX_ATTEMPTS):
-        permit = authorise()
-        try:
-            return command(permit)
-        except ConcurrencyConflictError:
-            pause = _retry_pause(attempt, deadline)
-            if pre.expected_version is not None or pause is None:
-                raise
-            time.sleep(pause)
-    raise AssertionError("unreachable")
+
+    caller: Caller
+    guard: Guard
+    services: Services
+    preconditions: Preconditions
+    response: Response
+    committer: FactCommitter | None
+
+    @property
+    def ledger(self) -> CaseLedger:
+        return self.services.ledger
+
+    @property
+    def context(self) -> RequestContext:
+        """The caller as the ledger's commands take it."""
+        return self.caller.context
+
+    @property
+    def conditions(self) -> LedgerConditions:
+        """``If-Match`` and ``Idempotency-Key``, to pass on as ``**write.conditions``."""
+        pre = self.preconditions
+        return {"expected_version": pre.expected_version, "idempotency_key": pre.idempotency_key}
+
+    def require(
+        self,
+        action: WriteAction,
+        case_id: str,
+        *,
+        fact_id: str | None = None,
+        action_id: str | None = None,
+        consent_id: str | None = None,
+    ) -> Callable[[], Permit]:
+        """The guard's decision on ``action`` in the case (and on the fact, action or consent
+        it changes), as the ``authorise`` step of :meth:`run`."""
+        return lambda: self.guard.require(
+            self.caller,
+            action,
+            case_id,
+            fact_id=fact_id,
+            action_id=action_id,
+            consent_id=consent_id,
+        )
+
+    def ack(self, result: WriteResult, **fields: Any) -> WriteAck:
+        """The write's answer; the ETag is the case's new version."""
+        self.response.headers["ETag"] = f'"{result.version}"'
+        if result.replayed:
+            self.response.headers["Idempotent-Replayed"] = "true"
+        if result.unchanged:
+            # Asked for what already holds: the current state, nothing created.
+            self.response.status_code = 200
+            fields["unchanged"] = True
+        return WriteAck(version=result.version, replayed=result.replayed, **fields)
+
+    async def run(self, authorise: Callable[[], T], command: Callable[[T], R]) -> R:
+        """Authorise then run ``command``, both blocking, on a worker thread (one hop per
+        attempt); a lost race is retried as :meth:`perform` says."""
+        return await self.perform(lambda: run_in_threadpool(_attempt, authorise, command))
+
+    async def perform(self, attempt: Callable[[], Awaitable[R]]) -> R:
+        """The one retry loop: run ``attempt`` (which authorises, then writes); on a lost race
+        retry it when no If-Match was sent.
+
+        Another process writing the same case makes the cached aggregate stale; the caller
+        asked for no precondition, so the write is retried (with jittered backoff, waiting on
+        the event loop without holding a worker thread) rather than refused.
+        """
+        deadline = time.monotonic() + RETRY_SECONDS
+        for attempt_number in range(MAX_ATTEMPTS):
+            try:
+                return await attempt()
+            except ConcurrencyConflictError:
+                pause = _retry_pause(attempt_number, deadline)
+                if self.preconditions.expected_version is not None or pause is None:
+                    raise
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
 
 
-def _retry_pause(attempt: int, deadline: float) -> float | None:
+def _retry_pause(attempt_number: int, deadline: float) -> float | None:
     """How long to back off before retrying a lost race (jittered, doubling); None when the
     attempts or the time are used up."""
-    if attempt == MAX_ATTEMPTS - 1 or time.monotonic() > deadline:
+    if attempt_number == MAX_ATTEMPTS - 1 or time.monotonic() > deadline:
         return None
-    return random.uniform(0, 0.002 * 2 ** min(attempt, 5))  # noqa: S311 - jitter
+    return random.uniform(0, 0.002 * 2 ** min(attempt_number, 5))  # noqa: S311 - jitter
 
 
-def ack(response: Response, result: WriteResult, **fields: Any) -> WriteAck:
-    """The write's answer; the ETag is the case's new version."""
-    response.headers["ETag"] = f'"{result.version}"'
-    if result.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    if result.unchanged:
-        # Asked for what already holds: the current state, nothing created.
-        response.status_code = 200
-        fields["unchanged"] = True
-    return WriteAck(version=result.version, replayed=result.replayed, **fields)
+def _attempt(authorise: Callable[[], T], command: Callable[[T], R]) -> R:
+    return command(authorise())
 
 
-async def perform_unconditional(
-    authorise: Callable[[], Awaitable[T]], command: Callable[[T], Awaitable[R]]
-) -> R:
-    """:func:`perform` for a write without preconditions, awaiting its command (so the event
-    loop serves other requests while the write waits for its commit)."""
-    deadline = time.monotonic() + RETRY_SECONDS
-    for attempt in range(MAX_ATTEMPTS):
-        permit = await authorise()
-        try:
-            return await command(permit)
-        except ConcurrencyConflictError:
-            pause = _retry_pause(attempt, deadline)
-            if pause is None:
-                raise
-            await asyncio.sleep(pause)
-    raise AssertionError("unreachable")
+async def write_context(
+    request: Request, response: Response, caller: CurrentCaller, pre: WritePreconditions
+) -> WriteContext:
+    """The write's context; the guard, services and committer are the app's own (read here,
+    not as dependencies of their own: FastAPI's cost is per dependency)."""
+    state = request.app.state
+    return WriteContext(caller, state.guard, state.services, pre, response, state.committer)
+
+
+Write = Annotated[WriteContext, Depends(write_context)]
 
 
 @dataclass(slots=True)
@@ -169,7 +238,8 @@ class FactCommitter:
 
         These facts carry no precondition, and their grant tolerates a lagging view (see
         ``api._guard``): the aggregate, reloaded after a conflict, re-checks everything that
-        can have changed, so retrying here is what ``perform`` would do, minus its backoff.
+        can have changed, so retrying here is what ``WriteContext.perform`` would do, minus
+        its backoff.
         """
         case_id, ctx = batch[0].case_id, batch[0].ctx
         facts = [p.fact for p in batch]

@@ -1,4 +1,9 @@
-"""The `caseledger` command line: init, demo, keys, and (mounted) covenant/policy tools."""
+"""The `caseledger` command line: init, serve, token, keys, projections, the access log,
+retention, and (mounted) covenant/policy tools.
+
+``app`` holds every production command; the console script (``demo.cli``) adds ``demo`` on
+top, since the demo sits above ``api`` in the layers.
+"""
 
 from __future__ import annotations
 
@@ -16,19 +21,24 @@ from api.cli_backup import backup_app
 from api.cli_policy import covenant_app, policy_app
 from api.cli_privacy import register as register_privacy_commands
 from api.cli_server import SettingsErrorGroup, serve, token
-from api.demo import run_demo
 from api.settings import Settings
 from ledger import LedgerError, open_ledger
 from ledger._audit import AccessLogError, Checkpoint
 from policies import CovenantError, load_covenant
 
-app = typer.Typer(
-    name="caseledger",
-    help="Caseledger: partner-owned, sealed case facts for care-and-safety partnerships.",
-    no_args_is_help=True,
-    add_completion=False,
-    cls=SettingsErrorGroup,
-)
+
+def caseledger_app() -> typer.Typer:
+    """A `caseledger` root without commands: its help, and a settings error as one line."""
+    return typer.Typer(
+        name="caseledger",
+        help="Caseledger: partner-owned, sealed case facts for care-and-safety partnerships.",
+        no_args_is_help=True,
+        add_completion=False,
+        cls=SettingsErrorGroup,
+    )
+
+
+app = caseledger_app()
 keys_app = typer.Typer(help="Key-encryption key management.", no_args_is_help=True, cls=Group)
 projections_app = typer.Typer(help="Read-side projections.", no_args_is_help=True, cls=Group)
 audit_app = typer.Typer(help="The tamper-evident access log.", no_args_is_help=True, cls=Group)
@@ -76,26 +86,6 @@ def init(data_dir: DataDir = None) -> None:
     if create_local_signing_key(settings):
         typer.echo(f"wrote token signing key {settings.signing_key_file} (and its JWKS)")
     typer.echo(f"data dir ready: {settings.data_dir}")
-
-
-@app.command(cls=Command)
-def demo(
-    data_dir: Annotated[
-        Path,
-        typer.Option(
-            "--data-dir",
-            metavar="DIR",
-            help="Directory for the demo's stores: a new one, or an earlier demo's (replaced).",
-        ),
-    ] = Path("caseledger-demo"),
-) -> None:
-    """Play scenarios SC1-SC5 over HTTP against a server it starts; show what each role saw.
-
-    Starts a server on a loopback port over a fresh data dir, plays the DOMAIN.md scenarios
-    SC1-SC5 as the partners' users, prints for each role what it saw and what it was refused,
-    and ends with a scan of the data dir showing no plaintext on disk.
-    """
-    raise typer.Exit(run_demo(data_dir, typer.echo))
 
 
 @keys_app.command("rotate", cls=Command)

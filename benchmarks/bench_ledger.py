@@ -2,19 +2,22 @@
 
 The baseline is the same eventsourcing application (same aggregate, same commands, same
 stores) with the stock mapper and no body sealing. Runs at 1 and 100 events per save, on
-SQLite and (with --postgres) PostgreSQL, median of 3 runs; within a run each application
-runs in its own process and the two take turns save by save (see ``paired_run``); the CPU
-time of work a save leaves to a background thread (the next block of fact keys) counts for
-its application.
+SQLite and (with --postgres) PostgreSQL, median of 3 runs; with ``--kek-provider pkcs11``
+the sealed side keeps its partners' key-encryption keys in a SoftHSM2 token made for the
+run. Within a run each application runs in its own process and the two take turns save by
+save (see ``paired_run``); the CPU time of work a save leaves to a background thread (the
+next block of fact keys) counts for its application.
 
     python -m benchmarks.bench_ledger [--facts 2000] [--batched-facts 20000] [--runs 3]
-                                      [--postgres] [--json F]
+                                      [--postgres] [--kek-provider local|pkcs11]
+                                      [--json F]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -31,7 +34,8 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Mapper
 
 from ledger import CaseLedger, NewFact, RequestContext, StoreConfig, open_ledger
-from ledger._application import _utcnow
+from ledger._pipeline import utcnow as _utcnow
+from ledger._pkcs11 import Pkcs11Config
 from ledger._sealing import SealedBody, _sealed_body
 from policies import (
     PartnerId,
@@ -204,7 +208,9 @@ def _take_turns(make: Callable[[], CaseLedger], per_save: int, conn: Any, cpu: i
         ledger.close()
 
 
-def _factories(backend: str, root: Path) -> dict[str, Callable[[], CaseLedger]]:
+def _factories(
+    backend: str, root: Path, pkcs11: Pkcs11Config | None = None
+) -> dict[str, Callable[[], CaseLedger]]:
     def config() -> StoreConfig:
         data_dir = root / uuid.uuid4().hex
         if backend == "sqlite":
@@ -221,7 +227,8 @@ def _factories(backend: str, root: Path) -> dict[str, Callable[[], CaseLedger]]:
         )
 
     def sealed() -> CaseLedger:
-        return open_ledger(config(), purposes=load_covenant(sample_covenant_path()))
+        cfg = dataclasses.replace(config(), pkcs11=pkcs11)
+        return open_ledger(cfg, purposes=load_covenant(sample_covenant_path()))
 
     def plain() -> CaseLedger:
         cfg = config()
@@ -234,6 +241,20 @@ def _factories(backend: str, root: Path) -> dict[str, Callable[[], CaseLedger]]:
         return PlainCaseLedger(env)
 
     return {"sealed": sealed, "plain": plain}
+
+
+def _softhsm_token(root: Path) -> Pkcs11Config:
+    """A fresh SoftHSM2 token for the run; its configuration is set in this process's
+    environment before any worker loads the module (workers inherit it when forked)."""
+    from tests.softhsm import make_softhsm, softhsm_available
+
+    missing = softhsm_available()
+    if missing is not None:
+        raise SystemExit(missing)
+    (root / "softhsm").mkdir()
+    softhsm, conf = make_softhsm(root / "softhsm")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    return softhsm.new_token().config
 
 
 def _drop_bench_schemas() -> None:
@@ -255,13 +276,20 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
+    parser.add_argument(
+        "--kek-provider",
+        choices=("local", "pkcs11"),
+        default="local",
+        help="where the sealed side keeps its key-encryption keys (pkcs11: a SoftHSM2 token)",
+    )
     parser.add_argument("--json", type=Path, help="write results as JSON here")
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgres"] if args.postgres else ["sqlite"]
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="caseledger-bench-") as tmp:
+        pkcs11 = _softhsm_token(Path(tmp)) if args.kek_provider == "pkcs11" else None
         for backend in backends:
-            makers = _factories(backend, Path(tmp))
+            makers = _factories(backend, Path(tmp), pkcs11)
             for per_save, events in ((1, args.facts), (100, args.batched_facts)):
                 rates: dict[str, list[float]] = {"sealed": [], "plain": []}
                 for _ in range(args.runs):
@@ -272,6 +300,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 results.append(
                     {
                         "backend": backend,
+                        "kek_provider": args.kek_provider,
                         "events_per_save": per_save,
                         "sealed_events_per_s": round(sealed),
                         "plain_events_per_s": round(plain),
@@ -282,11 +311,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 )
             if backend == "postgres":
                 _drop_bench_schemas()
-    print("| store | events/save | sealed events/s | unsealed events/s | ratio |")
-    print("|---|---:|---:|---:|---:|")
+    print("| store | keys | events/save | sealed events/s | unsealed events/s | ratio |")
+    print("|---|---|---:|---:|---:|---:|")
     for r in results:
         print(
-            f"| {r['backend']} | {r['events_per_save']} | {r['sealed_events_per_s']:,} | "
+            f"| {r['backend']} | {r['kek_provider']} | {r['events_per_save']} | "
+            f"{r['sealed_events_per_s']:,} | "
             f"{r['plain_events_per_s']:,} | {r['ratio']:.2f} |"
         )
     report = {"benchmark": "ledger_append", "results": results}

@@ -1,17 +1,18 @@
 """The write side: sealed, partner-owned case events on eventsourcing, keys, erasure."""
 
-from ledger._application import (
-    CaseLedger,
+from ledger._application import CaseLedger
+from ledger._bodies import body_context
+from ledger._bootstrap import open_ledger
+from ledger._case import Case, SealingScope
+from ledger._case_state import EmergencyGrantState, FactState
+from ledger._command_data import (
     ErasureReport,
     NewFact,
     OpenedBody,
     PurposeRule,
     RequestContext,
     WriteResult,
-    body_context,
 )
-from ledger._bootstrap import open_ledger
-from ledger._case import Case, EmergencyGrantState, FactState, SealingScope
 from ledger._erasure import EpochReport
 from ledger._erasure_requests import ErasureRequest
 from ledger._errors import (

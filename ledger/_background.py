@@ -1,7 +1,7 @@
 """A background thread with a key-store connection of its own.
 
 The write path hands it key-store writes it need not wait for: the next block of fact keys
-for a busy case, made while the current block still lasts (``KeyManager``). The thread is
+for a busy case, made while the current block still lasts (``FactKeyPool``). The thread is
 made on first use, never at import or construction; a forked child makes its own thread and
 connection and leaves its parent's connection alone (a connection shared across a fork is
 corrupted by whichever process closes it first).

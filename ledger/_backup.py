@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger._application import CaseLedger
-from ledger._audit import AuditKeys, sign_document, verify_document
+from ledger._audit_signing import AuditKeys, sign_document, verify_document
 from ledger._erasure_journal import ErasureJournal, JournalError
 from ledger._errors import LedgerError
 from ledger._stores import StoreConfig

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from ledger._application import CaseLedger, Clock, PurposeRule, _utcnow
+from ledger._application import CaseLedger
+from ledger._command_data import PurposeRule
+from ledger._pipeline import Clock, utcnow
 from ledger._stores import StoreConfig, startup_lock
 
 
 def open_ledger(
-    config: StoreConfig, *, clock: Clock = _utcnow, purposes: PurposeRule | None = None
+    config: StoreConfig, *, clock: Clock = utcnow, purposes: PurposeRule | None = None
 ) -> CaseLedger:
     """Create the data directory if missing and open the ledger application (its key
     provider, as ``config`` names it, creates a missing keyring file itself).

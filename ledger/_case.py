@@ -9,30 +9,28 @@ the aggregate untouched and stores nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from ledger._errors import (
-    ActionNotFoundError,
-    CaseClosedError,
-    CaseNotFoundError,
-    CaseStatusError,
-    ConsentNotFoundError,
-    EmergencyGrantNotFoundError,
-    FactNotFoundError,
-    InvalidCommandError,
-    NotOwnerError,
-    NotParticipantError,
-    SubjectNotFoundError,
+from ledger._case_state import (
+    ActionState,
+    CaseQueries,
+    ConsentState,
+    EmergencyGrantState,
+    FactRevision,
+    FactState,
+    LegalHoldState,
+    NotificationState,
+    Participation,
+    ReviewState,
+    SubjectState,
 )
+from ledger._errors import CaseNotFoundError
 
 REGISTRY_OWNER = "_ledger"
-OPEN_FOR_FACTS = frozenset({"triage", "active"})
-PHASES = frozenset({1, 2, 3, 4})
 
 
 SealingScope = tuple[str, str, tuple[str, ...]]
@@ -43,140 +41,11 @@ REGISTRY_SCOPE: SealingScope = (REGISTRY_OWNER, "", ())
 """Events not about one partner's case data: sealed under the ledger's registry key."""
 
 
-@dataclass(slots=True)
-class Participation:
-    invited_at: datetime
-    removed_at: datetime | None = None
+class Case(Aggregate, CaseQueries):
+    """A case. State holds metadata and sealed bodies only; bodies open in the read path.
 
-
-@dataclass(slots=True)
-class SubjectState:
-    case_role: str
-    added_by: str
-    added_at: datetime
-
-
-class FactRevision(NamedTuple):
-    """One sealed body of a fact: the original or a correction."""
-
-    case_version: int
-    fact_key_id: str
-    sealed_body: bytes
-    recorded_at: datetime
-
-
-@dataclass(slots=True)
-class FactState:
-    """A fact as the case holds it. The current revision is kept inline and earlier ones (after
-    corrections) in a tuple, so a cached fact is one object for the garbage collector to walk
-    rather than three (a busy case caches thousands, and full collections pause requests)."""
-
-    fact_id: str
-    owner: str
-    author: str
-    kind: str
-    categories: tuple[str, ...]
-    subjects: tuple[str, ...]
-    purpose: str
-    legal_basis: str
-    sharing_level: str
-    sharing_partners: tuple[str, ...]
-    recorded_at: datetime
-    current_version: int
-    current_key_id: str
-    current_body: bytes
-    current_at: datetime
-    earlier: tuple[FactRevision, ...] = ()
-    retracted_at: datetime | None = None
-    erased: bool = False
-
-    @property
-    def current(self) -> FactRevision:
-        return FactRevision(
-            self.current_version, self.current_key_id, self.current_body, self.current_at
-        )
-
-    @property
-    def revisions(self) -> tuple[FactRevision, ...]:
-        """Every revision, the original first."""
-        return (*self.earlier, self.current)
-
-    def revise(self, revision: FactRevision) -> None:
-        """Make ``revision`` the current one (a correction)."""
-        self.earlier = self.revisions
-        (self.current_version, self.current_key_id, self.current_body, self.current_at) = revision
-
-
-@dataclass(slots=True)
-class ActionState:
-    assignee: str
-    what: str
-    due: str
-    status: str
-    agreed_by: str
-
-
-@dataclass(slots=True)
-class ConsentState:
-    consent_id: str
-    subject: str
-    purpose: str
-    categories: tuple[str, ...]
-    recipients: tuple[str, ...]
-    recorded_by: str
-    given_at: datetime
-    withdrawn_at: datetime | None = None
-
-
-@dataclass(slots=True)
-class LegalHoldState:
-    hold_id: str
-    reason_code: str
-    placed_at: datetime
-    lifted_at: datetime | None = None
-
-
-@dataclass(slots=True)
-class ReviewState:
-    """A privacy officer's review of an item: its outcome, remark and whom to inform."""
-
-    outcome: str
-    remark: str
-    inform: tuple[str, ...]
-    reviewed_by: str
-    reviewed_at: datetime
-
-
-@dataclass(slots=True)
-class NotificationState:
-    decision: str
-    reason: str
-    review_at: str | None
-    decided_by: str
-    decided_at: datetime
-    decided_version: int = 0
-    review: ReviewState | None = None
-
-
-@dataclass(slots=True)
-class EmergencyGrantState:
-    """Break the glass: who, why, and the time box the covenant gave the grant."""
-
-    grant_id: str
-    reader: str
-    partner: str
-    roles: tuple[str, ...]
-    reason: str
-    started_at: datetime
-    ends_at: datetime
-    review: ReviewState | None = None
-
-    def is_open(self, now: datetime) -> bool:
-        return self.started_at <= now < self.ends_at
-
-
-class Case(Aggregate):
-    """A case. State holds metadata and sealed bodies only; bodies open in the read path."""
+    Its state records, queries and invariant checks are in ``ledger._case_state``.
+    """
 
     def __init__(self) -> None:
         self.status = "triage"
@@ -376,7 +245,7 @@ class Case(Aggregate):
             )
 
     class NotificationReviewed(Event):
-        """The privacy officer's review of a deferral (DOMAIN.md Q9); ``decided_version``
+        """The privacy officer's review of a deferral (docs/domain.md, SC2); ``decided_version``
         names the decision reviewed, so a new deferral is a new item."""
 
         decided_version: int
@@ -534,84 +403,6 @@ class Case(Aggregate):
                 aggregate.version = self.originator_version
             aggregate.redacted_events += 1
             return aggregate
-
-    # -- queries --------------------------------------------------------------------------
-
-    @property
-    def case_id(self) -> str:
-        return str(self.id)
-
-    def is_active_participant(self, partner: str) -> bool:
-        participation = self.participants.get(partner)
-        return participation is not None and participation.removed_at is None
-
-    def open_grant(self, reader: str, now: datetime) -> EmergencyGrantState | None:
-        """The reader's emergency grant in force at ``now``, if any."""
-        for grant in self.emergency_grants.values():
-            if grant.reader == reader and grant.is_open(now):
-                return grant
-        return None
-
-    def latest_grant(self, reader: str) -> EmergencyGrantState | None:
-        """The reader's most recent emergency grant in this case, if any."""
-        mine = [g for g in self.emergency_grants.values() if g.reader == reader]
-        return max(mine, key=lambda g: g.started_at) if mine else None
-
-    def require_grant(self, grant_id: str) -> EmergencyGrantState:
-        grant = self.emergency_grants.get(grant_id)
-        if grant is None:
-            raise EmergencyGrantNotFoundError(f"grant {grant_id} not in case {self.case_id}")
-        return grant
-
-    def get_fact(self, fact_id: str) -> FactState:
-        fact = self.facts.get(fact_id)
-        if fact is None:
-            raise FactNotFoundError(f"fact {fact_id} not in case {self.case_id}")
-        return fact
-
-    # -- invariant checks (raise before any event is triggered) ----------------------------
-
-    def require_participant(self, partner: str) -> None:
-        if not self.is_active_participant(partner):
-            raise NotParticipantError(f"partner {partner} is not a participant of {self.case_id}")
-
-    def require_open_for_facts(self) -> None:
-        if self.status not in OPEN_FOR_FACTS:
-            raise CaseClosedError(f"case {self.case_id} is {self.status}")
-
-    def require_status(self, *statuses: str) -> None:
-        if self.status not in statuses:
-            raise CaseStatusError(f"case {self.case_id} is {self.status}")
-
-    def require_subjects(self, subjects: list[str]) -> None:
-        for subject in subjects:
-            if subject not in self.subjects:
-                raise SubjectNotFoundError(f"subject {subject} not in case {self.case_id}")
-
-    def require_owned_fact(self, fact_id: str, partner: str) -> FactState:
-        fact = self.get_fact(fact_id)
-        if fact.owner != partner:
-            raise NotOwnerError(f"fact {fact_id} belongs to another partner")
-        if fact.retracted_at is not None or fact.erased:
-            raise CaseStatusError(f"fact {fact_id} is retracted or erased")
-        return fact
-
-    def require_action(self, action_id: str) -> ActionState:
-        action = self.actions.get(action_id)
-        if action is None:
-            raise ActionNotFoundError(f"action {action_id} not in case {self.case_id}")
-        return action
-
-    def require_consent(self, consent_id: str) -> ConsentState:
-        consent = self.consents.get(consent_id)
-        if consent is None:
-            raise ConsentNotFoundError(f"consent {consent_id} not in case {self.case_id}")
-        return consent
-
-    @staticmethod
-    def require_phase(phase: int) -> None:
-        if phase not in PHASES:
-            raise InvalidCommandError("AVE phase must be 1, 2, 3 or 4")
 
 
 _EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")

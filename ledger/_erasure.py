@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger import _fact_key_blocks as blocks
-from ledger._keys import KeyManager, ScopeKey, scope_context
+from ledger._keys import KeyManager
 from ledger._keystore import (
     FACT_BLOCK_COLUMNS,
     SCOPE_COLUMNS,
@@ -25,6 +25,7 @@ from ledger._keystore import (
     block_row,
     scope_row,
 )
+from ledger._scope_keys import ScopeKey, scope_context
 from ledger._sealing import new_key
 
 

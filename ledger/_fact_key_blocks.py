@@ -124,7 +124,7 @@ class UnusedKeys:
         return list(zip(ids, _key_splitter(end - start)(self.keys, KEY_BYTES * start), strict=True))
 
 
-_READY_SLOTS = 4096  # the largest block a busy case gets (ledger._keys.MAX_FACT_KEY_BLOCK)
+_READY_SLOTS = 4096  # the largest block a busy case gets (ledger._fact_keys.MAX_FACT_KEY_BLOCK)
 
 
 @functools.cache

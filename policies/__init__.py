@@ -5,7 +5,13 @@ The covenant file is loaded once (``load_covenant``); every decision is a pure f
 ``AccessDecision`` with a ``ReasonCode`` the access log keeps.
 """
 
-from policies._case_reads import decide_case_read, decide_subject_report, decide_supervision
+from policies._case_reads import (
+    decide_case_read,
+    decide_case_sight,
+    decide_subject_report,
+    decide_supervision,
+    reads_beyond_participation,
+)
 from policies._covenant import Covenant, Domain, EmergencyRule
 from policies._covenant_load import load_covenant, parse_covenant, sample_covenant_path
 from policies._diff import (
@@ -25,7 +31,12 @@ from policies._erasure_rules import (
     erasure_request_expires_at,
 )
 from policies._errors import CovenantError, CovenantProblem, PolicyError
-from policies._fact_read import decide_fact_read, emergency_rules_for, emergency_window
+from policies._fact_read import (
+    decide_fact_read,
+    emergency_for_read,
+    emergency_rules_for,
+    emergency_window,
+)
 from policies._identity import (
     ActionId,
     CaseId,
@@ -114,6 +125,7 @@ __all__ = [
     "compare_covenants",
     "covenant_sections",
     "decide_case_read",
+    "decide_case_sight",
     "decide_erasure_confirmation",
     "decide_erasure_request",
     "decide_fact_read",
@@ -122,6 +134,7 @@ __all__ = [
     "decide_write",
     "diff_covenants",
     "diff_sections",
+    "emergency_for_read",
     "emergency_rules_for",
     "emergency_window",
     "erasure_request_expires_at",
@@ -131,6 +144,7 @@ __all__ = [
     "is_on_hold",
     "load_covenant",
     "parse_covenant",
+    "reads_beyond_participation",
     "required_roles",
     "sample_covenant_path",
     "withheld_reason",

@@ -28,6 +28,14 @@ partnership office waits for its owner's release, awaiting_owner_release; then *
 allowed_access_report with content. Refused facts still appear in the report, as metadata
 with their reason.
 
+``decide_case_sight`` settles what a case overview shows: ``decide_case_read``'s decision, or,
+when that refuses, an emergency-granted fact read of the same request (broken glass opens the
+case's process data with the fact; the log records the case as opened by the glass).
+
+``reads_beyond_participation`` says whether ``decide_case_read`` can allow a case the reader's
+partner does not take part in (only the privacy officer's metadata view, step 4); a listing
+narrows its candidates with it and still decides each case.
+
 ``decide_supervision`` guards the access log and the erasure records: partner, roles and
 purpose as above; then only the privacy officer (role_not_permitted), only for a metadata
 purpose (purpose_incompatible); then **allowed** privacy_officer_metadata, metadata only
@@ -36,6 +44,7 @@ purpose (purpose_incompatible); then **allowed** privacy_officer_metadata, metad
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from policies._checks import (
@@ -85,6 +94,31 @@ def decide_case_read(
     if denial is not None:
         return denial
     return allow(R.allowed_participant, f"{principal.partner} participates; case {case.status}")
+
+
+def decide_case_sight(
+    case_read: AccessDecision, fact_reads: Iterable[AccessDecision]
+) -> AccessDecision:
+    """The decision that shows the case's process data in an overview, or refuses it.
+
+    ``case_read`` (from ``decide_case_read``) stands when it allows. When it refuses, the first
+    emergency-granted decision among ``fact_reads`` (the same request's fact reads) stands
+    instead: the glass was broken for a fact, so its case is shown with it. Otherwise the
+    refusal stands, with its reason.
+    """
+    if case_read.allowed:
+        return case_read
+    return next((d for d in fact_reads if d.allowed and d.emergency), case_read)
+
+
+def reads_beyond_participation(covenant: Covenant, principal: Principal, purpose: str) -> bool:
+    """Can ``decide_case_read`` allow ``principal`` a case its partner does not take part in?
+
+    Only the privacy officer reading for a metadata purpose (step 4); every other allowance
+    passes the participation check (step 8). False means: only the cases the partner takes
+    part in can be allowed, so a listing need not decide the others.
+    """
+    return principal.has_role(Role.privacy_officer) and covenant.discloses_metadata_only(purpose)
 
 
 def decide_subject_report(

@@ -37,7 +37,9 @@ art. 9/10 fact only where the admitting rule names each of its special categorie
 (emergency_category_not_covered; AVG art. 9(2)(c): vital interest). A granted override is
 ``emergency_granted`` with ``emergency=True``; its basis names the rule used. Steps 1-14 and
 participant removal can never be overridden. An emergency request on a read that is allowed
-anyway does not count as emergency access.
+anyway does not count as emergency access. Which grant a read is under is
+``emergency_for_read``'s: the reader's open grant, else a new one for a stated reason, but
+never a renewal of an ended grant with the same reason.
 
 Step 10 names a fact past its deadline because its consent was withdrawn
 ``consent_withdrawn`` rather than retention_expired; its owner is then **allowed**
@@ -251,3 +253,32 @@ def emergency_window(covenant: Covenant, reason: str, now: datetime) -> Emergenc
     require_aware("now", now)
     minutes = covenant.emergency.max_window_minutes
     return EmergencyRequest(reason, now, now + timedelta(minutes=minutes))
+
+
+def emergency_for_read(
+    covenant: Covenant,
+    stated_reason: str | None,
+    now: datetime,
+    *,
+    open_grant: EmergencyRequest | None,
+    last_grant: EmergencyRequest | None,
+) -> EmergencyRequest | None:
+    """The emergency grant a read is decided under, if any (``decide_fact_read`` then says
+    what it opens).
+
+    ``open_grant`` is the reader's grant in the case open at ``now``; ``last_grant`` the
+    reader's most recent grant in the case when none is open. An open grant is used, with or
+    without a stated reason: its time box runs from the grant, never from the read. Without
+    one, no stated reason means no emergency. A reason that is the last grant's returns that
+    grant, which has ended (its reads get ``emergency_expired``): a grant is not renewed with
+    the same words. Any other reason asks for a new grant from ``now``
+    (``emergency_window``). The result is one of the grants passed in, or a new request.
+    """
+    require_aware("now", now)
+    if open_grant is not None:
+        return open_grant
+    if stated_reason is None:
+        return None
+    if last_grant is not None and last_grant.reason == stated_reason:
+        return last_grant
+    return emergency_window(covenant, stated_reason, now)

@@ -126,6 +126,11 @@ class ReasonCode(StrEnum):
         return self in _GRANTING
 
     @property
+    def metadata_only(self) -> bool:
+        """A grant that shows metadata and never content (no disclosure to another reader)."""
+        return self in _METADATA_ONLY
+
+    @property
     def description(self) -> str:
         return _DESCRIPTIONS[self]
 
@@ -146,6 +151,11 @@ _GRANTING = frozenset(
         ReasonCode.allowed_owner_metadata,
     }
 )
+
+#: Grants that show the reader metadata and never content: the privacy officer's supervision
+#: and an owner's sight of its own hidden fact. Neither discloses the person's data to another
+#: reader, so reports of who received that data (recipients, exposure) leave them out.
+_METADATA_ONLY = frozenset({ReasonCode.privacy_officer_metadata, ReasonCode.allowed_owner_metadata})
 
 _R = ReasonCode
 _DESCRIPTIONS: dict[ReasonCode, str] = {

@@ -2,17 +2,17 @@
 
 from projections._apply import ProjectionGapError
 from projections._privacy import AccessReport, PrivacyOffice, RetentionReport
-from projections._runner import ProjectionRunner
-from projections._store import CaseViews, open_views
-from projections._views import (
+from projections._read_records import (
     ActionView,
     CaseOverview,
     CaseSummary,
     FactView,
     ReadDeniedError,
     ReadRequest,
-    ReadService,
 )
+from projections._runner import ProjectionRunner
+from projections._store import CaseViews, open_views
+from projections._views import ReadService
 
 __all__ = [
     "AccessReport",

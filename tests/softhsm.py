@@ -97,6 +97,16 @@ def softhsm_session(tmp: Path) -> Iterator[SoftHsm]:
         if os.environ.get("CI"):
             pytest.fail(missing)
         pytest.skip(missing)
+    softhsm, conf = make_softhsm(tmp)
+    # SoftHSM has no other way to be told where its tokens are: set for the session only.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOFTHSM2_CONF", str(conf))
+        yield softhsm
+
+
+def make_softhsm(tmp: Path) -> tuple[SoftHsm, Path]:
+    """A SoftHSM2 configuration with an empty token directory in ``tmp``, and the
+    configuration file's path (what ``SOFTHSM2_CONF`` must name before the module loads)."""
     tokens, pins = tmp / "tokens", tmp / "pins"
     tokens.mkdir()
     pins.mkdir()
@@ -105,10 +115,7 @@ def softhsm_session(tmp: Path) -> Iterator[SoftHsm]:
         f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n",
         encoding="utf-8",
     )
-    # SoftHSM has no other way to be told where its tokens are: set for the session only.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SOFTHSM2_CONF", str(conf))
-        yield SoftHsm(tokens, pins)
+    return SoftHsm(tokens, pins), conf
 
 
 def keyed(config: StoreConfig, provider: str, request: pytest.FixtureRequest) -> StoreConfig:

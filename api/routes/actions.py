@@ -12,17 +12,16 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, Request, Response
 
-from api._deps import CurrentCaller, ServicesDep, WritePreconditions
+from api._deps import CurrentCaller, ServicesDep
 from api._guard import Permit
 from api._problems import NOT_ACCEPTABLE, VALIDATION, ProblemError
 from api._responses import ActionList, WriteAck
 from api._schemas import ActionCreate, ActionStatusCreate
-from api._writes import ack, perform
+from api._writes import Write
 from api.routes._common import (
     READ_PROBLEMS,
     ActionPath,
     CasePath,
-    GuardDep,
     add_write,
     problem_responses,
     require_declared,
@@ -35,17 +34,9 @@ A = WriteAction
 CSV_COLUMNS = ("action_id", "assignee", "what", "due", "status")
 
 
-def agree_action(
-    case: CasePath,
-    body: ActionCreate,
-    caller: CurrentCaller,
-    guard: GuardDep,
-    services: ServicesDep,
-    pre: WritePreconditions,
-    response: Response,
-) -> WriteAck:
+async def agree_action(case: CasePath, body: ActionCreate, write: Write) -> WriteAck:
     """Agree an action: an assignee partner (an active participant), what, and when."""
-    require_declared(services.covenant, partner__assignee=body.assignee)
+    require_declared(write.services.covenant, partner__assignee=body.assignee)
 
     def run(permit: Permit) -> WriteAck:
         assert permit.case is not None
@@ -55,48 +46,31 @@ def agree_action(
                 detail="The assignee is not an active participant of the case.",
                 extra={"errors": [{"field": "assignee", "type": "not_participant"}]},
             )
-        result = services.ledger.agree_action(
-            caller.context,
+        result = write.ledger.agree_action(
+            write.context,
             case,
             assignee=body.assignee,
             what=body.what,
             due=body.due.isoformat(),
-            expected_version=pre.expected_version,
-            idempotency_key=pre.idempotency_key,
+            **write.conditions,
         )
-        return ack(response, result, action_id=result.created_id)
+        return write.ack(result, action_id=result.created_id)
 
-    return perform(pre, lambda: guard.require(caller, A.agree_action, case), run)
+    return await write.run(write.require(A.agree_action, case), run)
 
 
-def change_action_status(
-    case: CasePath,
-    action: ActionPath,
-    body: ActionStatusCreate,
-    caller: CurrentCaller,
-    guard: GuardDep,
-    services: ServicesDep,
-    pre: WritePreconditions,
-    response: Response,
+async def change_action_status(
+    case: CasePath, action: ActionPath, body: ActionStatusCreate, write: Write
 ) -> WriteAck:
     """Progress an action (its assignee partner, or the procesregisseur)."""
 
     def run(_: Permit) -> WriteAck:
-        result = services.ledger.change_action_status(
-            caller.context,
-            case,
-            action,
-            status=body.status,
-            expected_version=pre.expected_version,
-            idempotency_key=pre.idempotency_key,
+        result = write.ledger.change_action_status(
+            write.context, case, action, status=body.status, **write.conditions
         )
-        return ack(response, result, action_id=action, status=body.status)
+        return write.ack(result, action_id=action, status=body.status)
 
-    return perform(
-        pre,
-        lambda: guard.require(caller, A.change_action_status, case, action_id=action),
-        run,
-    )
+    return await write.run(write.require(A.change_action_status, case, action_id=action), run)
 
 
 def list_actions(

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Response
 
-from api._deps import CurrentCaller, ServicesDep, WritePreconditions
+from api._deps import CurrentCaller, ServicesDep
 from api._guard import Permit
 from api._problems import FORBIDDEN, OPENS_NO_CASES, POLICY, ROLE_REQUIRED, UNAVAILABLE
 from api._responses import (
@@ -27,12 +27,11 @@ from api._schemas import (
     PhaseCreate,
     TriageCreate,
 )
-from api._writes import ack, perform
+from api._writes import Write
 from api.routes._common import (
     COMMAND_PROBLEMS,
     READ_PROBLEMS,
     CasePath,
-    GuardDep,
     add_write,
     problem_responses,
     require_declared,
@@ -43,32 +42,25 @@ from projections import ActionView, CaseOverview
 A = WriteAction
 
 
-def open_case(
-    body: CaseCreate,
-    caller: CurrentCaller,
-    guard: GuardDep,
-    services: ServicesDep,
-    pre: WritePreconditions,
-    response: Response,
-) -> WriteAck:
+def open_case(body: CaseCreate, write: Write) -> WriteAck:
     """Open a case in triage (procesregisseur). The referring partner becomes a participant."""
     require_declared(
-        services.covenant,
+        write.services.covenant,
         purpose=body.purpose,
         legal_basis=body.legal_basis,
         partner__referred_by=body.referred_by,
     )
-    guard.require(caller, A.open_case, case_purpose=body.purpose)
-    result = services.ledger.open_case(
-        caller.context,
+    write.guard.require(write.caller, A.open_case, case_purpose=body.purpose)
+    result = write.ledger.open_case(
+        write.context,
         purpose=body.purpose,
         legal_basis=body.legal_basis,
         referred_by=body.referred_by,
         phase=body.phase,
-        idempotency_key=pre.idempotency_key,
+        idempotency_key=write.preconditions.idempotency_key,
     )
-    response.headers["Location"] = f"/v1/cases/{result.case_id}"
-    return ack(response, result, case_id=result.case_id, status="triage")
+    write.response.headers["Location"] = f"/v1/cases/{result.case_id}"
+    return write.ack(result, case_id=result.case_id, status="triage")
 
 
 def list_cases(caller: CurrentCaller, services: ServicesDep) -> CaseList:
@@ -144,105 +136,56 @@ def action_public(action: ActionView) -> ActionPublic:
     return ActionPublic(**{k: v for k, v in asdict(action).items() if v is not None})
 
 
-def triage(
-    case: CasePath,
-    body: TriageCreate,
-    caller: CurrentCaller,
-    guard: GuardDep,
-    services: ServicesDep,
-    pre: WritePreconditions,
-    response: Response,
-) -> WriteAck:
+async def triage(case: CasePath, body: TriageCreate, write: Write) -> WriteAck:
     """Accept or reject the referral, with a reason (procesregisseur)."""
 
     def run(_: Permit) -> WriteAck:
-        result = services.ledger.triage(
-            caller.context,
-            case,
-            decision=body.decision,
-            reason=body.reason,
-            expected_version=pre.expected_version,
-            idempotency_key=pre.idempotency_key,
+        result = write.ledger.triage(
+            write.context, case, decision=body.decision, reason=body.reason, **write.conditions
         )
-        status = "active" if body.decision == "accept" else "rejected"
-        return ack(response, result, status=status)
+        return write.ack(result, status="active" if body.decision == "accept" else "rejected")
 
-    return perform(pre, lambda: guard.require(caller, A.triage, case), run)
+    return await write.run(write.require(A.triage, case), run)
 
 
-def change_phase(
-    case: CasePath,
-    body: PhaseCreate,
-    caller: CurrentCaller,
-    guard: GuardDep,
-    services: ServicesDep,
-    pre: WritePreconditions,
-    response: Response,
-) -> WriteAck:
+async def change_phase(case: CasePath, body: PhaseCreate, write: Write) -> WriteAck:
     """Escalate or de-escalate (AVE 1-4) with a reason (procesregisseur)."""
 
     def run(_: Permit) -> WriteAck:
-        result = services.ledger.change_phase(
-            caller.context,
-            case,
-            phase=body.phase,
-            reason=body.reason,
-            expected_version=pre.expected_version,
-            idempotency_key=pre.idempotency_key,
+        result = write.ledger.change_phase(
+            write.context, case, phase=body.phase, reason=body.reason, **write.conditions
         )
-        return ack(response, result, phase=body.phase)
+        return write.ack(result, phase=body.phase)
 
-    return perform(pre, lambda: guard.require(caller, A.change_phase, case), run)
+    return await write.run(write.require(A.change_phase, case), run)
 
 
-def decide_notification(
-    case: CasePath,
-    body: NotificationCreate,
-    caller: CurrentCaller,
-    guard: GuardDep,
-    services: ServicesDep,
-    pre: WritePreconditions,
-    response: Response,
-) -> WriteAck:
+async def decide_notification(case: CasePath, body: NotificationCreate, write: Write) -> WriteAck:
     """Inform the subject, or defer with a reason and a review date (procesregisseur)."""
 
     def run(_: Permit) -> WriteAck:
-        result = services.ledger.decide_notification(
-            caller.context,
+        result = write.ledger.decide_notification(
+            write.context,
             case,
             decision=body.decision,
             reason=body.reason,
             review_at=body.review_at.isoformat() if isinstance(body, DeferCreate) else None,
-            expected_version=pre.expected_version,
-            idempotency_key=pre.idempotency_key,
+            **write.conditions,
         )
-        return ack(response, result, decision=body.decision)
+        return write.ack(result, decision=body.decision)
 
-    return perform(pre, lambda: guard.require(caller, A.decide_notification, case), run)
+    return await write.run(write.require(A.decide_notification, case), run)
 
 
-def close_case(
-    case: CasePath,
-    caller: CurrentCaller,
-    guard: GuardDep,
-    services: ServicesDep,
-    pre: WritePreconditions,
-    response: Response,
-    body: CloseCreate | None = None,
-) -> WriteAck:
+async def close_case(case: CasePath, write: Write, body: CloseCreate | None = None) -> WriteAck:
     """Close the case (procesregisseur); participants lose access, metadata remains."""
 
     def run(_: Permit) -> WriteAck:
-        result = services.ledger.close_case(
-            caller.context,
-            case,
-            reason=body.reason if body else "",
-            expected_version=pre.expected_version,
-            idempotency_key=pre.idempotency_key,
-        )
-        return ack(response, result, status="closed")
+        reason = body.reason if body else ""
+        result = write.ledger.close_case(write.context, case, reason=reason, **write.conditions)
+        return write.ack(result, status="closed")
 
-    return perform(pre, lambda: guard.require(caller, A.close_case, case), run)
+    return await write.run(write.require(A.close_case, case), run)
 
 
 def build_router() -> APIRouter:

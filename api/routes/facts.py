@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from api._deps import CurrentCaller, ServicesDep, WritePreconditions
 from api._guard import Permit, new_fact
 from api._responses import WriteAck
 from api._schemas import CorrectionCreate, FactCreate, RetractionCreate
-from api._writes import ack, perform, perform_unconditional
-from api.routes._common import CasePath, CommitterDep, FactPath, GuardDep, add_write
+from api._writes import Write
+from api.routes._common import CasePath, FactPath, add_write
 from ledger import NewFact, WriteResult
 from policies import WriteAction
 
 A = WriteAction
 
 
-async def record_fact(
-    case: CasePath,
-    body: FactCreate,
-    caller: CurrentCaller,
-    guard: GuardDep,
-    committer: CommitterDep,
-    pre: WritePreconditions,
-    response: Response,
-) -> WriteAck:
+async def record_fact(case: CasePath, body: FactCreate, write: Write) -> WriteAck:
     """Record a fact. The owner is the caller's partner, never a body field; kind, categories,
     legal basis and sharing must fit the covenant (health and criminal facts need named
     partners). The body is sealed under the owner's keys."""
     sharing = body.sharing
-    services = guard.services  # the guard's own: one dependency less on the busiest route
+    caller, guard, services = write.caller, write.guard, write.services
 
     def authorise() -> Permit:
         meta = new_fact(
@@ -57,85 +48,56 @@ async def record_fact(
         tuple(sharing.partners),
         body.body,
     )
-    if committer is not None and pre.expected_version is None and not pre.idempotency_key:
+    pre = write.preconditions
+    if write.committer is not None and pre.expected_version is None and not pre.idempotency_key:
         # The common case: no precondition, so the fact joins the group commit and the
         # request awaits it without holding a worker thread.
-        group = committer
+        group = write.committer
 
-        async def authorise_without_blocking() -> Permit:
+        async def commit() -> WriteResult:
             if guard.decides_from_memory(A.record_fact, case):
-                return authorise()  # policy only
-            return await run_in_threadpool(authorise)  # reads the projections
-
-        async def commit(_: Permit) -> WriteResult:
+                authorise()  # policy only
+            else:
+                await run_in_threadpool(authorise)  # reads the projections
             return await group.record(caller.context, case, fact)
 
-        result = await perform_unconditional(authorise_without_blocking, commit)
-        return ack(response, result, fact_id=result.created_id)
+        result = await write.perform(commit)
+        return write.ack(result, fact_id=result.created_id)
 
     def run(_: Permit) -> WriteAck:
-        result = services.ledger.record_facts(
-            caller.context,
-            case,
-            [fact],
-            expected_version=pre.expected_version,
-            idempotency_key=pre.idempotency_key,
-        )
-        return ack(response, result, fact_id=result.created_id)
+        result = services.ledger.record_facts(caller.context, case, [fact], **write.conditions)
+        return write.ack(result, fact_id=result.created_id)
 
-    return await run_in_threadpool(perform, pre, authorise, run)
+    return await write.run(authorise, run)
 
 
-def correct_fact(
-    case: CasePath,
-    fact: FactPath,
-    body: CorrectionCreate,
-    caller: CurrentCaller,
-    guard: GuardDep,
-    services: ServicesDep,
-    pre: WritePreconditions,
-    response: Response,
+async def correct_fact(
+    case: CasePath, fact: FactPath, body: CorrectionCreate, write: Write
 ) -> WriteAck:
     """Correct your own fact with a new body (the old one stays sealed in the history)."""
 
     def run(_: Permit) -> WriteAck:
-        result = services.ledger.correct_fact(
-            caller.context,
-            case,
-            fact,
-            body=body.body,
-            expected_version=pre.expected_version,
-            idempotency_key=pre.idempotency_key,
+        result = write.ledger.correct_fact(
+            write.context, case, fact, body=body.body, **write.conditions
         )
-        return ack(response, result, fact_id=fact)
+        return write.ack(result, fact_id=fact)
 
-    return perform(pre, lambda: guard.require(caller, A.correct_fact, case, fact_id=fact), run)
+    return await write.run(write.require(A.correct_fact, case, fact_id=fact), run)
 
 
-def retract_fact(
-    case: CasePath,
-    fact: FactPath,
-    caller: CurrentCaller,
-    guard: GuardDep,
-    services: ServicesDep,
-    pre: WritePreconditions,
-    response: Response,
-    body: RetractionCreate | None = None,
+async def retract_fact(
+    case: CasePath, fact: FactPath, write: Write, body: RetractionCreate | None = None
 ) -> WriteAck:
     """Retract your own fact: its content keys are destroyed (crypto-shredding)."""
 
     def run(_: Permit) -> WriteAck:
-        result = services.ledger.retract_fact(
-            caller.context,
-            case,
-            fact,
-            reason=body.reason if body else "",
-            expected_version=pre.expected_version,
-            idempotency_key=pre.idempotency_key,
+        reason = body.reason if body else ""
+        result = write.ledger.retract_fact(
+            write.context, case, fact, reason=reason, **write.conditions
         )
-        return ack(response, result, fact_id=fact)
+        return write.ack(result, fact_id=fact)
 
-    return perform(pre, lambda: guard.require(caller, A.retract_fact, case, fact_id=fact), run)
+    return await write.run(write.require(A.retract_fact, case, fact_id=fact), run)
 
 
 def build_router() -> APIRouter:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
-from api._deps import Caller, CurrentCaller, ServicesDep, WritePreconditions
+from api._deps import Caller
 from api._guard import Permit, new_fact
 from api._responses import WriteAck
 from api._schemas import ParticipantCreate, SubjectCreate
-from api._writes import ack, perform
-from api.routes._common import CasePath, GuardDep, OrgPath, add_write, require_declared
+from api._writes import Write
+from api.routes._common import CasePath, OrgPath, add_write, require_declared
 from ledger import NewFact
 from policies import FactMetadata, WriteAction
 
@@ -18,21 +18,14 @@ IDENTITY_KIND = "observation"
 IDENTITY_CATEGORY = "identity"
 
 
-def add_subject(
-    case: CasePath,
-    body: SubjectCreate,
-    caller: CurrentCaller,
-    guard: GuardDep,
-    services: ServicesDep,
-    pre: WritePreconditions,
-    response: Response,
-) -> WriteAck:
+async def add_subject(case: CasePath, body: SubjectCreate, write: Write) -> WriteAck:
     """Add a subject with its case role. Identifying data, when given, is recorded as a fact
     (kind observation, category identity) owned by the caller's partner and sealed, under the
     given legal basis or else the case's own; exactly that fact is what gets authorised."""
-    require_declared(services.covenant, legal_basis=body.legal_basis)
+    require_declared(write.services.covenant, legal_basis=body.legal_basis)
     partners = body.sharing.partners
-    require_declared(services.covenant, partner__sharing=partners)
+    require_declared(write.services.covenant, partner__sharing=partners)
+    caller, guard = write.caller, write.guard
 
     def authorise() -> Permit:
         permit = guard.require(caller, A.add_subject, case)
@@ -56,20 +49,15 @@ def add_subject(
                 tuple(sorted(meta.sharing.partners)),
                 body.identity,
             )
-        added = services.ledger.add_subject(
-            caller.context,
-            case,
-            case_role=body.case_role,
-            identity=identity,
-            expected_version=pre.expected_version,
-            idempotency_key=pre.idempotency_key,
+        added = write.ledger.add_subject(
+            write.context, case, case_role=body.case_role, identity=identity, **write.conditions
         )
         subject_id, _, fact_id = (added.created_id or "").partition(",")
         if identity is None:
-            return ack(response, added, subject_id=subject_id)
-        return ack(response, added, subject_id=subject_id, identity_fact_id=fact_id)
+            return write.ack(added, subject_id=subject_id)
+        return write.ack(added, subject_id=subject_id, identity_fact_id=fact_id)
 
-    return perform(pre, authorise, run)
+    return await write.run(authorise, run)
 
 
 def _identity_metadata(caller: Caller, body: SubjectCreate, permit: Permit) -> FactMetadata:
@@ -90,53 +78,27 @@ def _identity_metadata(caller: Caller, body: SubjectCreate, permit: Permit) -> F
     )
 
 
-def invite_participant(
-    case: CasePath,
-    body: ParticipantCreate,
-    caller: CurrentCaller,
-    guard: GuardDep,
-    services: ServicesDep,
-    pre: WritePreconditions,
-    response: Response,
-) -> WriteAck:
+async def invite_participant(case: CasePath, body: ParticipantCreate, write: Write) -> WriteAck:
     """Invite a partner to the case (procesregisseur)."""
-    require_declared(services.covenant, partner__org=body.org)
+    require_declared(write.services.covenant, partner__org=body.org)
 
     def run(_: Permit) -> WriteAck:
-        result = services.ledger.invite_participant(
-            caller.context,
-            case,
-            org=body.org,
-            expected_version=pre.expected_version,
-            idempotency_key=pre.idempotency_key,
+        result = write.ledger.invite_participant(
+            write.context, case, org=body.org, **write.conditions
         )
-        return ack(response, result, org=body.org)
+        return write.ack(result, org=body.org)
 
-    return perform(pre, lambda: guard.require(caller, A.invite_participant, case), run)
+    return await write.run(write.require(A.invite_participant, case), run)
 
 
-def remove_participant(
-    case: CasePath,
-    org: OrgPath,
-    caller: CurrentCaller,
-    guard: GuardDep,
-    services: ServicesDep,
-    pre: WritePreconditions,
-    response: Response,
-) -> WriteAck:
+async def remove_participant(case: CasePath, org: OrgPath, write: Write) -> WriteAck:
     """Remove a partner from the case (procesregisseur); its own facts stay its own."""
 
     def run(_: Permit) -> WriteAck:
-        result = services.ledger.remove_participant(
-            caller.context,
-            case,
-            org=org,
-            expected_version=pre.expected_version,
-            idempotency_key=pre.idempotency_key,
-        )
-        return ack(response, result, org=org)
+        result = write.ledger.remove_participant(write.context, case, org=org, **write.conditions)
+        return write.ack(result, org=org)
 
-    return perform(pre, lambda: guard.require(caller, A.remove_participant, case), run)
+    return await write.run(write.require(A.remove_participant, case), run)
 
 
 def build_router() -> APIRouter:

@@ -4,6 +4,7 @@ every command's help."""
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +15,12 @@ from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.cli import app as cli
-from api.demo import run_demo
+from api.cli import app as production_cli
 from api.settings import Settings
+from demo import run_demo
+from demo.cli import app as cli  # the console script: api.cli's commands and demo
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class TestDemo:
@@ -71,6 +75,23 @@ class TestCli:
         assert result.exit_code == 2
 
 
+class TestConsoleScript:
+    """`caseledger` is the production CLI (api.cli, which may not import the demo) plus demo."""
+
+    def test_the_console_script_adds_demo_to_the_production_commands(self) -> None:
+        production = typer.main.get_command(production_cli)
+        console = typer.main.get_command(cli)
+        assert isinstance(production, TyperGroup)
+        assert isinstance(console, TyperGroup)
+        assert "demo" not in production.commands
+        assert set(console.commands) == {*production.commands, "demo"}
+
+    def test_the_installed_script_is_the_one_with_the_demo(self) -> None:
+        project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+        module, _, function = project["project"]["scripts"]["caseledger"].partition(":")
+        assert (module, function) == ("demo.cli", "main")
+
+
 def command_paths(command: object, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
     """The main app, every sub-app and every command, as argument lists."""
     yield prefix
@@ -98,6 +119,7 @@ class TestHelp:
     def test_every_command_is_walked(self) -> None:
         assert ("audit", "query") in COMMANDS
         assert ("policy", "diff") in COMMANDS
+        assert ("demo",) in COMMANDS
         assert len(COMMANDS) >= 20
 
     @pytest.mark.parametrize("args", COMMANDS, ids=lambda args: " ".join(args) or "caseledger")

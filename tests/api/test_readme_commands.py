@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
+from demo.cli import app  # the `caseledger` console script
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"

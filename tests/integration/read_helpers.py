@@ -32,18 +32,6 @@ from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
 from api.bootstrap import AUDIT_FILE, AUDIT_KEYS_FILE, build_services
-from api.demo import (
-    CLERK,
-    HOUSING,
-    MENTAL_HEALTH,
-    POLICE,
-    PROBATION,
-    PURPOSE,
-    REGIE,
-    RecordedScenario,
-    actor,
-    record_sc1,
-)
 from api.settings import Settings
 from ledger import (
     CaseLedger,
@@ -59,6 +47,18 @@ from ledger._stores import ensure_schema, postgres_env
 from policies import Covenant, load_covenant, sample_covenant_path
 from projections import CaseViews, ProjectionRunner, ReadRequest, ReadService, open_views
 from projections._store import PROJECTIONS_FILE, VIEW_NAME, PostgresCaseViews
+from tests.integration.sc1_ledger import (
+    CLERK,
+    HOUSING,
+    MENTAL_HEALTH,
+    POLICE,
+    PROBATION,
+    PURPOSE,
+    REGIE,
+    RecordedScenario,
+    actor,
+    record_sc1,
+)
 from tests.opening import open_as_recorded
 from tests.pg import PG_URL, create_schemas, drop_schemas, pg_dump
 
@@ -290,7 +290,7 @@ PROCESS_TEXTS = ("stacked problems in 3 domains", "no grounds to defer", *ACTION
 
 @dataclass
 class SC1:
-    """SC1 as recorded by the demo, with each fact's label and canary strings."""
+    """SC1 as ``record_sc1`` recorded it, with each fact's label and canary strings."""
 
     scenario: RecordedScenario
     labels: dict[str, str]

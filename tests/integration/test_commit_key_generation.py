@@ -24,10 +24,10 @@ from ledger import (
     SubjectNotFoundError,
 )
 from ledger import _erasure as erasure
-from ledger._application import KEY_CHANGE_ATTEMPTS
 from ledger._case import Case
 from ledger._errors import KeysChangedError
 from ledger._keystore import KEYSTORE_LOCK_ID
+from ledger._pipeline import KEY_CHANGE_ATTEMPTS
 from ledger._stores import _ColumnArrayRecorder
 from tests.integration._ledger_support import (
     POLITIE,
@@ -169,7 +169,7 @@ def test_a_commit_at_another_generation_stores_nothing(store_config: StoreConfig
         stored = stored_event_count(ledger)
         case = ledger.get_case(case_id)
         current = ledger.keys.store.generation()
-        ledger._trigger(case, POLITIE, Case.PhaseChanged, phase=4, reason="next step")
+        ledger._pipeline.trigger(case, POLITIE, Case.PhaseChanged, phase=4, reason="next step")
 
         with pytest.raises(KeysChangedError):
             ledger.committer.save([case], key_generation=current + 1)

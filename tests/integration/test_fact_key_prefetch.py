@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 
-import ledger._keys as keys_module
+import ledger._fact_keys as fact_keys_module
 from ledger import CaseLedger, NewFact, ScopeErasedError, StoreConfig
 from ledger import _erasure as erasure
 from ledger._background import KeyStoreWorker
@@ -41,7 +41,7 @@ BLOCK = 256
 
 @pytest.fixture(autouse=True)
 def _small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(keys_module, "MAX_FACT_KEY_BLOCK", BLOCK)
+    monkeypatch.setattr(fact_keys_module, "MAX_FACT_KEY_BLOCK", BLOCK)
 
 
 def _facts(n: int, subject: str, start: int = 0) -> list[NewFact]:
@@ -65,7 +65,7 @@ def _blocks_of(keys: KeyManager, case_id: str) -> dict[str, int]:
 
 
 def _pool_block_ids(keys: KeyManager, case_id: str) -> list[str]:
-    return [unused.block_id.hex() for unused in keys._pools.get(("politie", case_id), [])]
+    return [unused.block_id.hex() for unused in keys.pool._pools.get(("politie", case_id), [])]
 
 
 def _fact_key_blocks_used(
@@ -85,13 +85,13 @@ def _counting_block_makes(
 ) -> list[tuple[str, int]]:
     """Every block made by the command path (not the background), as (case, size)."""
     made: list[tuple[str, int]] = []
-    create = keys._create_fact_keys
+    create = keys.pool._create_fact_keys
 
     def counted(owner: str, case_id: str, count: int) -> Any:
         made.append((case_id, count))
         return create(owner, case_id, count)
 
-    monkeypatch.setattr(keys, "_create_fact_keys", counted)
+    monkeypatch.setattr(keys.pool, "_create_fact_keys", counted)
     return made
 
 
@@ -102,7 +102,7 @@ class _Gate:
         self.reached = threading.Event()
         self.released = threading.Event()
         self.failures: list[BaseException] = []
-        store_block = keys._store_fact_key_block
+        store_block = keys.pool._store_fact_key_block
 
         def gated(owner: str, case_id: str, count: int, wrapper: Any, store: KeyStore) -> Any:
             if store is not keys.store:
@@ -114,7 +114,7 @@ class _Gate:
                 self.failures.append(error)
                 raise
 
-        monkeypatch.setattr(keys, "_store_fact_key_block", gated)
+        monkeypatch.setattr(keys.pool, "_store_fact_key_block", gated)
 
 
 def _prefetch_held(ledger: CaseLedger, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str, _Gate]:
@@ -140,7 +140,7 @@ def test_a_busy_case_never_waits_for_a_block_after_its_second(
         # The first block (64) was made by the command; the next (256) came in the background.
         assert made == [(case_id, 64)]
         assert sorted(_blocks_of(ledger.keys, case_id).values()) == [64, BLOCK]
-        assert sum(u.left for u in ledger.keys._pools[("politie", case_id)]) == 63 + BLOCK
+        assert sum(u.left for u in ledger.keys.pool._pools[("politie", case_id)]) == 63 + BLOCK
 
         recorded = 1
         for _ in range(9):
@@ -207,14 +207,14 @@ def test_a_worker_that_cannot_connect_leaves_the_commands_working(
 
     with opened(store_config) as ledger:
         keys = ledger.keys
-        monkeypatch.setattr(keys, "_background", KeyStoreWorker(cannot_connect))
+        monkeypatch.setattr(keys.pool, "_background", KeyStoreWorker(cannot_connect))
         case_id = open_active_case(ledger)
         subject = add_subject(ledger, case_id)
         made = _counting_block_makes(monkeypatch, keys)
         for start in (0, 200, 400):
             ledger.record_facts(POLITIE, case_id, _facts(200, subject, start))
             _background_done(keys)
-            assert keys._prefetching == {}  # each failed job let go of its pool
+            assert keys.pool._prefetching == {}  # each failed job let go of its pool
 
         assert len(made) > 1  # the command path made the blocks instead
         assert sorted(bodies(ledger, case_id).values()) == list(range(600))
@@ -291,7 +291,7 @@ def test_block_inserts_run_beside_checked_event_inserts_but_wait_for_erasures(
         with psycopg.connect(PG_URL) as holder:
             # What a checked event insert holds for its transaction: the lock, shared.
             holder.execute("SELECT pg_advisory_xact_lock_shared(%s)", (KEYSTORE_LOCK_ID,))
-            made = keys._create_fact_keys("politie", case_id, 64)  # does not wait
+            made = keys.pool._create_fact_keys("politie", case_id, 64)  # does not wait
             assert made.left == 64
             holder.rollback()
 
@@ -299,7 +299,7 @@ def test_block_inserts_run_beside_checked_event_inserts_but_wait_for_erasures(
             holder.execute("SELECT pg_advisory_xact_lock(%s)", (KEYSTORE_LOCK_ID,))
             outcome: list[Any] = []
             inserting = threading.Thread(
-                target=lambda: outcome.append(keys._create_fact_keys("politie", case_id, 64))
+                target=lambda: outcome.append(keys.pool._create_fact_keys("politie", case_id, 64))
             )
             inserting.start()
             _wait_for(lambda: _advisory_waiters() > 0)

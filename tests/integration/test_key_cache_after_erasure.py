@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import ledger._keys as keys_module
+import ledger._fact_keys as fact_keys_module
 from ledger import StoreConfig
 from ledger import _erasure as erasure
 from tests.integration._ledger_support import (
@@ -20,7 +20,7 @@ from tests.integration._ledger_support import (
 
 
 def _cached_scope_ids(keys: object) -> set[str]:
-    return {k.hex() for k in keys._by_id}  # type: ignore[attr-defined]
+    return {k.hex() for k in keys.scopes.by_id}  # type: ignore[attr-defined]
 
 
 def test_erasure_drops_only_the_destroyed_keys(tmp_path: Path) -> None:
@@ -43,9 +43,9 @@ def test_erasure_drops_only_the_destroyed_keys(tmp_path: Path) -> None:
         assert after == before - set(destroyed.scope_key_ids)  # the rest stays cached
         assert all(
             set(p.key_ids).isdisjoint(bytes.fromhex(k) for k in destroyed.scope_key_ids)
-            for p in [*keys._prepared.values(), *keys._by_key_ids.values()]
+            for p in [*keys.scopes.prepared.values(), *keys.scopes.by_key_ids.values()]
         )
-        assert keys._generation == keys.store.generation()
+        assert keys.generation == keys.store.generation()
         ledger._cache.clear()
         assert readable(ledger, kept_case)[kept_fact] == {"n": 2}
 
@@ -64,7 +64,7 @@ def test_an_erasure_elsewhere_in_between_drops_everything(tmp_path: Path) -> Non
         erasure.destroy_subject(ledger.keys, case_id, subject)
 
         assert _cached_scope_ids(ledger.keys) == set()
-        assert ledger.keys._generation == ledger.keys.store.generation()
+        assert ledger.keys.generation == ledger.keys.store.generation()
 
 
 def test_fact_key_pools_go_with_their_case_only(tmp_path: Path) -> None:
@@ -74,25 +74,25 @@ def test_fact_key_pools_go_with_their_case_only(tmp_path: Path) -> None:
         for case_id in (erased_case, kept_case):
             record(ledger, POLITIE, case_id, {"n": 1})
         keys = ledger.keys
-        assert {ref[1] for ref in keys._pools} == {erased_case, kept_case}
+        assert {ref[1] for ref in keys.pool._pools} == {erased_case, kept_case}
 
         erasure.destroy_subject(keys, kept_case, subject)
-        assert {ref[1] for ref in keys._pools} == {erased_case, kept_case}  # no key rows gone
+        assert {ref[1] for ref in keys.pool._pools} == {erased_case, kept_case}  # no key rows gone
 
         erasure.destroy_case(keys, erased_case)
-        assert {ref[1] for ref in keys._pools} == {kept_case}
+        assert {ref[1] for ref in keys.pool._pools} == {kept_case}
         fresh = record(ledger, POLITIE, kept_case, {"n": 2})
         ledger._cache.clear()
         assert readable(ledger, kept_case)[fresh] == {"n": 2}  # pooled keys still open
 
 
 def test_fact_key_pools_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(keys_module, "_POOLS", 2)
+    monkeypatch.setattr(fact_keys_module, "_POOLS", 2)
     with opened(StoreConfig(data_dir=tmp_path / "data")) as ledger:
         cases = [open_active_case(ledger) for _ in range(3)]
         for case_id in cases:
             record(ledger, POLITIE, case_id, {"n": 1})
-        assert [ref[1] for ref in ledger.keys._pools] == cases[1:]
+        assert [ref[1] for ref in ledger.keys.pool._pools] == cases[1:]
 
 
 def test_a_key_read_before_an_eviction_is_not_cached_after_it(
@@ -117,12 +117,12 @@ def test_a_key_read_before_an_eviction_is_not_cached_after_it(
         monkeypatch.setattr(keys.store, "get_scope_keys", fetch_then_evicted)
         assert readable(ledger, case_id)[fact] == {"n": 1}  # the read itself succeeds
         assert _cached_scope_ids(keys) == set()
-        assert not keys._by_key_ids
-        assert not keys._by_header
-        assert not keys._fact_key_cache
+        assert not keys.scopes.by_key_ids
+        assert not keys.scopes.by_header
+        assert not keys.fact_key_cache._cache
 
         monkeypatch.setattr(keys.store, "get_scope_keys", fetch)
         ledger._cache.clear()
         assert readable(ledger, case_id)[fact] == {"n": 1}
         assert _cached_scope_ids(keys)  # cached again once nothing interferes
-        assert keys._by_header
+        assert keys.scopes.by_header

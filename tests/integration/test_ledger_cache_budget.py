@@ -7,8 +7,8 @@ from uuid import UUID
 
 import pytest
 
-import ledger._application as application
-import projections._views as views
+import ledger._case_cache as case_cache
+import projections._candidate_cache as candidate_cache
 from api.bootstrap import build_services
 from api.settings import Settings
 from ledger import StoreConfig
@@ -26,7 +26,7 @@ from tests.integration._ledger_support import (
 def test_case_cache_drops_least_recent_cases_beyond_the_fact_budget(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(application, "CASE_CACHE_FACTS", 10)
+    monkeypatch.setattr(case_cache, "CASE_CACHE_FACTS", 10)
     with opened(StoreConfig(data_dir=tmp_path / "data")) as ledger:
         cases = [open_active_case(ledger) for _ in range(3)]
         for case_id in cases:
@@ -46,7 +46,7 @@ def test_case_cache_drops_least_recent_cases_beyond_the_fact_budget(
 def test_a_case_larger_than_the_budget_is_still_served(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(application, "CASE_CACHE_FACTS", 2)
+    monkeypatch.setattr(case_cache, "CASE_CACHE_FACTS", 2)
     with opened(StoreConfig(data_dir=tmp_path / "data")) as ledger:
         case_id = open_active_case(ledger)
         for n in range(5):
@@ -59,7 +59,7 @@ def test_a_case_larger_than_the_budget_is_still_served(
 def test_fact_metadata_cache_has_a_fact_budget(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(views, "_CANDIDATE_CACHE_FACTS", 5)
+    monkeypatch.setattr(candidate_cache, "CANDIDATE_CACHE_FACTS", 5)
     settings = Settings(data_dir=tmp_path / "data", covenant_path=Path(str(sample_covenant_path())))
     services = build_services(settings)
     try:

@@ -120,7 +120,7 @@ class TestConcurrentWriters:
         serialised = store_config.database_url is None and case_stripes == "on"
         if case_stripes == "off":
             for ledger in ledgers:
-                ledger._stripes = CaseStripes(None)
+                ledger._pipeline.stripes = CaseStripes(None)
         try:
             _run_threads(ledgers, work)
         finally:

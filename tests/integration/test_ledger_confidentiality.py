@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,18 @@ from tests.integration._ledger_support import (
     restored_config,
 )
 from tests.pg import PG_URL, pg_dump
+from tests.softhsm import SoftHsmToken, keyed
 
 #: Four weeks from now (a deferral's review date may not lie in the past).
 REVIEW_AT = (datetime.now(UTC) + timedelta(weeks=4)).date().isoformat()
+
+
+@pytest.fixture
+def keyed_config(
+    store_config: StoreConfig, kek_provider: str, request: pytest.FixtureRequest
+) -> StoreConfig:
+    """The stores, with the key-encryption keys in the keyring file or in a SoftHSM2 token."""
+    return keyed(store_config, kek_provider, request)
 
 
 def _canary() -> str:
@@ -85,7 +95,10 @@ def _record_everywhere(ledger: CaseLedger, canary: str) -> tuple[str, list[str]]
 class TestCanaryInFiles:
     """A unique string put into fact bodies and a subject's identity appears in no stored byte."""
 
-    def test_no_canary_in_data_dir_or_dump(self, store_config: StoreConfig) -> None:
+    def test_no_canary_in_data_dir_or_dump(
+        self, keyed_config: StoreConfig, request: pytest.FixtureRequest
+    ) -> None:
+        store_config = keyed_config
         canary = _canary()
         needles = encodings(canary)
         with opened(store_config) as ledger:
@@ -104,9 +117,15 @@ class TestCanaryInFiles:
                 assert [n for n in needles if n in dump] == []
             else:
                 names = {p.name for p in store_config.data_dir.iterdir()}
-                assert {"events.sqlite3", "keys.sqlite3", KEYRING_FILE} <= names
+                assert {"events.sqlite3", "keys.sqlite3"} <= names
+                # Keys in a token leave no keyring file behind.
+                assert (KEYRING_FILE in names) == (store_config.pkcs11 is None)
         # After closing (checkpointed WAL) the files still hold no canary.
         assert files_holding(store_config.data_dir, needles) == []
+        if store_config.pkcs11 is not None:
+            token: SoftHsmToken = request.getfixturevalue("softhsm_token")
+            assert any(token.directory.iterdir())  # the token's objects are files here
+            assert files_holding(token.directory, needles) == []
 
     def test_the_scan_finds_a_planted_canary(self, tmp_path: Path) -> None:
         # Guards the scanner itself: a canary that does reach a file is found.
@@ -184,11 +203,13 @@ def _open_nothing(thief: CaseLedger, case_id: str, blobs: list[tuple[bytes, byte
 
 @pytest.mark.parametrize("variant", ["empty", "same_partner_names"])
 class TestStolenCopy:
-    """A copy of the databases without the keyring opens 0 facts, 0 bodies and 0 events."""
+    """A copy of the databases without the keyring (or the token) opens 0 facts, 0 bodies
+    and 0 events."""
 
     def test_stolen_copy_opens_nothing(
-        self, store_config: StoreConfig, tmp_path: Path, variant: str
+        self, keyed_config: StoreConfig, tmp_path: Path, variant: str
     ) -> None:
+        store_config = keyed_config
         canary = _canary()
         with opened(store_config) as ledger:
             case_id, facts = _record_everywhere(ledger, canary)
@@ -210,7 +231,10 @@ class TestStolenCopy:
         _thief_keyring(thief_dir, variant)
         if store_config.database_url:
             with pg_database() as dbname:
-                stolen = restored_config(store_config, dbname, thief_dir, *dumps)
+                # The thief has the databases, not the HSM: its own keyring file.
+                stolen = replace(
+                    restored_config(store_config, dbname, thief_dir, *dumps), pkcs11=None
+                )
                 with opened(stolen) as thief:
                     _open_nothing(thief, case_id, blobs)
         else:

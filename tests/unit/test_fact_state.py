@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from datetime import UTC, datetime, timedelta
 
-from ledger._case import FactRevision, FactState
+from ledger._case_state import FactRevision, FactState
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

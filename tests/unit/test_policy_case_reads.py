@@ -20,10 +20,23 @@ from policies import (
     ReasonCode,
     SubjectId,
     decide_case_read,
+    decide_case_sight,
+    decide_fact_read,
     decide_subject_report,
     decide_supervision,
+    reads_beyond_participation,
 )
-from tests.strategies import SUBJECT_A, SUBJECT_B, at, case, fact, members, reader, sample
+from tests.strategies import (
+    SUBJECT_A,
+    SUBJECT_B,
+    at,
+    case,
+    consent,
+    fact,
+    members,
+    reader,
+    sample,
+)
 
 R = ReasonCode
 JOINT = "zvh_joint_approach"
@@ -193,3 +206,101 @@ class TestSupervision:
             is R.partner_unknown
         )
         assert decide_supervision(sample(), OFFICER, "gossip").reason is R.purpose_unknown
+
+
+def emergency_read(basis: str = "glass") -> AccessDecision:
+    return AccessDecision(
+        True, R.emergency_granted, basis, emergency=True, disclosure=Disclosure.content
+    )
+
+
+class TestCaseSight:
+    """An overview shows the case when its read is allowed, or when the glass opened a fact."""
+
+    def test_an_allowed_case_read_stands(self) -> None:
+        allowed = case_read(reader("ggz", "deelnemer"))
+        assert decide_case_sight(allowed, [emergency_read()]) is allowed
+        assert decide_case_sight(allowed, []) is allowed
+
+    def test_a_refusal_stands_without_broken_glass(self) -> None:
+        refused = case_read(reader("om", "deelnemer"))
+        fact_refusal = decide_fact_read(
+            sample(), reader("om", "deelnemer"), JOINT, None, fact(), case(), at(days=1)
+        )
+        sight = decide_case_sight(refused, [fact_refusal])
+        assert sight is refused
+        assert (sight.allowed, sight.reason) == (False, R.not_participant)
+        assert decide_case_sight(refused, []) is refused
+
+    def test_an_emergency_grant_opens_the_case(self) -> None:
+        refused = case_read(reader("om", "deelnemer"))
+        plain = AccessDecision(True, R.allowed_owner, "owner", disclosure=Disclosure.content)
+        first, second = emergency_read("first"), emergency_read("second")
+        sight = decide_case_sight(refused, [plain, first, second])
+        assert sight is first
+        assert (sight.allowed, sight.reason, sight.emergency) == (True, R.emergency_granted, True)
+
+
+class TestReadsBeyondParticipation:
+    """Only the privacy officer's metadata view reaches cases the partner does not take part in."""
+
+    def test_the_privacy_officer_for_a_metadata_purpose(self) -> None:
+        assert reads_beyond_participation(sample(), OFFICER, "accountability")
+        assert not reads_beyond_participation(sample(), OFFICER, JOINT)
+        clerk = reader("zvh", "administratief_medewerker")
+        assert not reads_beyond_participation(sample(), clerk, "accountability")
+        assert not reads_beyond_participation(sample(), clerk, JOINT)
+        # The clerk reads the cases its partner takes part in, and no other.
+        inside, outside = case(participants=members("zvh")), case(participants=members("ggz"))
+        assert case_read(clerk, inside).allowed
+        assert case_read(clerk, outside).reason is R.not_participant
+
+    @pytest.mark.parametrize(
+        ("who", "purpose"),
+        [
+            (OFFICER, "accountability"),
+            (OFFICER, JOINT),
+            (reader("zvh", "procesregisseur"), JOINT),
+            (reader("zvh", "administratief_medewerker"), JOINT),
+            (reader("zvh", "procesregisseur"), "accountability"),
+            (reader("politie", "melder"), JOINT),
+        ],
+    )
+    def test_every_other_allowance_needs_participation(self, who: Principal, purpose: str) -> None:
+        """The invariant a listing relies on: outside its cases, only this says allowed."""
+        elsewhere = case(participants=members("ggz", "woningcorporatie"))
+        beyond = decide_case_read(sample(), who, purpose, elsewhere, at(days=1)).allowed
+        assert beyond == reads_beyond_participation(sample(), who, purpose)
+
+
+class TestMetadataOnlyGrants:
+    """The grants that show metadata only: the officer's supervision, the owner's hidden fact."""
+
+    def test_both_grant_metadata_only(self) -> None:
+        officer = case_read(OFFICER, purpose="accountability")
+        owner = reader("ggz", "deelnemer")
+        gone = consent(recipients=(), withdrawn_at=at(hours=12))
+        hidden = decide_fact_read(
+            sample(),
+            owner,
+            JOINT,
+            None,
+            fact(legal_basis="consent"),
+            case(consents=[gone]),
+            at(days=1),
+        )
+        for decision in (officer, hidden):
+            assert decision.allowed
+            assert decision.disclosure is Disclosure.metadata
+            assert decision.reason.metadata_only
+        metadata_only = {code for code in R if code.metadata_only}
+        assert metadata_only == {R.privacy_officer_metadata, R.allowed_owner_metadata}
+
+    def test_content_grants_and_denials_are_not(self) -> None:
+        assert all(code.grants for code in R if code.metadata_only)
+        content = case_read(reader("ggz", "deelnemer"))
+        assert content.disclosure is Disclosure.content
+        assert not content.reason.metadata_only
+        assert not R.emergency_granted.metadata_only
+        assert not R.allowed_access_report.metadata_only
+        assert not case_read(reader("om", "deelnemer")).reason.metadata_only

@@ -19,6 +19,7 @@ from policies import (
     Principal,
     ReasonCode,
     decide_fact_read,
+    emergency_for_read,
     emergency_rules_for,
     emergency_window,
 )
@@ -346,3 +347,50 @@ class TestEmergencyAccess:
         removed[corp] = Participation(corp, at(0), removed_at=at(hours=1))
         decision = read(c=case(participants=removed), emergency=emergency())
         assert decision.reason is R.participant_removed
+
+
+class TestEmergencyForRead:
+    """Which grant a read is under: the open one, a new one for a reason, never a renewal."""
+
+    now = at(days=1)
+
+    def choose(
+        self,
+        reason: str | None,
+        *,
+        open_grant: EmergencyRequest | None = None,
+        last_grant: EmergencyRequest | None = None,
+    ) -> EmergencyRequest | None:
+        return emergency_for_read(
+            sample(), reason, self.now, open_grant=open_grant, last_grant=last_grant
+        )
+
+    def test_an_open_grant_is_used_with_or_without_a_reason(self) -> None:
+        grant = emergency(minutes_ago=10)
+        assert self.choose(None, open_grant=grant) is grant
+        assert self.choose("another reason", open_grant=grant) is grant
+        assert self.choose(grant.reason, open_grant=grant) is grant
+
+    def test_no_reason_no_emergency(self) -> None:
+        assert self.choose(None) is None
+        assert self.choose(None, last_grant=emergency(minutes_ago=600)) is None
+
+    def test_a_stated_reason_asks_for_a_new_grant_from_now(self) -> None:
+        box = timedelta(minutes=sample().emergency.max_window_minutes)
+        fresh = self.choose("acute safety risk")
+        assert fresh == EmergencyRequest("acute safety risk", self.now, self.now + box)
+        ended = emergency("an earlier risk", minutes_ago=600)
+        renewed = self.choose("a new risk", last_grant=ended)
+        assert renewed == EmergencyRequest("a new risk", self.now, self.now + box)
+
+    def test_an_ended_grant_is_not_renewed_with_the_same_words(self) -> None:
+        ended = emergency("acute safety risk", minutes_ago=600)
+        assert self.choose("acute safety risk", last_grant=ended) is ended
+        decision = read(OUTSIDER, emergency=ended)
+        assert decision.reason is R.emergency_expired
+
+    def test_now_must_be_aware(self) -> None:
+        with pytest.raises(PolicyError):
+            emergency_for_read(
+                sample(), "x", datetime(2026, 1, 6), open_grant=None, last_grant=None
+            )

@@ -23,7 +23,9 @@ from policies import (
     ReasonCode,
     Sharing,
     SharingLevel,
+    Withheld,
     explain,
+    withheld_reason,
 )
 from tests.strategies import T0, at, case, consent, fact, members
 
@@ -125,6 +127,33 @@ class TestAccessDecision:
     )
     def test_explain(self, decision: AccessDecision, line: str) -> None:
         assert explain(decision) == line
+
+
+def refused(reason: ReasonCode) -> AccessDecision:
+    return AccessDecision(False, reason, "test", disclosure=Disclosure.none)
+
+
+class TestWithheld:
+    """One bucketing of refused fact reads for every view's ``withheld_by_reason``."""
+
+    def test_not_shared_depends_on_the_sharing_level(self) -> None:
+        unshared = refused(R.sharing_excludes_reader)
+        assert withheld_reason(unshared, owner_level=True) is Withheld.owner_only
+        assert withheld_reason(unshared, owner_level=False) is Withheld.not_shared
+
+    @pytest.mark.parametrize(
+        ("reason", "bucket"),
+        [
+            (R.consent_withdrawn, Withheld.consent_withdrawn),
+            (R.participant_removed, Withheld.not_participant),
+            (R.retracted, Withheld.erased),
+            (R.emergency_expired, Withheld.emergency),
+            (R.concerns_other_subjects, Withheld.other),
+        ],
+    )
+    def test_reasons_map_to_buckets(self, reason: ReasonCode, bucket: Withheld) -> None:
+        for owner_level in (True, False):
+            assert withheld_reason(refused(reason), owner_level=owner_level) is bucket
 
 
 class TestInputs:

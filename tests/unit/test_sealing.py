@@ -6,7 +6,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger import SealedError, body_context
-from ledger._keys import ScopeKey, _bind_suffix
+from ledger._scope_keys import ScopeKey, _bind_suffix
 from ledger._sealing import (
     FORMAT_VERSION,
     KEY_ID_BYTES,

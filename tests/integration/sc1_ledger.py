@@ -1,12 +1,11 @@
-"""Scenario SC1 recorded straight through the ledger (no HTTP): fixtures for the read-side
-and ledger tests, and the invented actors they use. ``caseledger demo`` plays all scenarios
-over HTTP instead (``api.demo``).
+"""Scenario SC1 recorded straight through the ledger (no HTTP): the fixture of the read-side
+and ledger tests, and the invented actors they use. ``caseledger demo`` plays its own
+scenarios over HTTP instead (``demo``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ledger import CaseLedger, RequestContext
@@ -139,9 +138,3 @@ def record_sc1(ledger: CaseLedger) -> RecordedScenario:
     )
     ledger.agree_action(REGIE, case_id, assignee="ggz", what="Intake plannen", due="2026-12-08")
     return scenario
-
-
-def count_in_files(data_dir: Path, needles: list[str]) -> dict[str, int]:
-    """How often each plaintext occurs, as raw UTF-8 bytes, in any file of the data dir."""
-    blobs = [p.read_bytes() for p in sorted(data_dir.rglob("*")) if p.is_file()]
-    return {n: sum(blob.count(n.encode()) for blob in blobs) for n in needles}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from api.demo_play import CLERK, JOINT, PO, PR, Play
+from demo._play import CLERK, JOINT, PO, PR, Play
 
 
 def sc1_intake(play: Play) -> None:

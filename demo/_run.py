@@ -23,22 +23,9 @@ from fastapi import FastAPI
 
 from api._tokens import create_local_signing_key, issue_token
 from api.app import create_app
-from api.demo_ledger import (
-    CLERK,
-    HOUSING,
-    MENTAL_HEALTH,
-    POLICE,
-    PROBATION,
-    PURPOSE,
-    REGIE,
-    RecordedScenario,
-    actor,
-    count_in_files,
-    record_sc1,
-)
-from api.demo_play import Play, Who
-from api.demo_scenarios import SCENARIOS
 from api.settings import Settings
+from demo._play import Play, Who
+from demo._scenarios import SCENARIOS
 
 DEMO_MARKER = ".caseledger-demo"
 Echo = Callable[[str], None]
@@ -125,18 +112,7 @@ def run_demo(data_dir: Path, echo: Echo) -> int:
     return 0 if total == 0 else 1
 
 
-__all__ = [
-    "CLERK",
-    "HOUSING",
-    "MENTAL_HEALTH",
-    "POLICE",
-    "PROBATION",
-    "PURPOSE",
-    "REGIE",
-    "DemoServer",
-    "RecordedScenario",
-    "actor",
-    "count_in_files",
-    "record_sc1",
-    "run_demo",
-]
+def count_in_files(data_dir: Path, needles: list[str]) -> dict[str, int]:
+    """How often each plaintext occurs, as raw UTF-8 bytes, in any file of the data dir."""
+    blobs = [p.read_bytes() for p in sorted(data_dir.rglob("*")) if p.is_file()]
+    return {n: sum(blob.count(n.encode()) for blob in blobs) for n in needles}
