@@ -20,11 +20,16 @@ import typer
 from api._cli_support import Command, Group, progress_on_terminal, refuse
 from api.bootstrap import AUDIT_FILE, AUDIT_KEYS_FILE, build_services
 from api.settings import Settings
-from ledger import LedgerError
-from ledger._backup import BackupLayout, BackupRefusedError, create_backup
-from ledger._replay import RestoreReport, restore_backup
+from ledger import (
+    BackupLayout,
+    BackupRefusedError,
+    LedgerError,
+    RestoreReport,
+    create_backup,
+    restore_backup,
+)
 from policies import CovenantError
-from projections._store import PROJECTIONS_FILE
+from projections import PROJECTIONS_FILE
 
 backup_app = typer.Typer(
     help="Back up the stores, and restore them without undoing an erasure.",

@@ -1,6 +1,7 @@
 """The write side: sealed, partner-owned case events on eventsourcing, keys, erasure."""
 
 from ledger._application import CaseLedger
+from ledger._backup import BackupError, BackupLayout, BackupRefusedError, create_backup
 from ledger._bodies import body_context
 from ledger._bootstrap import open_ledger
 from ledger._case import Case, SealingScope
@@ -41,12 +42,16 @@ from ledger._errors import (
     SubjectNotFoundError,
 )
 from ledger._keyring import KeyEncryptionProvider, LocalKeyring
+from ledger._replay import RestoreReport, restore_backup
 from ledger._stores import StoreConfig
 from ledger._uuids import text_of
 
 __all__ = [
     "ActionNotFoundError",
     "AlreadyReviewedError",
+    "BackupError",
+    "BackupLayout",
+    "BackupRefusedError",
     "Case",
     "CaseClosedError",
     "CaseLedger",
@@ -78,6 +83,7 @@ __all__ = [
     "PurposeMismatchError",
     "PurposeRule",
     "RequestContext",
+    "RestoreReport",
     "ScopeErasedError",
     "SealedError",
     "SealingScope",
@@ -85,6 +91,8 @@ __all__ = [
     "SubjectNotFoundError",
     "WriteResult",
     "body_context",
+    "create_backup",
     "open_ledger",
+    "restore_backup",
     "text_of",
 ]
