@@ -115,8 +115,8 @@ def backup_restore(
     puts each store back (atomically, file by file), keeps a live access log that continues
     the backup's chain, and replays the erasure journal: every key destroyed after the
     backup is destroyed again, and the projections are rebuilt if anything was. The
-    journal itself is never restored. A key store older than the latest erasure or
-    rotation is refused unless --force.
+    journal itself is never restored, and a journal that lost entries the backup saw is
+    refused. A key store older than the latest erasure or rotation is refused unless --force.
     """
     settings = _settings(data_dir)
     try:

@@ -23,11 +23,9 @@ destroyed again before the service starts.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import shutil
 import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator, Mapping
@@ -39,7 +37,8 @@ from typing import Any
 
 from ledger._application import CaseLedger
 from ledger._audit_signing import AuditKeys, sign_document, verify_document
-from ledger._erasure_journal import ErasureJournal, JournalError
+from ledger._backup_files import copy_file, place, sha256_of, write_atomically
+from ledger._erasure_journal import ErasureJournal, JournalError, JournalState
 from ledger._errors import LedgerError
 from ledger._stores import StoreConfig
 
@@ -122,6 +121,8 @@ def create_backup(
     files: dict[str, str] = {}
     positions: dict[str, Any] = {}
     total = len(ROLES) + 1
+    journal = _journal(layout)  # a prefix of the journal any later restore must find
+    positions["erasure_journal"] = {"entries": journal.entries, "head": journal.head}
     for attempt in range(_ATTEMPTS):
         with _snapshots(layout) as snapshots:
             for done, role in enumerate(ROLES):
@@ -129,18 +130,18 @@ def create_backup(
                     progress(done, total)
                 positions.update(_copy_store(layout, role, directory, snapshots))
                 if role == "keys" and layout.config.pkcs11 is None:
-                    _copy_file(layout.config.keyring_path, directory / KEYRING_COPY)
+                    copy_file(layout.config.keyring_path, directory / KEYRING_COPY)
         # No erasure step since the key store was copied: the keyring copy opens it.
         if _live_generation(layout) == positions["key_generation"]:
             break
         if attempt == _ATTEMPTS - 1:
             raise BackupError("the key store kept changing during the backup; try again")
-    _copy_file(layout.audit_keys, directory / AUDIT_KEYS_COPY)
+    copy_file(layout.audit_keys, directory / AUDIT_KEYS_COPY)
     for role in ROLES:
-        files[layout.file_name(role)] = _sha256(directory / layout.file_name(role))
+        files[layout.file_name(role)] = sha256_of(directory / layout.file_name(role))
     for name in (KEYRING_COPY, AUDIT_KEYS_COPY):
         if (directory / name).exists():
-            files[name] = _sha256(directory / name)
+            files[name] = sha256_of(directory / name)
     document = {
         "format": FORMAT,
         "created_at": now.isoformat(),
@@ -151,7 +152,7 @@ def create_backup(
         **positions,
     }
     signed = sign_document(AuditKeys.load_or_create(layout.audit_keys), document)
-    _write_atomically(directory / MANIFEST, json.dumps(signed, indent=1).encode())
+    write_atomically(directory / MANIFEST, json.dumps(signed, indent=1).encode())
     if progress:
         progress(total, total)
     return BackupReport(
@@ -181,7 +182,7 @@ def verified_manifest(layout: BackupLayout, directory: Path) -> dict[str, Any]:
         raise BackupError("the backup was made with another key provider")
     for name, digest in document["files"].items():
         path = directory / name
-        if Path(name).name != name or not path.is_file() or _sha256(path) != digest:
+        if Path(name).name != name or not path.is_file() or sha256_of(path) != digest:
             raise BackupError(f"{name}: missing or does not match the manifest")
     expected = {layout.file_name(role) for role in ROLES} | {AUDIT_KEYS_COPY}
     if layout.config.pkcs11 is None:
@@ -200,10 +201,14 @@ def restore_files(
 ) -> RestoredFiles:
     """Check everything, then put the backup's stores back (the journal replay follows)."""
     document = verified_manifest(layout, directory)
-    try:
-        journal = ErasureJournal(layout.config.journal_path).read()
-    except JournalError as error:
-        raise BackupError(f"{error}; nothing was restored") from None
+    journal = _journal(layout)
+    kept = document["erasure_journal"]
+    if not journal.holds(int(kept["entries"]), str(kept["head"])):
+        # Without the journal, erasures made after the backup would come back: no override.
+        raise BackupRefusedError(
+            "the erasure journal is missing or older than the backup's; put its copy back"
+            f" at {layout.config.journal_path} first"
+        )
     if int(document["key_generation"]) < journal.generation and not force:
         raise BackupRefusedError(
             f"the backup's key store (generation {document['key_generation']}) is older than"
@@ -217,12 +222,19 @@ def restore_files(
             progress(done, len(roles) + 1)
         _restore_store(layout, role, directory / layout.file_name(role))
     if KEYRING_COPY in document["files"]:  # only a listed, checked file is ever placed
-        _place(directory / KEYRING_COPY, layout.config.keyring_path)
+        place(directory / KEYRING_COPY, layout.config.keyring_path)
     if not keep_log:
-        _place(directory / AUDIT_KEYS_COPY, layout.audit_keys)
+        place(directory / AUDIT_KEYS_COPY, layout.audit_keys)
     if progress:
         progress(len(roles) + 1, len(roles) + 1)
     return RestoredFiles(document, roles, keep_log)
+
+
+def _journal(layout: BackupLayout) -> JournalState:
+    try:
+        return ErasureJournal(layout.config.journal_path).read()
+    except JournalError as error:
+        raise BackupError(f"{error}; nothing was changed") from None
 
 
 # -- copying ------------------------------------------------------------------------------
@@ -318,7 +330,7 @@ def _restore_store(layout: BackupLayout, role: str, source: Path) -> None:
         for suffix in ("-wal", "-shm"):
             # A stale WAL beside the new file would be replayed into it.
             target.with_name(target.name + suffix).unlink(missing_ok=True)
-        _place(source, target)
+        place(source, target)
         return
     url, _schema = layout.postgres_schemas[role]
     restore = ["pg_restore", f"--dbname={url}", "--clean", "--if-exists", "--no-owner"]
@@ -398,50 +410,3 @@ def _run(args: list[str]) -> None:
         # The tool's own first line (no data: it names objects and options only).
         detail = failed.stderr.decode(errors="replace").strip().splitlines()[:1]
         raise BackupError(f"{args[0]} failed: {' '.join(detail) or failed.returncode}") from None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _copy_file(source: Path, target: Path) -> None:
-    if not source.exists():
-        raise BackupError(f"{source.name} is missing")
-    _place(source, target)
-
-
-def _place(source: Path, target: Path) -> None:
-    """Copy ``source`` over ``target`` atomically: beside it, fsynced, renamed, dir fsynced."""
-    temporary = target.with_name(target.name + ".restoring")
-    with source.open("rb") as src:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-            dst.flush()
-            os.fsync(dst.fileno())
-    os.replace(temporary, target)
-    _fsync_dir(target.parent)
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    temporary = target.with_name(target.name + ".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temporary, target)
-    _fsync_dir(target.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -51,6 +51,14 @@ class JournalState:
     generation: int = 0
     entries: int = 0
     head: str = _GENESIS
+    chain: list[str] = field(default_factory=list)  # the head after each entry
+
+    def holds(self, entries: int, head: str) -> bool:
+        """Whether this journal begins with the one whose ``entries``-th head was ``head``
+        (it was not lost, cut back or replaced since)."""
+        if entries == 0:
+            return True
+        return entries <= len(self.chain) and self.chain[entries - 1] == head
 
     def apply(self, entry: Mapping[str, Any]) -> None:
         kind = entry.get("kind")
@@ -135,6 +143,7 @@ class ErasureJournal:
                 raise JournalError("erasure journal has an unreadable entry") from None
             state.apply(entry)
             state.head = digest.decode("ascii")
+            state.chain.append(state.head)
         return state
 
     # -- file handling --------------------------------------------------------------------

@@ -244,6 +244,21 @@ class TestRestoreChecksBeforeTouching:
         with services_of(settings) as services:
             assert later in services.ledger.get_case(w.case_2).facts
 
+    def test_lost_journal_refused_even_with_force(self, settings: Settings, tmp_path: Path) -> None:
+        backup = tmp_path / "backup"
+        with services_of(settings) as services:
+            w = _world_with_reads(services)
+            services.ledger.erase_fact(
+                PRIVACY_OFFICER, w.case_1, w.facts["politie_b"], ground="art17"
+            )
+            create_backup(backup_layout(settings), backup, now=NOW)
+            later = record(services.ledger, POLITIE, w.case_2, {"note": "after the backup"})
+        settings.store_config().journal_path.unlink()  # the disk it was on is gone
+        with pytest.raises(BackupRefusedError, match="journal is missing"):
+            run_restore(settings, backup, force=True)
+        with services_of(settings) as services:
+            assert later in services.ledger.get_case(w.case_2).facts
+
     def test_backup_into_a_non_empty_directory_refused(
         self, settings: Settings, tmp_path: Path
     ) -> None:

@@ -78,3 +78,14 @@ def test_a_torn_last_line_is_ignored_then_cut(tmp_path: Path) -> None:
 def test_the_file_is_private(tmp_path: Path) -> None:
     journal = _journal(tmp_path)
     assert journal.path.stat().st_mode & 0o777 == 0o600
+
+
+def test_holds_a_prefix_only_while_it_is_there(tmp_path: Path) -> None:
+    journal = _journal(tmp_path)
+    then = journal.read()
+    journal.record_keys(["s5"], [])
+    now = journal.read()
+    assert now.holds(then.entries, then.head)
+    assert now.holds(0, "")
+    assert not now.holds(then.entries, "0" * 64)  # another journal's head
+    assert not ErasureJournal(tmp_path / "lost").read().holds(then.entries, then.head)
