@@ -51,7 +51,7 @@ from policies import (
 )
 
 A = WriteAction
-#: Writes that keep working without seeing the case (AVG art. 7(3), 17; DOMAIN.md owners).
+#: Writes that keep working without seeing the case (AVG art. 7(3), 17; docs/domain.md owners).
 _NOT_GATED = frozenset({A.open_case, A.retract_fact, A.withdraw_consent})
 #: Writes whose grant on a lagging projection is safe. Case status only moves forward
 #: (triage -> active -> closed) and a lagging view shows an earlier one; every other input of
@@ -311,6 +311,3 @@ def new_fact(
         sharing=Sharing(SharingLevel(level), frozenset(PartnerId(p) for p in partners)),
         recorded_at=now,
     )
-
-
-__all__ = ["Guard", "Permit", "ProblemError", "new_fact"]

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from ledger import (
+    AccessLogUnavailableError,
     ActionNotFoundError,
     CaseNotFoundError,
     ConcurrencyConflictError,
@@ -33,7 +34,6 @@ from ledger import (
     ScopeErasedError,
     SubjectNotFoundError,
 )
-from ledger._audit import AccessLogUnavailableError
 from policies import AccessDecision, ReasonCode
 from projections import ProjectionGapError
 

@@ -11,10 +11,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from api.settings import Settings
-from ledger import CaseLedger, open_ledger
-from ledger._audit import AccessLog, AuditKeys
-from ledger._sql import PostgresDatabase, SQLiteDatabase
-from ledger._stores import ensure_schema
+from ledger import (
+    AccessLog,
+    AuditKeys,
+    CaseLedger,
+    PostgresDatabase,
+    SQLiteDatabase,
+    ensure_schema,
+    open_ledger,
+)
 from policies import Covenant, load_covenant
 from projections import CaseViews, ProjectionRunner, ReadService, open_views
 

@@ -22,8 +22,7 @@ from api.cli_policy import covenant_app, policy_app
 from api.cli_privacy import register as register_privacy_commands
 from api.cli_server import SettingsErrorGroup, serve, token
 from api.settings import Settings
-from ledger import LedgerError, open_ledger
-from ledger._audit import AccessLogError, Checkpoint
+from ledger import AccessLogError, Checkpoint, LedgerError, open_ledger
 from policies import CovenantError, load_covenant
 
 

@@ -25,7 +25,7 @@ from api._cli_support import (
 )
 from api.bootstrap import Services, build_services
 from api.settings import Settings
-from ledger._audit_export import export_csv, export_jsonl
+from ledger import export_csv, export_jsonl
 from policies import (
     AccessDecision,
     CovenantError,

@@ -23,8 +23,7 @@ from pydantic import (
 )
 
 from api._urls import UntrustedUrlError, require_trusted_url
-from ledger import StoreConfig
-from ledger._pkcs11 import Pkcs11Config
+from ledger import Pkcs11Config, StoreConfig
 
 DEFAULT_DATA_DIR = Path("caseledger-data")
 #: Asymmetric algorithms only: a shared-secret (HS*) or "none" token is never accepted.

@@ -35,7 +35,7 @@ from api.settings import Settings
 from benchmarks import bench_http, bench_ledger
 from ledger import NewFact, RequestContext
 from ledger import _erasure as erasure
-from ledger._audit import AccessEntry
+from ledger._audit_entries import AccessEntry
 from ledger._keystore import ScopeKeyRow
 from ledger._scope_keys import scope_context
 from ledger._sealing import new_key, new_key_id

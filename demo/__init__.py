@@ -1,4 +1,4 @@
-"""The demo: DOMAIN.md's scenarios SC1-SC5 played over HTTP against a server it starts.
+"""The demo: docs/domain.md's scenarios SC1-SC5 played over HTTP against a server it starts.
 
 It sits above ``api`` in the layers (it may import api, projections, ledger and policies;
 nothing imports it). ``demo.cli`` is the ``caseledger`` console script: the production

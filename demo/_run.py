@@ -1,4 +1,4 @@
-"""`caseledger demo`: the DOMAIN.md scenarios over HTTP, against a server the demo starts.
+"""`caseledger demo`: the docs/domain.md scenarios over HTTP, against a server the demo starts.
 
 A fresh data directory gets the sample covenant and a local signing key; uvicorn serves the
 app on a free loopback port in a background thread; SC1-SC5 run as the partners would, and
@@ -21,7 +21,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from api._tokens import create_local_signing_key, issue_token
+from api import create_local_signing_key, issue_token
 from api.app import create_app
 from api.settings import Settings
 from demo._play import Play, Who

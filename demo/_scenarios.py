@@ -1,4 +1,4 @@
-"""The DOMAIN.md acceptance scenarios SC1-SC5, played over HTTP against a running server.
+"""The docs/domain.md acceptance scenarios SC1-SC5, played over HTTP against a running server.
 
 Invented data only. Each scenario records facts as the partners would, then asks every role
 involved what it sees (and what it is refused) and prints the answers.

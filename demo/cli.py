@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from api._cli_support import Command
+from api import Command
 from api.cli import app as production_app
 from api.cli import caseledger_app
 from demo._run import run_demo
@@ -33,7 +33,7 @@ def demo(
 ) -> None:
     """Play scenarios SC1-SC5 over HTTP against a server it starts; show what each role saw.
 
-    Starts a server on a loopback port over a fresh data dir, plays the DOMAIN.md scenarios
+    Starts a server on a loopback port over a fresh data dir, plays the docs/domain.md scenarios
     SC1-SC5 as the partners' users, prints for each role what it saw and what it was refused,
     and ends with a scan of the data dir showing no plaintext on disk.
     """

@@ -1,6 +1,15 @@
 """The write side: sealed, partner-owned case events on eventsourcing, keys, erasure."""
 
 from ledger._application import CaseLedger
+from ledger._audit import AccessLog
+from ledger._audit_entries import (
+    AccessEntry,
+    AccessLogError,
+    AccessLogUnavailableError,
+    Checkpoint,
+)
+from ledger._audit_export import export_csv, export_jsonl
+from ledger._audit_signing import AuditKeys, sign_document, verify_document
 from ledger._backup import BackupError, BackupLayout, BackupRefusedError, create_backup
 from ledger._bodies import body_context
 from ledger._bootstrap import open_ledger
@@ -41,14 +50,23 @@ from ledger._errors import (
     SealedError,
     SubjectNotFoundError,
 )
+from ledger._interprocess import WriterLock, sqlite_writer_lock
 from ledger._keyring import KeyEncryptionProvider, LocalKeyring
+from ledger._lru import trim_lru
+from ledger._pkcs11 import Pkcs11Config
 from ledger._replay import RestoreReport, restore_backup
-from ledger._stores import StoreConfig
+from ledger._sql import PostgresDatabase, SQLiteDatabase
+from ledger._stores import StoreConfig, ensure_schema, postgres_env, startup_lock
 from ledger._uuids import text_of
 
 __all__ = [
+    "AccessEntry",
+    "AccessLog",
+    "AccessLogError",
+    "AccessLogUnavailableError",
     "ActionNotFoundError",
     "AlreadyReviewedError",
+    "AuditKeys",
     "BackupError",
     "BackupLayout",
     "BackupRefusedError",
@@ -57,6 +75,7 @@ __all__ = [
     "CaseLedger",
     "CaseNotFoundError",
     "CaseStatusError",
+    "Checkpoint",
     "ConcurrencyConflictError",
     "ConsentNotFoundError",
     "EmergencyGrantNotFoundError",
@@ -80,19 +99,32 @@ __all__ = [
     "NotOwnerError",
     "NotParticipantError",
     "OpenedBody",
+    "Pkcs11Config",
+    "PostgresDatabase",
     "PurposeMismatchError",
     "PurposeRule",
     "RequestContext",
     "RestoreReport",
+    "SQLiteDatabase",
     "ScopeErasedError",
     "SealedError",
     "SealingScope",
     "StoreConfig",
     "SubjectNotFoundError",
     "WriteResult",
+    "WriterLock",
     "body_context",
     "create_backup",
+    "ensure_schema",
+    "export_csv",
+    "export_jsonl",
     "open_ledger",
+    "postgres_env",
     "restore_backup",
+    "sign_document",
+    "sqlite_writer_lock",
+    "startup_lock",
     "text_of",
+    "trim_lru",
+    "verify_document",
 ]

@@ -38,29 +38,11 @@ from ledger._audit_entries import (
     StoredEntry,
     VerifyReport,
     canonical,
-    chain_link,
     sanitised,
 )
-from ledger._audit_signing import AuditKeys, checkpoint_of, sign_document, verify_document
+from ledger._audit_signing import AuditKeys, checkpoint_of
 from ledger._audit_verify import verify_log
 from ledger._sql import Database, Transaction
-
-__all__ = [
-    "FIELDS",
-    "GENESIS",
-    "AccessEntry",
-    "AccessLog",
-    "AccessLogError",
-    "AccessLogUnavailableError",
-    "AuditKeys",
-    "Checkpoint",
-    "StoredEntry",
-    "VerifyReport",
-    "canonical",
-    "chain_link",
-    "sign_document",
-    "verify_document",
-]
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS access_log (

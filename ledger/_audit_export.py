@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from ledger._audit import StoredEntry
+from ledger._audit_entries import StoredEntry
 
 LDV_COLUMNS = (
     "trace_id",

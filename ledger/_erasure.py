@@ -25,7 +25,7 @@ from ledger._keystore import (
     block_row,
     scope_row,
 )
-from ledger._scope_keys import ScopeKey, scope_context
+from ledger._scope_keys import scope_context
 from ledger._sealing import new_key
 
 
@@ -288,6 +288,3 @@ def _settle(keys: KeyManager, generation: int, destroyed: Destroyed) -> None:
         owner=destroyed.retired_owner,
         case_id=destroyed.erased_case,
     )
-
-
-__all__ = ["Destroyed", "EpochReport", "ScopeKey"]

@@ -42,7 +42,7 @@ MIN_ACCESS_LOG_YEARS = 5
 
 
 class Domain(StrEnum):
-    """The life domain a partner works in (DOMAIN.md "Partner organisation")."""
+    """The life domain a partner works in (docs/domain.md "Partner organisation")."""
 
     care = "care"
     safety = "safety"

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from policies._covenant import Covenant
 
 #: The partnership office: the ledger adds it to every case, and only its staff direct
-#: processes, keep minutes or act as privacy officer (DOMAIN.md "Partner organisation").
+#: processes, keep minutes or act as privacy officer (docs/domain.md "Partner organisation").
 OFFICE = "zvh"
 OFFICE_ONLY_ROLES = (Role.procesregisseur, Role.administratief_medewerker, Role.privacy_officer)
 

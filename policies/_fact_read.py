@@ -1,4 +1,4 @@
-"""The read decision for one fact: need to know, default deny (DOMAIN.md "Need to know").
+"""The read decision for one fact: need to know, default deny (docs/domain.md "Need to know").
 
 ``decide_fact_read`` checks, in this order, and the first failing check decides:
 

@@ -18,7 +18,7 @@ from policies._identity import CaseId, ConsentId, FactId, PartnerId, PurposeId, 
 
 
 class Role(StrEnum):
-    """The roles of DOMAIN.md; the covenant says which partners may hold each."""
+    """The roles of docs/domain.md; the covenant says which partners may hold each."""
 
     melder = "melder"
     procesregisseur = "procesregisseur"
@@ -39,7 +39,7 @@ REGIE_ROLES = frozenset({Role.procesregisseur, Role.casusregisseur})
 
 
 class SharingLevel(StrEnum):
-    """Who besides the owner may read a fact (DOMAIN.md "Need to know")."""
+    """Who besides the owner may read a fact (docs/domain.md "Need to know")."""
 
     owner = "owner"
     regie = "regie"
@@ -155,7 +155,7 @@ class LegalHold:
 
 @dataclass(frozen=True, slots=True)
 class NotificationDecision:
-    """Whether the person was informed, or why not yet and until when (DOMAIN.md step 1)."""
+    """Whether the person was informed, or why not yet and until when (docs/domain.md step 1)."""
 
     decision: str  # "inform" or "defer"
     review_at: datetime | None = None

@@ -1,7 +1,7 @@
 """Retention deadlines as pure functions of the covenant, the fact, the case and ``now``.
 
 AVG art. 5(1)(e) (storage limitation) sets no periods; the covenant does. The rules
-(DOMAIN.md "Retention"):
+(docs/domain.md "Retention"):
 
 * rejected signal: erased ``rejected_signal_weeks`` after the triage decision;
 * closed case: erased ``closed_case_years`` after closing;

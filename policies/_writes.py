@@ -1,4 +1,4 @@
-"""Write decisions: who may change a case, and in which status (DESIGN.md HTTP table).
+"""Write decisions: who may change a case, and in which status (the routes table of docs/api.md).
 
 ``decide_write`` checks, in this order: the principal (partner_unknown, role_not_permitted);
 the role the action needs (role_required, naming it); for ``open_case`` the case's purpose
@@ -224,7 +224,7 @@ def _owner_only(
     fact: FactMetadata,
     now: datetime,
 ) -> AccessDecision:
-    # DOMAIN.md: owners may correct or retract their own facts; nobody else can.
+    # docs/domain.md: owners may correct or retract their own facts; nobody else can.
     if fact.owner != principal.partner:
         return deny(R.not_owner, f"action={action}; owned by {fact.owner}")
     if action is not A.withdraw_consent:

@@ -1,7 +1,8 @@
 """The read side: tracked projections of the ledger and role views assembled through policy."""
 
 from projections._apply import ProjectionGapError
-from projections._privacy import AccessReport, PrivacyOffice, RetentionReport
+from projections._privacy import PrivacyOffice
+from projections._privacy_records import AccessReport, RetentionReport
 from projections._read_records import (
     ActionView,
     CaseOverview,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 
-from ledger._audit import AccessEntry
+from ledger import AccessEntry
 from policies import AccessDecision, Covenant, FactMetadata
 from projections._glass import Glass, glass_note
 from projections._read_records import ReadRequest

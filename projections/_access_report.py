@@ -8,7 +8,7 @@ with their reason. The report itself is a logged processing.
 
 from __future__ import annotations
 
-from ledger._audit import AccessEntry
+from ledger import AccessEntry
 from policies import (
     SubjectId,
     decide_case_read,

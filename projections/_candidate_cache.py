@@ -10,7 +10,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 
-from ledger._lru import trim_lru
+from ledger import trim_lru
 from policies import FactMetadata
 
 CANDIDATE_CACHE_CASES = 256

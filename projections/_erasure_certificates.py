@@ -10,8 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from ledger import CaseNotFoundError, ErasureRequestNotFoundError
-from ledger._audit import sign_document
+from ledger import CaseNotFoundError, ErasureRequestNotFoundError, sign_document
 from projections._privacy_desk import PrivacyDesk, iso
 
 

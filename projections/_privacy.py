@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from projections._access_report import AccessReports
 from projections._erasure_certificates import ErasureCertificates
-from projections._privacy_desk import Progress
 from projections._privacy_questions import PrivacyQuestions
-from projections._privacy_records import AccessReport, Recipient, ReportFact, RetentionReport
 from projections._privacy_reviews import PrivacyReviews
 from projections._retention_run import RetentionRuns
 
@@ -21,13 +19,3 @@ class PrivacyOffice(
     AccessReports, RetentionRuns, ErasureCertificates, PrivacyReviews, PrivacyQuestions
 ):
     """The privacy officer's operations on top of the one read pipeline."""
-
-
-__all__ = [
-    "AccessReport",
-    "PrivacyOffice",
-    "Progress",
-    "Recipient",
-    "ReportFact",
-    "RetentionReport",
-]

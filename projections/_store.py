@@ -16,8 +16,14 @@ from eventsourcing.persistence import InfrastructureFactory, Tracking, TrackingR
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
-from ledger import StoreConfig
-from ledger._interprocess import WriterLock, sqlite_writer_lock
+from ledger import (
+    StoreConfig,
+    WriterLock,
+    ensure_schema,
+    postgres_env,
+    sqlite_writer_lock,
+    startup_lock,
+)
 from projections._apply import CaseHistory, apply_event, case_ids_of
 from projections._schema import INDEXES, ORDERED_TABLES, TABLES
 
@@ -274,8 +280,6 @@ def open_views(config: StoreConfig, *, schema: str | None = None) -> CaseViews:
     """The projection store for these stores (SQLite file or PostgreSQL schema)."""
     env: dict[str, str]
     if config.database_url:
-        from ledger._stores import ensure_schema, postgres_env
-
         ensure_schema(config.database_url, schema or config.views_schema)
         env = postgres_env(config.database_url, schema or config.views_schema)
         view_class: type[TrackingRecorder] = PostgresCaseViews
@@ -288,8 +292,6 @@ def open_views(config: StoreConfig, *, schema: str | None = None) -> CaseViews:
         }
         view_class = SQLiteCaseViews
     from eventsourcing.utils import Environment
-
-    from ledger._stores import startup_lock
 
     with startup_lock(config.database_url):
         factory = InfrastructureFactory[Any].construct(Environment(VIEW_NAME, env))

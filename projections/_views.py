@@ -16,8 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from ledger import KeyringError, LedgerError
-from ledger._audit import AccessEntry, AccessLog
+from ledger import AccessEntry, AccessLog, KeyringError, LedgerError
 from policies import (
     AccessDecision,
     Covenant,

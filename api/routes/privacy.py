@@ -7,7 +7,6 @@ an access report opens content only for facts about the subject alone, and is it
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
@@ -192,4 +191,4 @@ def build_router() -> APIRouter:
     return router
 
 
-__all__ = ["build_router", "datetime"]
+__all__ = ["build_router"]

@@ -1,5 +1,5 @@
 """Authorisation matrix: every role x every route x relationship, against an oracle written
-from DESIGN.md's contract table and DOMAIN.md's need-to-know rules (not from the code).
+from the routes table of docs/api.md and docs/domain.md's need-to-know rules (not from the code).
 
 Relationships: the caller's own fact, another partner's fact, an erased fact, a wrong
 (incompatible) purpose, a closed case, a non-participant, a removed participant. Each cell
@@ -49,7 +49,7 @@ class Cell:
 
 
 def sees(cell: Cell) -> bool:
-    """May the caller see the case's process data for the declared purpose? (DOMAIN.md)"""
+    """May the caller see the case's process data for the declared purpose? (docs/domain.md)"""
     org, role = cell.who
     if role == "privacy_officer":
         return cell.purpose == META
@@ -111,7 +111,7 @@ def expected(cell: Cell) -> int:
 
 
 def may_read(who: Who, purpose: str, world: World, fact_id: str) -> bool:
-    """Need to know (DOMAIN.md): may this caller see this fact's content in case A?"""
+    """Need to know (docs/domain.md): may this caller see this fact's content in case A?"""
     org, role = who
     info = world.info[fact_id]
     if purpose != PURPOSE or role in ("privacy_officer", "administratief_medewerker"):

@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 from api.bootstrap import build_services
 from api.cli import app
 from api.settings import Settings
-from ledger._audit import AccessEntry, StoredEntry
+from ledger._audit_entries import AccessEntry, StoredEntry
 
 #: The invented access-log entries' times: one per day, 2026-11-29 to 2026-12-02, at noon.
 DAYS = [datetime(2026, 11, 29, 12, tzinfo=UTC) + timedelta(days=n) for n in range(4)]

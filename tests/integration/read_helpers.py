@@ -41,7 +41,9 @@ from ledger import (
     StoreConfig,
     open_ledger,
 )
-from ledger._audit import AccessEntry, AccessLog, AuditKeys
+from ledger._audit import AccessLog
+from ledger._audit_entries import AccessEntry
+from ledger._audit_signing import AuditKeys
 from ledger._sql import PostgresDatabase, SQLiteDatabase
 from ledger._stores import ensure_schema, postgres_env
 from policies import Covenant, load_covenant, sample_covenant_path

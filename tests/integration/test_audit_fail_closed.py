@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from ledger import StoreConfig
-from ledger._audit import AccessLogUnavailableError
+from ledger._audit_entries import AccessLogUnavailableError
 from tests.integration.read_helpers import (
     SC1,
     SC1_READERS,

@@ -17,16 +17,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.bootstrap import AUDIT_FILE, AUDIT_KEYS_FILE
 from ledger import StoreConfig
-from ledger._audit import (
+from ledger._audit import AccessLog
+from ledger._audit_entries import (
     FIELDS,
     GENESIS,
-    AccessLog,
     AccessLogError,
-    AuditKeys,
     Checkpoint,
     VerifyReport,
     canonical,
 )
+from ledger._audit_signing import AuditKeys
 from ledger._sql import SQLiteDatabase
 from tests.integration.read_helpers import (
     STORE_PARAMS,

@@ -13,7 +13,9 @@ from uuid import UUID
 import pytest
 
 from ledger import Case
-from ledger._audit import AccessEntry, AccessLog, AuditKeys, canonical
+from ledger._audit import AccessLog
+from ledger._audit_entries import AccessEntry, canonical
+from ledger._audit_signing import AuditKeys
 from ledger._mapper import _CLASS_INFO, _topic_info
 from ledger._sql import SQLiteDatabase
 from policies import load_covenant, parse_covenant, sample_covenant_path

@@ -25,7 +25,7 @@ ALL = frozenset(
     {"referral", "identity", "diagnosis", "arrests", "rent arrears", "shared starting point"}
 )
 SHARED = frozenset({"identity", "rent arrears", "shared starting point"})
-# DOMAIN.md SC1 and the need-to-know table: the facts each reader is shown (None: the case
+# docs/domain.md SC1 and the need-to-know table: the facts each reader is shown (None: the case
 # itself is denied) and whether their bodies are opened.
 EXPECTED: dict[str, tuple[frozenset[str] | None, bool]] = {
     "procesregisseur": (SHARED | {"referral"}, True),

@@ -7,7 +7,7 @@ import hmac
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger._audit import chain_link
+from ledger._audit_entries import chain_link
 
 
 @given(

@@ -57,7 +57,7 @@ def glass_opens(s: ReadScenario) -> bool:
 
 
 def broken_rules(s: ReadScenario) -> set[str]:
-    """Every need-to-know rule of DOMAIN.md the scenario breaks, stated independently of the
+    """Every need-to-know rule of docs/domain.md the scenario breaks, stated independently of the
     engine's check order (an oracle: the engine must deny whenever this is not empty)."""
     cov, p, f, c, now = sample(), s.principal, s.fact, s.case, s.now
     broken: set[str] = set()

@@ -10,7 +10,7 @@ import json
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger._audit import verify_document
+from ledger._audit_signing import verify_document
 from tests.api.support import SECOND_PO_SUB
 from tests.scenarios.checks import found
 from tests.scenarios.conftest import Env

@@ -1,4 +1,4 @@
-"""The ten questions a privacy officer must be able to answer (DOMAIN.md), one test each,
+"""The ten questions a privacy officer must be able to answer (docs/domain.md), one test each,
 asked over HTTP of the demo world (all five scenarios played, see ``world.play_all``).
 
 Where the privacy office also has a service-level answer (``PrivacyOffice``), the test checks
@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from ledger._audit import verify_document
+from ledger._audit_signing import verify_document
 from tests.opening import open_as_recorded
 from tests.pg import PG_URL
 from tests.scenarios.checks import NOT_DISCLOSED, content_readers, found, privacy_officer_view
@@ -52,7 +52,7 @@ def report(world: World, case: Any, subject: str) -> dict[str, Any]:
 
 
 class TestPrivacyOfficerQuestions:
-    """Each DOMAIN.md privacy-officer question answered correctly on the demo world."""
+    """Each docs/domain.md privacy-officer question answered correctly on the demo world."""
 
     def test_q1_who_accessed_which_facts_about_a_subject(self, world: World) -> None:
         http, case = world.http, world.sc1

@@ -1,4 +1,4 @@
-"""DOMAIN.md acceptance scenarios SC1-SC5, end to end over HTTP, on SQLite and PostgreSQL.
+"""docs/domain.md acceptance scenarios SC1-SC5, end to end over HTTP, on SQLite and PostgreSQL.
 
 Each scenario asserts what every role sees and does not see (facts, bodies, withheld counts,
 actions), that non-participants get a 404 that is logged as denied, and what the access log
@@ -303,7 +303,7 @@ class TestSC4Aftercare:
         after = http.audit(case=case.case_id, decision="allowed", **{"from": moment})
         assert content_readers(after, debts) == set()
         refusals = http.audit(case=case.case_id, decision="denied", **{"from": moment})
-        # A withdrawn consent hides the fact at once (DOMAIN.md "Retention"), logged as such;
+        # A withdrawn consent hides the fact at once (docs/domain.md "Retention"), logged as such;
         # its owner sees only that it exists and awaits erasure.
         assert {(e["org"], e["reason"]) for e in refusals if debts in e["fact_ids"]} == {
             (org, "consent_withdrawn") for org in ("gemeente", "dji", "zvh")
@@ -374,7 +374,7 @@ def _schemas(env: Env) -> list[str]:
 
 class TestSC5RefusalReasonAfterErasure:
     """After the case is erased, a participant's attempt should be logged as refused because
-    the case was erased (DOMAIN.md Q5)."""
+    the case was erased (docs/domain.md Q5)."""
 
     def test_erased_case_refusal_is_logged_as_erased(self, env: Env) -> None:
         http = env.http

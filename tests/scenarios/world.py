@@ -1,4 +1,4 @@
-"""The DOMAIN.md scenarios SC1-SC5, played over HTTP as the partners would.
+"""The docs/domain.md scenarios SC1-SC5, played over HTTP as the partners would.
 
 Everything is invented. Every free text (fact bodies, identities, reasons, action
 descriptions) carries a canary string filed under the subject it is about (or under "case"

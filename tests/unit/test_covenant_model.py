@@ -42,7 +42,7 @@ SAMPLE_PURPOSES = (
 
 
 class TestSampleCovenant:
-    """The shipped sample declares the DOMAIN.md partnership exactly."""
+    """The shipped sample declares the docs/domain.md partnership exactly."""
 
     def test_partner_and_purpose_ids(self) -> None:
         assert sample().partner_ids() == SAMPLE_PARTNERS

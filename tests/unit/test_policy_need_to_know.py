@@ -1,4 +1,4 @@
-"""DOMAIN.md "Need to know" as a table: every sharing level x reader x special category."""
+"""docs/domain.md "Need to know" as a table: every sharing level x reader x special category."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ SPECIAL = R.special_category_requires_named_partner
 EXCLUDED = R.sharing_excludes_reader
 
 #: (level, reader) -> (reason for a plain category, reason for a health/criminal category).
-#: Rows: the four sharing levels of DOMAIN.md; columns: every kind of reader.
+#: Rows: the four sharing levels of docs/domain.md; columns: every kind of reader.
 TABLE: dict[tuple[str, str], tuple[ReasonCode, ReasonCode]] = {
     # owner: nobody besides the owner
     ("owner", "owner"): (R.allowed_owner, R.allowed_owner),
@@ -105,7 +105,7 @@ def the_case() -> CaseState:
 
 
 class TestNeedToKnowTable:
-    """Each (sharing level, reader, category) gets exactly the decision DOMAIN.md states."""
+    """Each (sharing level, reader, category) gets exactly the decision docs/domain.md states."""
 
     def test_table_is_complete(self) -> None:
         assert {level for level, _ in TABLE} == set(LEVEL_SHARING)

@@ -1,4 +1,4 @@
-"""DOMAIN.md acceptance scenarios SC1-SC5, at the level of policy decisions."""
+"""docs/domain.md acceptance scenarios SC1-SC5, at the level of policy decisions."""
 
 from __future__ import annotations
 

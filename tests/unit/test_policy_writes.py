@@ -1,4 +1,4 @@
-"""decide_write: who may change a case, in which status (DESIGN.md HTTP table)."""
+"""decide_write: who may change a case, in which status (the routes table of docs/api.md)."""
 
 from __future__ import annotations
 
