@@ -12,10 +12,11 @@ from projections._read_records import (
     ReadRequest,
 )
 from projections._runner import ProjectionRunner
-from projections._store import CaseViews, open_views
+from projections._store import PROJECTIONS_FILE, CaseViews, open_views
 from projections._views import ReadService
 
 __all__ = [
+    "PROJECTIONS_FILE",
     "AccessReport",
     "ActionView",
     "CaseOverview",
