@@ -72,7 +72,7 @@ from policies._reasons import (
     explain,
     withheld_reason,
 )
-from policies._referral import REFERRAL_KIND, decide_case_overview, decide_referral
+from policies._referral import decide_case_overview, decide_referral
 from policies._retention import (
     access_log_retention_until,
     case_retention_deadline,
@@ -83,7 +83,6 @@ from policies._retention import (
 from policies._writes import WriteAction, decide_write, required_roles
 
 __all__ = [
-    "REFERRAL_KIND",
     "AccessDecision",
     "ActionId",
     "CaseId",

@@ -8,15 +8,15 @@ decides:
 step  check                                           denial
 ====  ==============================================  ===========================================
  1    caller's partner and roles declared             partner_unknown, role_not_permitted
- 2    caller holds procesregisseur                    role_required
- 3    caller works at the partnership office          not_partnership_office
- 4    case in triage or active                        erased, case_closed, case_not_active
- 5    the named partner declared                      undeclared_term
- 6    the covenant lets the named partner hold the    director_role_not_held
+ 2    caller holds procesregisseur (a role the        role_required
+      covenant gives the partnership office only)
+ 3    case in triage or active                        erased, case_closed, case_not_active
+ 4    the named partner declared                      undeclared_term
+ 5    the covenant lets the named partner hold the    director_role_not_held
       role (a procesregisseur: the office only)
- 7    casusregisseur: the named partner an active     director_not_participant
+ 6    casusregisseur: the named partner an active     director_not_participant
       participant
- 8    **allowed**: allowed_role
+ 7    **allowed**: allowed_role
 ====  ==============================================  ===========================================
 
 ``admits_to_regie`` is the ``regie`` sharing level's rule (docs/domain.md "Need to know"): a
@@ -59,15 +59,14 @@ def decide_direction(
         return denial
     if not principal.has_role(Role.procesregisseur):
         return deny(R.role_required, f"{basis}; needs procesregisseur")
-    if principal.partner != covenant.office:
-        return deny(R.not_partnership_office, f"{basis}; the partnership office directs cases")
     denial = check_status(case, (CaseStatus.triage, CaseStatus.active))
     if denial is not None:
         return denial
     if not covenant.is_partner(named):
         return deny(R.undeclared_term, f"{basis}; named partner not declared")
-    office_only = role == Role.procesregisseur and named != covenant.office
-    if office_only or not covenant.may_hold_role(named, role):
+    # The covenant holds procesregisseur at the partnership office only (it refuses a file
+    # that says otherwise), so a procesregisseur named or naming is always the office's.
+    if not covenant.may_hold_role(named, role):
         return deny(R.director_role_not_held, f"{basis}; {named} may not hold {role}")
     if role == Role.casusregisseur and not case.is_active_participant(named, now):
         return deny(R.director_not_participant, f"{basis}; {named} does not take part")

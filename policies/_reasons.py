@@ -69,7 +69,6 @@ class ReasonCode(StrEnum):
     erasure_request_expired                   no       the erasure request was not confirmed in time
     ground_not_for_scope                      no       this erasure ground does not fit this scope
     office_not_erasable                       no       the partnership office is never erased whole
-    not_partnership_office                    no       only the partnership office may do this
     director_role_not_held                    no       the named partner may not hold that role
     director_not_participant                  no       the named casusregisseur's partner is no
                                                        participant
@@ -128,7 +127,6 @@ class ReasonCode(StrEnum):
     erasure_request_expired = "erasure_request_expired"
     ground_not_for_scope = "ground_not_for_scope"
     office_not_erasable = "office_not_erasable"
-    not_partnership_office = "not_partnership_office"
     director_role_not_held = "director_role_not_held"
     director_not_participant = "director_not_participant"
     allowed_referrer = "allowed_referrer"
@@ -225,7 +223,6 @@ _DESCRIPTIONS: dict[ReasonCode, str] = {
     _R.erasure_request_expired: "the erasure request was not confirmed in time",
     _R.ground_not_for_scope: "this ground cannot justify erasing this scope",
     _R.office_not_erasable: "the partnership office itself cannot be erased as an owner",
-    _R.not_partnership_office: "only the partnership office may do this",
     _R.director_role_not_held: "the covenant does not let the named partner hold this role",
     _R.director_not_participant: "the named casusregisseur's organisation does not take part",
     _R.allowed_referrer: (

@@ -24,14 +24,12 @@ from policies._case_reads import decide_case_read
 from policies._checks import check_principal, check_purpose
 from policies._covenant import Covenant
 from policies._identity import Principal
-from policies._inputs import CaseState, CaseStatus, FactMetadata, Role, require_aware
+from policies._inputs import CaseState, FactMetadata, Role, require_aware
 from policies._reasons import AccessDecision, ReasonCode, allow, deny
 from policies._writes import check_recordable
 
 R = ReasonCode
 REFERRAL_KIND = "referral"
-#: The statuses in which the referring melder still sees its referral and the outcome.
-_REFERRER_SEES = (CaseStatus.triage, CaseStatus.rejected, CaseStatus.active)
 
 
 def decide_referral(
@@ -68,6 +66,7 @@ def decide_case_overview(
     referrer = case.referrer is not None and case.referrer == principal.partner
     if not referrer or not principal.has_role(Role.melder):
         return read
-    if principal.partner in case.participants or case.status not in _REFERRER_SEES:
-        return read  # invited once: the participant rules decide
+    if principal.partner in case.participants:
+        return read  # invited once (or to be, later): the participant rules decide
+    # Refused only for participation or status, so the case is in triage, rejected or active.
     return allow(R.allowed_referrer, f"{principal.partner} referred the case; case {case.status}")

@@ -22,6 +22,7 @@ from policies import (
     ConsentId,
     ConsentState,
     Covenant,
+    Director,
     EmergencyRequest,
     FactId,
     FactMetadata,
@@ -63,6 +64,11 @@ def at(days: float = 0, hours: float = 0) -> datetime:
 
 def reader(partner: str, *roles: str) -> Principal:
     return Principal(UserId(f"user_{partner}"), PartnerId(partner), frozenset(map(RoleId, roles)))
+
+
+def directed_by(c: CaseState, who: Principal, since: datetime = T0) -> CaseState:
+    """``c`` with ``who`` named as its casusregisseur (``PUT .../casusregisseur``)."""
+    return replace(c, casusregisseur=Director(who.user, who.partner, since))
 
 
 def shared(level: str, *partners: str) -> Sharing:

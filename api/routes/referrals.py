@@ -16,7 +16,9 @@ from api._schemas import ReferralCreate
 from api._writes import Write
 from api.routes._common import COMMAND_PROBLEMS, add_write, require_declared
 from ledger import NewFact
-from policies import REFERRAL_KIND
+
+#: The kind of the fact a referral records (``policies.decide_referral`` refuses any other).
+REFERRAL_KIND = "referral"
 
 
 def refer_case(body: ReferralCreate, write: Write) -> WriteAck:
