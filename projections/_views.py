@@ -140,10 +140,11 @@ class ReadService:
         state = snapshot.state
         concerned = {s for fact in visible for s in fact.subjects}
         subjects = [(s, r) for s, r in snapshot.subjects if not referrer or s in concerned]
+        # The referring melder is not told how many other facts the case holds either.
         withheld = Counter(
             str(withheld_reason(d, owner_level=meta.sharing.level is SharingLevel.owner))
             for meta, d in decisions
-            if not d.allowed
+            if not d.allowed and not referrer
         )
         return CaseOverview(
             case_id=case_id,
