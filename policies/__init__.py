@@ -22,6 +22,7 @@ from policies._diff import (
     diff_covenants,
 )
 from policies._diff_sections import ChangeKind, SectionChange, covenant_sections, diff_sections
+from policies._direction import admits_to_regie, decide_direction
 from policies._erasure_rules import (
     ErasureGround,
     ErasureRuling,
@@ -53,6 +54,7 @@ from policies._inputs import (
     CaseState,
     CaseStatus,
     ConsentState,
+    Director,
     EmergencyRequest,
     FactMetadata,
     LegalHold,
@@ -70,6 +72,7 @@ from policies._reasons import (
     explain,
     withheld_reason,
 )
+from policies._referral import decide_case_overview, decide_referral
 from policies._retention import (
     access_log_retention_until,
     case_retention_deadline,
@@ -94,6 +97,7 @@ __all__ = [
     "CovenantProblem",
     "DecisionChange",
     "DecisionGroup",
+    "Director",
     "Disclosure",
     "Domain",
     "EmergencyRequest",
@@ -121,14 +125,18 @@ __all__ = [
     "Withheld",
     "WriteAction",
     "access_log_retention_until",
+    "admits_to_regie",
     "case_retention_deadline",
     "compare_covenants",
     "covenant_sections",
+    "decide_case_overview",
     "decide_case_read",
     "decide_case_sight",
+    "decide_direction",
     "decide_erasure_confirmation",
     "decide_erasure_request",
     "decide_fact_read",
+    "decide_referral",
     "decide_subject_report",
     "decide_supervision",
     "decide_write",

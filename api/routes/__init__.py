@@ -9,11 +9,13 @@ from api.routes import (
     audit,
     cases,
     consents,
+    direction,
     erasures,
     facts,
     health,
     members,
     privacy,
+    referrals,
 )
 
 
@@ -31,4 +33,6 @@ def build_routers() -> list[APIRouter]:
         audit.build_router(),
         erasures.build_router(),
         privacy.build_router(),
+        direction.build_router(),
+        referrals.build_router(),
     ]

@@ -128,6 +128,8 @@ def case_public(view: CaseOverview) -> CasePublic:
         emergency=view.emergency,
         withheld_by_reason=view.withheld_by_reason,
         emergency_grant=view.emergency_grant,
+        direction=view.direction,
+        referred_by=view.referred_by,
     )
 
 
