@@ -25,6 +25,7 @@ class WriteAck(_Public):
     subject_id: str | None = None
     identity_fact_id: str | None = None
     org: str | None = None
+    user: str | None = None
     fact_id: str | None = None
     action_id: str | None = None
     consent_id: str | None = None
@@ -120,6 +121,11 @@ class CasePublic(_Public):
     withheld_by_reason: dict[str, int] = {}
     #: The emergency grant this view used (id, end of its time box), while one runs.
     emergency_grant: dict[str, str] | None = None
+    #: Who directs the case: per role (casusregisseur, procesregisseur) the named user, its
+    #: partner and since when. Left out of a referring melder's view.
+    direction: dict[str, dict[str, str]] = {}
+    #: The referring partner of a case a melder referred (``POST /v1/referrals``).
+    referred_by: str | None = None
     starting_point: StartingPointRefs | None = None
 
 

@@ -23,6 +23,7 @@ from policies._diff import (
     diff_covenants,
 )
 from policies._diff_sections import ChangeKind, SectionChange, covenant_sections, diff_sections
+from policies._direction import admits_to_regie, decide_direction
 from policies._erasure_rules import (
     ErasureGround,
     ErasureRuling,
@@ -54,6 +55,7 @@ from policies._inputs import (
     CaseState,
     CaseStatus,
     ConsentState,
+    Director,
     EmergencyRequest,
     FactMetadata,
     LegalHold,
@@ -71,6 +73,7 @@ from policies._reasons import (
     explain,
     withheld_reason,
 )
+from policies._referral import decide_case_overview, decide_referral
 from policies._retention import (
     access_log_retention_until,
     case_retention_deadline,
@@ -101,6 +104,7 @@ __all__ = [
     "CovenantProblem",
     "DecisionChange",
     "DecisionGroup",
+    "Director",
     "Disclosure",
     "Domain",
     "EmergencyRequest",
@@ -129,16 +133,20 @@ __all__ = [
     "Withheld",
     "WriteAction",
     "access_log_retention_until",
+    "admits_to_regie",
     "case_retention_deadline",
     "compare_covenants",
     "covenant_sections",
     "current_starting_point",
     "decide_action_listing",
+    "decide_case_overview",
     "decide_case_read",
     "decide_case_sight",
+    "decide_direction",
     "decide_erasure_confirmation",
     "decide_erasure_request",
     "decide_fact_read",
+    "decide_referral",
     "decide_starting_point_read",
     "decide_subject_report",
     "decide_supervision",

@@ -191,22 +191,24 @@ def _contribution(
     ):
         return deny(R.case_not_active, f"{basis}; case in triage: melder and procesregisseur only")
     if action is A.record_fact:
-        denial = _recordable(covenant, principal, case, _need(action, fact))
+        denial = check_recordable(covenant, principal, case.purpose, _need(action, fact))
         if denial is not None:
             return denial
     return allow(R.allowed_participant, f"{basis}; {principal.partner} participates")
 
 
-def _recordable(
-    covenant: Covenant, principal: Principal, case: CaseState, fact: FactMetadata
+def check_recordable(
+    covenant: Covenant, principal: Principal, case_purpose: str, fact: FactMetadata
 ) -> AccessDecision | None:
+    """The caller's partner owns ``fact``, its terms are declared, its purpose fits the case's
+    and a special category is shared with named partners only (also for a referral)."""
     # DESIGN principle 1: the owner is the authenticated caller's partner, never the body's.
     if fact.owner != principal.partner:
         return deny(R.not_owner, "a fact is owned by the partner that records it")
     denial = (
         check_terms(covenant, fact)
         or check_purpose(covenant, fact.purpose)
-        or check_compatible(covenant, fact.purpose, case.purpose)
+        or check_compatible(covenant, fact.purpose, case_purpose)
     )
     if denial is not None:
         return denial

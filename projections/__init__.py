@@ -21,11 +21,12 @@ from projections._read_records import (
 )
 from projections._runner import ProjectionRunner
 from projections._starting_point import StartingPointView
-from projections._store import CaseViews, open_views
+from projections._store import PROJECTIONS_FILE, CaseViews, open_views
 from projections._views import ReadService
 
 __all__ = [
     "ACTION_STATUSES",
+    "PROJECTIONS_FILE",
     "AccessReport",
     "ActionPage",
     "ActionQuery",

@@ -90,6 +90,10 @@ class CaseOverview:
     withheld_by_reason: dict[str, int] = field(default_factory=dict)
     #: The reader's emergency grant in use: id and end of its time box.
     emergency_grant: dict[str, str] | None = None
+    #: Who directs the case, per role (left out of the referring melder's view).
+    direction: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: The referring partner of a referred case (``POST /v1/referrals``).
+    referred_by: str | None = None
     #: The current shared starting point among the shown facts: ``pictures`` (owner and
     #: fact id each) and ``goal`` (its fact id, or None).
     starting_point: dict[str, Any] | None = None

@@ -10,11 +10,13 @@ from api.routes import (
     audit,
     cases,
     consents,
+    direction,
     erasures,
     facts,
     health,
     members,
     privacy,
+    referrals,
     starting_point,
 )
 
@@ -33,6 +35,8 @@ def build_routers() -> list[APIRouter]:
         audit.build_router(),
         erasures.build_router(),
         privacy.build_router(),
+        direction.build_router(),
+        referrals.build_router(),
         starting_point.build_router(),
         action_overview.build_router(),
     ]

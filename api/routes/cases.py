@@ -107,6 +107,8 @@ def case_public(view: CaseOverview) -> CasePublic:
         emergency=view.emergency,
         withheld_by_reason=view.withheld_by_reason,
         emergency_grant=view.emergency_grant,
+        direction=view.direction,
+        referred_by=view.referred_by,
     )
     if view.starting_point is not None:
         case.starting_point = StartingPointRefs.model_validate(view.starting_point)
