@@ -43,8 +43,10 @@ from policies import (
     UserId,
     WriteAction,
     decide_case_read,
+    decide_direction,
     decide_erasure_confirmation,
     decide_erasure_request,
+    decide_referral,
     decide_supervision,
     decide_write,
     required_roles,
@@ -126,6 +128,28 @@ class Guard:
             visible = (sight or self._sight(caller, case, now)).allowed
             raise from_denial(decision, visible=visible, required_roles=required_roles(action))
         return Permit(case, fact, now)
+
+    def require_direction(self, caller: Caller, case_id: str, role: str, org: str) -> Permit:
+        """Naming who directs the case: ``policies.decide_direction``, then the sight of the
+        case for the declared purpose (404 when the caller may not see it at all)."""
+        now = self.services.clock()
+        case = self.case_state(case_id)
+        named = PartnerId(org)
+        decision = decide_direction(self.covenant, caller.principal, role, named, case, now)
+        sight = self._sight(caller, case, now)
+        if decision.allowed and not sight.allowed:
+            decision = sight
+        if not decision.allowed:
+            raise from_denial(decision, visible=sight.allowed, required_roles=("procesregisseur",))
+        return Permit(case, None, now)
+
+    def require_referral(self, caller: Caller, case_purpose: str, fact: FactMetadata) -> Permit:
+        """A melder's referral (no case yet): ``policies.decide_referral``."""
+        now = self.services.clock()
+        decision = decide_referral(self.covenant, caller.principal, case_purpose, fact, now)
+        if not decision.allowed:
+            raise from_denial(decision, visible=True, required_roles=("melder",))
+        return Permit(None, fact, now)
 
     def require_erasure(
         self,

@@ -77,6 +77,10 @@ _FIELDS = [
     ("ConsentCreate", "categories", "categories"),
     ("ConsentCreate", "recipients", "partners"),
     ("OwnerErasure", "org", "partners"),
+    ("DirectorCreate", "org", "partners"),
+    ("ReferralCreate", "purpose", "purposes"),
+    ("ReferralCreate", "legal_basis", "bases"),
+    ("ReferralCreate", "categories", "categories"),
 ]
 _PARAMETERS = {("header", "X-Purpose"): "purposes", ("path", "org"): "partners"}
 _QUERY = {"org": "partners", "purpose": "purposes"}

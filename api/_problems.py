@@ -109,6 +109,18 @@ REQUEST_EXPIRED = P(
     "The request was not confirmed in time; request the erasure again.",
 )
 ROLE_REQUIRED = P("role_required", 403, "Role required", "This action needs another role.")
+DIRECTOR_ROLE = P(
+    "director_role_not_held",
+    422,
+    "Role not held by that partner",
+    "The covenant does not let the named partner hold this role.",
+)
+DIRECTOR_PARTNER = P(
+    "director_not_participant",
+    422,
+    "Partner not in the case",
+    "The named casusregisseur's partner does not take part in the case.",
+)
 
 
 class ProblemError(Exception):
@@ -261,6 +273,7 @@ _POLICY_REASONS = frozenset(
     {
         ReasonCode.ground_not_for_scope,
         ReasonCode.office_not_erasable,
+        ReasonCode.goal_not_shared_with_participants,
         ReasonCode.undeclared_term,
         ReasonCode.special_category_requires_named_partner,
         ReasonCode.purpose_unknown,
@@ -274,6 +287,8 @@ _OWN_TYPES = {
     ReasonCode.purpose_not_for_cases: OPENS_NO_CASES,
     ReasonCode.four_eyes_required: FOUR_EYES,
     ReasonCode.erasure_request_expired: REQUEST_EXPIRED,
+    ReasonCode.director_role_not_held: DIRECTOR_ROLE,
+    ReasonCode.director_not_participant: DIRECTOR_PARTNER,
 }
 
 

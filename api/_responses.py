@@ -25,6 +25,7 @@ class WriteAck(_Public):
     subject_id: str | None = None
     identity_fact_id: str | None = None
     org: str | None = None
+    user: str | None = None
     fact_id: str | None = None
     action_id: str | None = None
     consent_id: str | None = None
@@ -74,6 +75,23 @@ class ActionPublic(_Public):
     status: str
 
 
+class PictureRef(_Public):
+    owner: str
+    fact_id: str
+
+
+class GoalRef(_Public):
+    fact_id: str
+
+
+class StartingPointRefs(_Public):
+    """The case view's current starting point: the ids of the current pictures (one per
+    partner) and goal the reader may see; their content is among the view's facts."""
+
+    pictures: list[PictureRef]
+    goal: GoalRef | None = None
+
+
 class CaseSummaryPublic(_Public):
     case_id: str
     status: str
@@ -106,6 +124,43 @@ class CasePublic(_Public):
     withheld_by_reason: dict[str, int] = {}
     #: The emergency grant this view used (id, end of its time box), while one runs.
     emergency_grant: dict[str, str] | None = None
+    #: Who directs the case: per role (casusregisseur, procesregisseur) the named user, its
+    #: partner and since when. Left out of a referring melder's view.
+    direction: dict[str, dict[str, str]] = {}
+    #: The referring partner of a case a melder referred (``POST /v1/referrals``).
+    referred_by: str | None = None
+    starting_point: StartingPointRefs | None = None
+
+
+class StartingPointPublic(_Public):
+    """The current shared starting point as the caller may see it: the latest picture of each
+    partner (a ``shared_starting_point`` fact it owns; its body holds the picture, chances and
+    threats) and the latest shared goal (the partnership office's); ``withheld`` counts the
+    current ones the caller may not see."""
+
+    case_id: str
+    version: int
+    pictures: list[FactPublic]
+    goal: FactPublic | None = None
+    withheld: int
+    withheld_by_reason: dict[str, int] = {}
+
+
+class CaseActionPublic(ActionPublic):
+    """An action of the list across cases: its case, and whether it is overdue."""
+
+    case_id: str
+    overdue: bool
+
+
+class CaseActionPage(_Public):
+    """A page of actions in (due, case, action) order; ``next`` continues it (the ``cursor``
+    of the next request), null on the last page. ``today`` is the date overdue is measured
+    against (UTC)."""
+
+    actions: list[CaseActionPublic]
+    next: str | None = None
+    today: str
 
 
 class ActionList(_Public):

@@ -27,6 +27,8 @@ CovenantId = Annotated[str, Field(pattern=r"^[a-z_]{1,64}$", examples=["zvh_join
 PartnerRef = Annotated[str, Field(pattern=r"^[a-z_]{1,64}$", examples=["reclassering"])]
 #: An opaque hex id (subjects, facts, actions, consents, erasures).
 HexId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", examples=["3f2a9c0d" * 4])]
+#: A user id as tokens carry it (``sub``): visible ASCII, 1-255 characters.
+UserRef = Annotated[str, Field(pattern=r"^[!-~]{1,255}$", examples=["reclassering-cr-1"])]
 CASE_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 HEX_ID_PATTERN = r"^[0-9a-f]{32}$"
 CaseRef = Annotated[str, Field(pattern=CASE_ID_PATTERN)]
@@ -305,3 +307,43 @@ class OwnerErasure(_Erasure):
 ErasureCreate = Annotated[
     FactErasure | SubjectErasure | CaseErasure | OwnerErasure, Field(discriminator="scope")
 ]
+
+
+class DirectorCreate(_Create):
+    """Name the user, and the partner it works for, who directs the case in this role."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"user": "reclassering-cr-1", "org": "reclassering"}]},
+    )
+    user: UserRef
+    org: PartnerRef
+
+
+class ReferralCreate(_Create):
+    """A melder's referral: a new case in triage, its subject, and the ``referral`` fact
+    about that subject, owned by the melder's partner (sharing ``regie`` unless chosen)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "purpose": "zvh_joint_approach",
+                    "legal_basis": "wgs",
+                    "phase": 2,
+                    "case_role": "client",
+                    "categories": ["safety_risk", "housing"],
+                    "sharing": {"level": "regie"},
+                    "body": {"text": "..."},
+                }
+            ]
+        },
+    )
+    purpose: CovenantId
+    legal_basis: CovenantId
+    phase: Phase
+    case_role: CaseRole = "client"
+    categories: Annotated[list[CovenantId], Field(min_length=1, max_length=20)]
+    sharing: SharingIn = SharingOpen(level="regie")
+    body: Any

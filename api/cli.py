@@ -17,6 +17,7 @@ import typer
 from api._cli_support import Command, Group, progress_on_terminal, refuse
 from api._tokens import create_local_signing_key
 from api.bootstrap import Services, build_services
+from api.cli_backup import backup_app
 from api.cli_policy import covenant_app, policy_app
 from api.cli_privacy import register as register_privacy_commands
 from api.cli_server import SettingsErrorGroup, serve, token
@@ -45,6 +46,7 @@ app.add_typer(projections_app, name="projections")
 app.add_typer(audit_app, name="audit")
 app.add_typer(covenant_app, name="covenant", help="Validate covenant files.")
 app.add_typer(policy_app, name="policy", help="Explain and compare policy decisions.")
+app.add_typer(backup_app, name="backup")
 app.command(cls=Command)(serve)
 app.command(cls=Command)(token)
 register_privacy_commands(audit_app, app)

@@ -27,6 +27,7 @@ from policies import (
     ConsentState,
     Covenant,
     CovenantError,
+    Director,
     FactId,
     FactMetadata,
     Participation,
@@ -126,6 +127,10 @@ def explain_command(
     participant: Annotated[
         bool, typer.Option(help="Is the reader's partner an active participant?")
     ] = True,
+    named_casusregisseur: Annotated[
+        bool,
+        typer.Option(help="Does the case name the reader as its casusregisseur (regie reads)?"),
+    ] = False,
     case_status: Annotated[CaseStatus, typer.Option(help="Case status.")] = CaseStatus.active,
     consent: Annotated[
         bool, typer.Option(help="Is a consent covering this read in force?")
@@ -163,6 +168,8 @@ def explain_command(
     if emergency_reason is not None:
         emergency = emergency_window(covenant, emergency_reason, now)
     principal = Principal(UserId("cli_user"), reader, frozenset(RoleId(r) for r in roles))
+    if named_casusregisseur:
+        case = replace(case, casusregisseur=Director(principal.user, reader, now))
     decision = decide_fact_read(covenant, principal, purpose, emergency, fact, case, now)
     typer.echo(explain(decision))
     typer.echo(f"basis: {decision.basis}")

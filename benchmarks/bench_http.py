@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from api._tokens import issue_token
+from api import issue_token
 from api.settings import Settings
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"

@@ -10,6 +10,7 @@ from ledger._audit_entries import (
 )
 from ledger._audit_export import export_csv, export_jsonl
 from ledger._audit_signing import AuditKeys, sign_document, verify_document
+from ledger._backup import BackupError, BackupLayout, BackupRefusedError, create_backup
 from ledger._bodies import body_context
 from ledger._bootstrap import open_ledger
 from ledger._case import Case, SealingScope
@@ -55,6 +56,7 @@ from ledger._lru import trim_lru
 from ledger._meeting import AgendaItem, Meeting, MeetingNotFoundError, MinutesState, MinutesVersion
 from ledger._meeting_commands import minutes_context
 from ledger._pkcs11 import Pkcs11Config
+from ledger._replay import RestoreReport, restore_backup
 from ledger._sql import PostgresDatabase, SQLiteDatabase
 from ledger._stores import StoreConfig, ensure_schema, postgres_env, startup_lock
 from ledger._uuids import text_of
@@ -68,6 +70,9 @@ __all__ = [
     "AgendaItem",
     "AlreadyReviewedError",
     "AuditKeys",
+    "BackupError",
+    "BackupLayout",
+    "BackupRefusedError",
     "Case",
     "CaseClosedError",
     "CaseLedger",
@@ -106,6 +111,7 @@ __all__ = [
     "PurposeMismatchError",
     "PurposeRule",
     "RequestContext",
+    "RestoreReport",
     "SQLiteDatabase",
     "ScopeErasedError",
     "SealedError",
@@ -115,12 +121,14 @@ __all__ = [
     "WriteResult",
     "WriterLock",
     "body_context",
+    "create_backup",
     "ensure_schema",
     "export_csv",
     "export_jsonl",
     "minutes_context",
     "open_ledger",
     "postgres_env",
+    "restore_backup",
     "sign_document",
     "sqlite_writer_lock",
     "startup_lock",

@@ -7,9 +7,10 @@ surfaces as ``ConcurrencyConflictError``. The owner of a fact is always the acti
 principal's partner.
 
 The commands are grouped by resource: the case's lifecycle, participants, actions and
-holds here; subjects, facts and consents in ``_fact_commands``; notification decisions and
-emergency access with their reviews in ``_reviewed_commands``; erasure in
-``_erasure_commands``. Loading, reading bodies and persistence are in ``_ledger_base``.
+holds here; subjects, facts and consents in ``_fact_commands``; directors and referrals in
+``_direction_commands``; notification decisions and emergency access with their reviews in
+``_reviewed_commands``; erasure in ``_erasure_commands``. Loading, reading bodies and
+persistence are in ``_ledger_base``.
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ from eventsourcing.persistence import IntegrityError, RecordConflictError
 from ledger._case import Case
 from ledger._case_state import FactState
 from ledger._command_data import RequestContext, WriteResult
+from ledger._direction_commands import DirectionCommands
 from ledger._errors import CaseStatusError, InvalidCommandError
-from ledger._fact_commands import FactCommands
 from ledger._idempotency import IdempotentCall
 from ledger._meeting_commands import MeetingCommands
 from ledger._reviewed_commands import ReviewedCommands
 
 
-class CaseLedger(FactCommands, ReviewedCommands, MeetingCommands):
+class CaseLedger(DirectionCommands, ReviewedCommands, MeetingCommands):
     """The ledger of cases; sealed events on the library's own persistence."""
 
     name = "CaseLedger"

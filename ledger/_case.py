@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, ClassVar
-from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
@@ -19,16 +18,18 @@ from ledger._case_state import (
     ActionState,
     CaseQueries,
     ConsentState,
+    DirectorState,
     EmergencyGrantState,
     FactRevision,
     FactState,
     LegalHoldState,
     NotificationState,
     Participation,
+    ReferralState,
     ReviewState,
     SubjectState,
+    erasure_record,
 )
-from ledger._errors import CaseNotFoundError
 
 REGISTRY_OWNER = "_ledger"
 
@@ -67,6 +68,8 @@ class Case(Aggregate, CaseQueries):
         self.erasures: list[dict[str, Any]] = []
         self.legal_holds: dict[str, LegalHoldState] = {}
         self.emergency_grants: dict[str, EmergencyGrantState] = {}
+        self.directors: dict[str, DirectorState] = {}  # by role: casusregisseur, ...
+        self.referral: ReferralState | None = None
 
     # -- events ---------------------------------------------------------------------------
 
@@ -118,6 +121,43 @@ class Case(Aggregate, CaseQueries):
             case.opened_at = self.timestamp
             for partner in {self.partner, self.referred_by}:
                 case.participants[partner] = Participation(self.timestamp)
+
+    class Referred(Event, Aggregate.Created):
+        """A melder referred the case (``POST /v1/referrals``); ``partner`` is the referring
+        partner. The partnership office (``office``) is the only participant: the referring
+        partner takes part once it is invited. Sealed under the office's case key, so erasing
+        the referring partner's contribution leaves the case itself readable."""
+
+        purpose: str
+        legal_basis: str
+        phase: int
+        office: str
+
+        def sealing_scope(self, aggregate_id: str) -> SealingScope:
+            return (self.office, aggregate_id, ())
+
+        def apply(self, case: Case) -> None:
+            case.purpose = self.purpose
+            case.legal_basis = self.legal_basis
+            case.referred_by = self.partner
+            case.opened_by = self.partner
+            case.phase = self.phase
+            case.opened_at = self.timestamp
+            case.participants[self.office] = Participation(self.timestamp)
+            case.referral = ReferralState(self.actor, self.partner, self.timestamp)
+
+    class DirectorNamed(Event):
+        """A procesregisseur named the user (and its partner) directing the case in ``role``
+        (``casusregisseur`` or ``procesregisseur``); it replaces the one named before at once."""
+
+        role: str
+        user: str
+        org: str
+
+        def apply(self, case: Case) -> None:
+            case.directors[self.role] = DirectorState(
+                self.user, self.org, self.actor, self.timestamp
+            )
 
     class TriageDecided(Event):
         decision: str
@@ -205,13 +245,11 @@ class Case(Aggregate, CaseQueries):
             case.facts[self.fact_id].retracted_at = self.timestamp
 
     class ActionAgreed(Event):
-        """``meeting_id``/``item_id``: the agenda item the action was agreed at (v3), or ""."""
-
         action_id: str
         assignee: str
         what: str
         due: str
-        meeting_id: str
+        meeting_id: str  # the agenda item it was agreed at (v3), or ""
         item_id: str
 
         class_version: ClassVar[int] = 3
@@ -373,21 +411,7 @@ class Case(Aggregate, CaseQueries):
                 case.status = "erased"
             elif self.scope == "subject":
                 case.subjects.pop(self.target_id, None)
-            case.erasures.append(
-                {
-                    "erasure_id": self.erasure_id,
-                    "scope": self.scope,
-                    "target_id": self.target_id,
-                    "ground": self.ground,
-                    "requested_by": self.actor,
-                    "on_behalf_of": self.on_behalf_of,
-                    "erased_at": self.timestamp.isoformat(),
-                    "fact_ids": list(self.fact_ids),
-                    "scope_key_ids": list(self.scope_key_ids),
-                    "fact_key_ids": list(self.fact_key_ids),
-                    "epoch": dict(self.epoch),
-                }
-            )
+            case.erasures.append(erasure_record(self))
 
     class HoldPlaced(Event):
         """A legal hold suspends erasure (AVG art. 17(3)(e)); the reason is a code."""
@@ -422,11 +446,3 @@ class Case(Aggregate, CaseQueries):
 
 
 _EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
-
-
-def case_uuid(case_id: str) -> UUID:
-    """Parse a case id; unknown formats are simply not found."""
-    try:
-        return UUID(case_id)
-    except (ValueError, TypeError, AttributeError):
-        raise CaseNotFoundError("case not found") from None

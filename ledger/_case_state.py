@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 from ledger._errors import (
     ActionNotFoundError,
     CaseClosedError,
+    CaseNotFoundError,
     CaseStatusError,
     ConsentNotFoundError,
     EmergencyGrantNotFoundError,
@@ -118,6 +119,25 @@ class ConsentState:
 
 
 @dataclass(slots=True)
+class DirectorState:
+    """The user named to direct the case in one role, its partner, who named it and when."""
+
+    user: str
+    org: str
+    named_by: str
+    named_at: datetime
+
+
+@dataclass(slots=True)
+class ReferralState:
+    """A case a melder referred (``POST /v1/referrals``): who, for which partner, when."""
+
+    melder: str
+    org: str
+    referred_at: datetime
+
+
+@dataclass(slots=True)
 class LegalHoldState:
     hold_id: str
     reason_code: str
@@ -162,6 +182,23 @@ class EmergencyGrantState:
 
     def is_open(self, now: datetime) -> bool:
         return self.started_at <= now < self.ends_at
+
+
+def erasure_record(erased: Any) -> dict[str, Any]:
+    """What a case keeps of one of its ``Case.Erased`` events (metadata only)."""
+    return {
+        "erasure_id": erased.erasure_id,
+        "scope": erased.scope,
+        "target_id": erased.target_id,
+        "ground": erased.ground,
+        "requested_by": erased.actor,
+        "on_behalf_of": erased.on_behalf_of,
+        "erased_at": erased.timestamp.isoformat(),
+        "fact_ids": list(erased.fact_ids),
+        "scope_key_ids": list(erased.scope_key_ids),
+        "fact_key_ids": list(erased.fact_key_ids),
+        "epoch": dict(erased.epoch),
+    }
 
 
 class CaseQueries:
@@ -259,3 +296,11 @@ class CaseQueries:
     def require_phase(phase: int) -> None:
         if phase not in PHASES:
             raise InvalidCommandError("AVE phase must be 1, 2, 3 or 4")
+
+
+def case_uuid(case_id: str) -> UUID:
+    """Parse a case id; unknown formats are simply not found."""
+    try:
+        return UUID(case_id)
+    except (ValueError, TypeError, AttributeError):
+        raise CaseNotFoundError("case not found") from None

@@ -76,24 +76,6 @@ class EpochReport:
         )
 
 
-def _record_destroyed(tx: KeyStoreTransaction, destroyed: Destroyed) -> None:
-    tx.executemany(
-        "INSERT INTO destroyed_keys (key_id) VALUES (?)",
-        [(k,) for k in {*destroyed.scope_key_ids, *destroyed.fact_key_ids}],
-    )
-
-
-def _tombstone(tx: KeyStoreTransaction, owner: str, case_id: str, subject_id: str) -> None:
-    tx.execute(
-        "DELETE FROM erased_scopes WHERE owner = ? AND case_id = ? AND subject_id = ?",
-        (owner, case_id, subject_id),
-    )
-    tx.execute(
-        "INSERT INTO erased_scopes (owner, case_id, subject_id) VALUES (?, ?, ?)",
-        (owner, case_id, subject_id),
-    )
-
-
 def _wrapping_key(keys: KeyManager, tx: KeyStoreTransaction, wrap_key_id: str) -> bytes | None:
     """The material of wrapping key W, read inside the erasure's own transaction."""
     rows = tx.execute(f"SELECT {SCOPE_COLUMNS} FROM scope_keys WHERE key_id = ?", (wrap_key_id,))
@@ -153,7 +135,7 @@ def destroy_fact_keys(keys: KeyManager, fact_key_ids: list[str]) -> Destroyed:
             destroyed.fact_key_ids.extend(k for k, _ in live)
             destroyed.owners.add(row.owner)
             destroyed.rekey.add((row.owner, row.case_id))
-        _record_destroyed(tx, destroyed)
+        keys.store.record_destroyed(tx, destroyed.scope_key_ids, destroyed.fact_key_ids)
         generation = keys.store.bump_generation(tx)
     _settle(keys, generation, destroyed)
     return destroyed
@@ -173,8 +155,8 @@ def destroy_subject(keys: KeyManager, case_id: str, subject_id: str) -> Destroye
         tx.execute(
             "DELETE FROM scope_keys WHERE case_id = ? AND subject_id = ?", (case_id, subject_id)
         )
-        _tombstone(tx, "*", case_id, subject_id)
-        _record_destroyed(tx, destroyed)
+        keys.store.tombstone(tx, "*", case_id, subject_id)
+        keys.store.record_destroyed(tx, destroyed.scope_key_ids, destroyed.fact_key_ids)
         generation = keys.store.bump_generation(tx)
     _settle(keys, generation, destroyed)
     return destroyed
@@ -192,8 +174,8 @@ def destroy_case(keys: KeyManager, case_id: str) -> Destroyed:
         destroyed.fact_key_ids = _live_key_ids(keys, tx, _blocks(tx, "case_id", case_id))
         tx.execute("DELETE FROM fact_key_blocks WHERE case_id = ?", (case_id,))
         tx.execute("DELETE FROM scope_keys WHERE case_id = ?", (case_id,))
-        _tombstone(tx, "*", case_id, "*")
-        _record_destroyed(tx, destroyed)
+        keys.store.tombstone(tx, "*", case_id, "*")
+        keys.store.record_destroyed(tx, destroyed.scope_key_ids, destroyed.fact_key_ids)
         generation = keys.store.bump_generation(tx)
     _settle(keys, generation, destroyed)
     return destroyed
@@ -209,8 +191,8 @@ def destroy_owner(keys: KeyManager, owner: str) -> Destroyed:
         destroyed.fact_key_ids = _live_key_ids(keys, tx, _blocks(tx, "owner", owner))
         tx.execute("DELETE FROM fact_key_blocks WHERE owner = ?", (owner,))
         tx.execute("DELETE FROM scope_keys WHERE owner = ?", (owner,))
-        _tombstone(tx, owner, "*", "*")
-        _record_destroyed(tx, destroyed)
+        keys.store.tombstone(tx, owner, "*", "*")
+        keys.store.record_destroyed(tx, destroyed.scope_key_ids, destroyed.fact_key_ids)
         generation = keys.store.bump_generation(tx)
     destroyed.kek_versions_destroyed[owner] = keys.keyring.retire(owner)
     _settle(keys, generation, destroyed)

@@ -17,7 +17,8 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, RecordConflictError
 
 from ledger import _erasure
-from ledger._case import REGISTRY_OWNER, Case, case_uuid
+from ledger._case import REGISTRY_OWNER, Case
+from ledger._case_state import case_uuid
 from ledger._command_data import ErasureReport, RequestContext
 from ledger._erasure_requests import ErasureRequest
 from ledger._errors import (

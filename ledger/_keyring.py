@@ -5,7 +5,9 @@
 ledger uses is named by topic in its environment (``CASELEDGER_KEK_PROVIDER_TOPIC``, set by the
 composition root through ``StoreConfig``), so nothing that uses the port names an adapter.
 Destroying a KEK version (the last step of an erasure epoch) rewrites the file atomically and
-fsyncs it, so a key store copied before the epoch can no longer be unwrapped.
+fsyncs it, so a key store copied before the epoch can no longer be unwrapped. Every provider
+journals the versions it destroys first (``ledger._erasure_journal``), so that a restore
+destroys them again.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Protocol, cast
 
 from eventsourcing.utils import resolve_topic
 
+from ledger._erasure_journal import ErasureJournal, journal_from_environment
 from ledger._errors import KeyDestroyedError, KeyringError, LedgerError, ScopeErasedError
 from ledger._sealing import new_key, unwrap_key, wrap_key
 
@@ -100,8 +103,9 @@ class _PartnerKeys:
 class LocalKeyring:
     """KEKs in a local JSON file, safe for several processes (flock) and threads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, journal: ErasureJournal | None = None) -> None:
         self._path = path
+        self.journal = journal
         self._lock_path = path.with_name(path.name + ".lock")
         self._mutex = threading.RLock()
         self._partners: dict[str, _PartnerKeys] = {}
@@ -109,10 +113,10 @@ class LocalKeyring:
         self._stamp: tuple[int, int, int] | None = None
 
     @classmethod
-    def create(cls, path: Path) -> LocalKeyring:
+    def create(cls, path: Path, *, journal: ErasureJournal | None = None) -> LocalKeyring:
         """Create an empty keyring file if none exists (never overwrites one)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        keyring = cls(path)
+        keyring = cls(path, journal=journal)
         with keyring._exclusive():
             if not path.exists():
                 keyring._write()
@@ -124,7 +128,7 @@ class LocalKeyring:
         path = environment.get(KEYRING_PATH)
         if not path:
             raise LedgerError(f"{KEYRING_PATH} is not set")
-        return cls.create(Path(path))
+        return cls.create(Path(path), journal=journal_from_environment(environment))
 
     # -- the port -------------------------------------------------------------------------
 
@@ -175,6 +179,8 @@ class LocalKeyring:
             if keys is None:
                 return []
             destroyed = sorted(v for v in keys.versions if v != keep)
+            if self.journal is not None:
+                self.journal.record_kek_versions(partner, destroyed)
             for version in destroyed:
                 del keys.versions[version]
             if destroyed:
@@ -184,6 +190,9 @@ class LocalKeyring:
     def retire(self, partner: str) -> list[int]:
         with self._exclusive():
             self._read()
+            if self.journal is not None:
+                doomed = self._partners[partner].versions if partner in self._partners else {}
+                self.journal.record_kek_versions(partner, doomed, retired=True)
             keys = self._partners.pop(partner, None)
             self._retired.add(partner)
             self._write()

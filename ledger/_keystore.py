@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ledger._erasure_journal import ErasureJournal
 from ledger._interprocess import SharedCounter, shared_counter
 from ledger._sql import Database, PostgresDatabase, SQLiteDatabase, Transaction
 
@@ -101,8 +102,11 @@ class KeyStore:
         *,
         create: bool = True,
         generation_mirror: SharedCounter | None = None,
+        journal: ErasureJournal | None = None,
     ) -> None:
         self.database = database
+        # Every key this store destroys is journaled first (``ledger._erasure_journal``).
+        self.journal = journal
         self.blob_type = database.blob_type
         # SQLite: the erasure generation mirrored in shared memory (see ``still_at``).
         self._mirror = generation_mirror
@@ -112,7 +116,7 @@ class KeyStore:
     def another_connection(self) -> KeyStore:
         """The same store on a connection of its own, for a background writer of fact-key
         blocks (which never moves the erasure generation)."""
-        return KeyStore(self.database.reopen(), create=False)
+        return KeyStore(self.database.reopen(), create=False, journal=self.journal)
 
     def transaction(self, *, write: bool, shared: bool = False) -> Any:
         """A transaction; ``shared`` for a writer that only inserts rows nothing else
@@ -171,10 +175,49 @@ class KeyStore:
         before ``tx`` commits (if ``tx`` then fails, the mirror is ahead and commits just
         ask the store until the generation catches up)."""
         tx.execute("UPDATE generation SET value = value + 1 WHERE id = 1")
+        return self._moved_to(tx)
+
+    def raise_generation(self, tx: KeyStoreTransaction, at_least: int) -> int:
+        """Move the generation past ``at_least`` (a restored store catching up with the
+        journal, so that no older copy passes for a current one); the new value."""
+        tx.execute(
+            "UPDATE generation SET value = CASE WHEN value > ? THEN value + 1 ELSE ? END"
+            " WHERE id = 1",
+            (at_least, at_least + 1),
+        )
+        return self._moved_to(tx)
+
+    def _moved_to(self, tx: KeyStoreTransaction) -> int:
         value = int(tx.execute("SELECT value FROM generation WHERE id = 1")[0][0])
+        if self.journal is not None:
+            self.journal.record_generation(value)
         if self._mirror is not None:
             self._mirror.raise_to(value)
         return value
+
+    # -- destruction (journaled first: see ``ledger._erasure_journal``) --------------------
+
+    def record_destroyed(
+        self, tx: KeyStoreTransaction, scope_key_ids: Sequence[str], fact_key_ids: Sequence[str]
+    ) -> None:
+        """Journal, then list as destroyed (in ``tx``), the keys ``tx`` destroys."""
+        ids = {*scope_key_ids, *fact_key_ids}
+        if self.journal is not None:
+            self.journal.record_keys(scope_key_ids, fact_key_ids)
+        tx.executemany("INSERT INTO destroyed_keys (key_id) VALUES (?)", [(k,) for k in ids])
+
+    def tombstone(self, tx: KeyStoreTransaction, owner: str, case_id: str, subject_id: str) -> None:
+        """Journal, then record (in ``tx``), that this scope was erased ("*": every one)."""
+        if self.journal is not None:
+            self.journal.record_tombstone(owner, case_id, subject_id)
+        tx.execute(
+            "DELETE FROM erased_scopes WHERE owner = ? AND case_id = ? AND subject_id = ?",
+            (owner, case_id, subject_id),
+        )
+        tx.execute(
+            "INSERT INTO erased_scopes (owner, case_id, subject_id) VALUES (?, ?, ?)",
+            (owner, case_id, subject_id),
+        )
 
     def find_scope_key(
         self, owner: str, case_id: str, subject_id: str, kind: str
@@ -274,7 +317,9 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
         yield list(items[start : start + size])
 
 
-def SQLiteKeyStore(path: Path) -> KeyStore:  # noqa: N802 - a factory named like the store
+def SQLiteKeyStore(  # noqa: N802 - a factory named like the store
+    path: Path, *, journal: ErasureJournal | None = None
+) -> KeyStore:
     """The key store in its own SQLite file (WAL, synchronous=FULL, secure_delete=ON).
 
     The WAL is folded back every 100 pages (SQLite's default is 1,000), so the checkpoint
@@ -284,9 +329,12 @@ def SQLiteKeyStore(path: Path) -> KeyStore:  # noqa: N802 - a factory named like
     return KeyStore(
         SQLiteDatabase(path, secure_delete=True, wal_autocheckpoint=100),
         generation_mirror=shared_counter(path, ".generation"),
+        journal=journal,
     )
 
 
-def PostgresKeyStore(conninfo: str, schema: str = "caseledger_keys") -> KeyStore:  # noqa: N802
+def PostgresKeyStore(  # noqa: N802
+    conninfo: str, schema: str = "caseledger_keys", *, journal: ErasureJournal | None = None
+) -> KeyStore:
     """The key store in its own PostgreSQL schema."""
-    return KeyStore(PostgresDatabase(conninfo, schema, lock_id=KEYSTORE_LOCK_ID))
+    return KeyStore(PostgresDatabase(conninfo, schema, lock_id=KEYSTORE_LOCK_ID), journal=journal)

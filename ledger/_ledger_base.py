@@ -16,9 +16,9 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import EventStore, JSONTranscoder, Mapper, Transcoding
 
 from ledger._bodies import open_current_bodies
-from ledger._case import Case, case_uuid
+from ledger._case import Case
 from ledger._case_cache import CaseCache
-from ledger._case_state import FactState
+from ledger._case_state import FactState, case_uuid
 from ledger._command_data import OpenedBody, PurposeRule, SamePurposeOnly
 from ledger._commit import GroupCommitter
 from ledger._errors import KeysChangedError, PurposeMismatchError

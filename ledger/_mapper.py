@@ -35,6 +35,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment, get_topic, resolve_topic
 
 from ledger._case import REGISTRY_SCOPE, Case, SealingScope
+from ledger._erasure_journal import journal_from_environment
 from ledger._errors import KeyDestroyedError, LedgerError, SealedError
 from ledger._keyring import open_key_provider
 from ledger._keys import KeyManager, runs
@@ -55,14 +56,16 @@ class SealingCipher(Cipher):
     def __init__(self, environment: Environment) -> None:
         provider = open_key_provider(environment)
         store: KeyStore
+        journal = journal_from_environment(environment)
         url = environment.get(KEYSTORE_URL)
         if url:
-            store = PostgresKeyStore(url, environment.get(KEYSTORE_SCHEMA, "caseledger_keys"))
+            schema = environment.get(KEYSTORE_SCHEMA, "caseledger_keys")
+            store = PostgresKeyStore(url, schema, journal=journal)
         else:
             path = environment.get(KEYSTORE_PATH)
             if not path:
                 raise LedgerError(f"{KEYSTORE_PATH} or {KEYSTORE_URL} must be set")
-            store = SQLiteKeyStore(Path(path))
+            store = SQLiteKeyStore(Path(path), journal=journal)
         batch = int(environment.get(FACT_KEY_BATCH, "64"))
         lifetime = environment.get(KEY_CACHE_SECONDS)
         self.keys = KeyManager(

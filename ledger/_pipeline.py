@@ -16,8 +16,9 @@ from uuid import UUID
 
 from eventsourcing.persistence import EventStore, RecordConflictError
 
-from ledger._case import Case, case_uuid
+from ledger._case import Case
 from ledger._case_cache import CaseCache
+from ledger._case_state import case_uuid
 from ledger._command_data import RequestContext, WriteResult
 from ledger._commit import GroupCommitter
 from ledger._errors import ConcurrencyConflictError, KeysChangedError

@@ -36,6 +36,7 @@ from pkcs11.exceptions import PinIncorrect, PinLocked, PKCS11Error
 from pkcs11.mechanisms import GCMParams
 from pkcs11.types import DecryptMixin, EncryptMixin, Object
 
+from ledger._erasure_journal import ErasureJournal, journal_from_environment
 from ledger._errors import (
     KeyDestroyedError,
     KeyProviderUnavailableError,
@@ -225,13 +226,17 @@ class _Connection:
 class Pkcs11KeyProvider:
     """``KeyEncryptionProvider`` over a PKCS#11 token (see the module docstring)."""
 
-    def __init__(self, config: Pkcs11Config) -> None:
+    def __init__(self, config: Pkcs11Config, *, journal: ErasureJournal | None = None) -> None:
         self.config = config
+        self.journal = journal  # versions are journaled before they are destroyed
         self._connection = _connection(config)
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str]) -> Pkcs11KeyProvider:
-        return cls(Pkcs11Config.from_environment(environment))
+        return cls(
+            Pkcs11Config.from_environment(environment),
+            journal=journal_from_environment(environment),
+        )
 
     # -- the port -------------------------------------------------------------------------
 
@@ -289,6 +294,8 @@ class Pkcs11KeyProvider:
     def destroy_versions_except(self, partner: str, keep: int) -> list[int]:
         def op(session: pkcs11.Session) -> list[int]:
             doomed = {v: objs for v, objs in _versions(session, partner).items() if v != keep}
+            if self.journal is not None:
+                self.journal.record_kek_versions(partner, doomed)
             for objects in doomed.values():
                 for obj in objects:
                     obj.destroy()
@@ -311,6 +318,8 @@ class Pkcs11KeyProvider:
                     }
                 )
             doomed = _versions(session, partner)
+            if self.journal is not None:
+                self.journal.record_kek_versions(partner, doomed, retired=True)
             for objects in doomed.values():
                 for obj in objects:
                     obj.destroy()

@@ -28,6 +28,7 @@ from eventsourcing.sqlite import (
 )
 from psycopg.sql import SQL, Composed, Identifier
 
+from ledger._erasure_journal import ERASURE_JOURNAL, JOURNAL_FILE
 from ledger._errors import KeysChangedError
 from ledger._keyring import KEK_PROVIDER_TOPIC, KEYRING_PATH
 from ledger._keystore import KEYSTORE_LOCK_ID
@@ -72,6 +73,11 @@ class StoreConfig:
     def keystore_path(self) -> Path:
         return self.data_dir / KEYSTORE_FILE
 
+    @property
+    def journal_path(self) -> Path:
+        """The erasure journal: outside every store, so no restore rolls it back."""
+        return self.data_dir / JOURNAL_FILE
+
     def application_env(self) -> dict[str, str]:
         """The explicit environment for a ledger application (no os.environ lookups)."""
         env = {
@@ -79,6 +85,7 @@ class StoreConfig:
             "CIPHER_TOPIC": "ledger._mapper:SealingCipher",
             "CASELEDGER_FACT_KEY_BATCH": str(self.fact_key_batch),
             "IS_SNAPSHOTTING_ENABLED": "no",  # a snapshot would outlive shredding
+            ERASURE_JOURNAL: str(self.journal_path),
         }
         env.update(self._key_provider_env())
         keystore_url = self.keystore_url or self.database_url

@@ -5,6 +5,7 @@ The covenant file is loaded once (``load_covenant``); every decision is a pure f
 ``AccessDecision`` with a ``ReasonCode`` the access log keeps.
 """
 
+from policies._action_listing import decide_action_listing
 from policies._case_reads import (
     decide_case_read,
     decide_case_sight,
@@ -22,6 +23,7 @@ from policies._diff import (
     diff_covenants,
 )
 from policies._diff_sections import ChangeKind, SectionChange, covenant_sections, diff_sections
+from policies._direction import admits_to_regie, decide_direction
 from policies._erasure_rules import (
     ErasureGround,
     ErasureRuling,
@@ -53,6 +55,7 @@ from policies._inputs import (
     CaseState,
     CaseStatus,
     ConsentState,
+    Director,
     EmergencyRequest,
     FactMetadata,
     LegalHold,
@@ -79,12 +82,19 @@ from policies._reasons import (
     explain,
     withheld_reason,
 )
+from policies._referral import decide_case_overview, decide_referral
 from policies._retention import (
     access_log_retention_until,
     case_retention_deadline,
     fact_retention_deadline,
     is_expired,
     is_on_hold,
+)
+from policies._starting_point import (
+    StartingPoint,
+    current_starting_point,
+    decide_starting_point_read,
+    is_goal,
 )
 from policies._writes import WriteAction, decide_write, required_roles
 
@@ -103,6 +113,7 @@ __all__ = [
     "CovenantProblem",
     "DecisionChange",
     "DecisionGroup",
+    "Director",
     "Disclosure",
     "Domain",
     "EmergencyRequest",
@@ -127,22 +138,30 @@ __all__ = [
     "SectionChange",
     "Sharing",
     "SharingLevel",
+    "StartingPoint",
     "SubjectId",
     "UserId",
     "Withheld",
     "WriteAction",
     "access_log_retention_until",
+    "admits_to_regie",
     "cancelled_meeting_deadline",
     "case_retention_deadline",
     "compare_covenants",
     "covenant_sections",
+    "current_starting_point",
+    "decide_action_listing",
+    "decide_case_overview",
     "decide_case_read",
     "decide_case_sight",
+    "decide_direction",
     "decide_erasure_confirmation",
     "decide_erasure_request",
     "decide_fact_read",
     "decide_meeting_write",
     "decide_minutes_read",
+    "decide_referral",
+    "decide_starting_point_read",
     "decide_subject_report",
     "decide_supervision",
     "decide_write",
@@ -155,6 +174,7 @@ __all__ = [
     "explain",
     "fact_retention_deadline",
     "is_expired",
+    "is_goal",
     "is_on_hold",
     "load_covenant",
     "meeting_roles",

@@ -22,8 +22,9 @@ step  check                                        denial
 13    reader's partner owns the fact               **allowed** allowed_owner
 14    case active (procesregisseur: also triage)   case_not_active
 15    reader's partner an active participant       not_participant (*), participant_removed
-16    sharing level admits the reader              sharing_excludes_reader (*),
-                                                   special_category_requires_named_partner (*)
+16    sharing level admits the reader (``regie``:  sharing_excludes_reader (*),
+      the office's procesregisseur and the case's  special_category_requires_named_partner (*)
+      named casusregisseur only)
 17    **allowed**: allowed_consent on a consent basis, else allowed_regie / allowed_sharing /
       allowed_named_partner
 ====  ===========================================  =============================================
@@ -61,10 +62,10 @@ from policies._checks import (
     check_terms,
 )
 from policies._covenant import Covenant, EmergencyRule
+from policies._direction import admits_to_regie
 from policies._identity import Principal
 from policies._inputs import (
     NO_CONTENT_ROLES,
-    REGIE_ROLES,
     CaseState,
     CaseStatus,
     ConsentState,
@@ -127,7 +128,7 @@ def decide_fact_read(
     participation = check_participant(case, principal.partner, now)
     if participation is not None and participation.reason is R.participant_removed:
         return participation
-    sharing = _sharing(covenant, principal, fact, basis, consent=consent is not None)
+    sharing = _sharing(covenant, principal, fact, case, basis, consent=consent is not None)
     if participation is None and sharing.allowed:
         return sharing
     blocked = participation or sharing
@@ -180,7 +181,13 @@ def matching_consent(
 
 
 def _sharing(
-    covenant: Covenant, principal: Principal, fact: FactMetadata, basis: str, *, consent: bool
+    covenant: Covenant,
+    principal: Principal,
+    fact: FactMetadata,
+    case: CaseState,
+    basis: str,
+    *,
+    consent: bool,
 ) -> AccessDecision:
     level = fact.sharing.level
     if level is SharingLevel.owner:
@@ -189,7 +196,8 @@ def _sharing(
     if level is not SharingLevel.partners and any(map(covenant.is_special, fact.categories)):
         return deny(R.special_category_requires_named_partner, basis)
     if level is SharingLevel.regie:
-        admitted, granted = bool(principal.roles & REGIE_ROLES), R.allowed_regie
+        # Only the office's procesregisseur and the casusregisseur this case names.
+        admitted, granted = admits_to_regie(covenant, principal, case), R.allowed_regie
     elif level is SharingLevel.participants:
         admitted, granted = True, R.allowed_sharing
     else:

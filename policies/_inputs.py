@@ -14,7 +14,15 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from policies._errors import PolicyError
-from policies._identity import CaseId, ConsentId, FactId, PartnerId, PurposeId, SubjectId
+from policies._identity import (
+    CaseId,
+    ConsentId,
+    FactId,
+    PartnerId,
+    PurposeId,
+    SubjectId,
+    UserId,
+)
 
 
 class Role(StrEnum):
@@ -34,8 +42,8 @@ class Role(StrEnum):
 #: served by the ledger.
 NO_CONTENT_ROLES = frozenset({Role.administratief_medewerker, Role.privacy_officer, Role.client})
 
-#: Roles that direct the case and so are admitted by the ``regie`` sharing level.
-REGIE_ROLES = frozenset({Role.procesregisseur, Role.casusregisseur})
+#: The roles a case names one user for (``PUT /v1/cases/{case}/<role>``): who directs it.
+DIRECTOR_ROLES = frozenset({Role.procesregisseur, Role.casusregisseur})
 
 
 class SharingLevel(StrEnum):
@@ -171,13 +179,36 @@ class NotificationDecision:
 
 
 @dataclass(frozen=True, slots=True)
+class Director:
+    """The user named to direct a case in one role, the partner it works for, and since when.
+
+    Naming again replaces the earlier one at once (the ledger keeps the history as events).
+    """
+
+    user: UserId
+    partner: PartnerId
+    named_at: datetime
+
+    def __post_init__(self) -> None:
+        require_aware("named_at", self.named_at)
+
+    def is_reader(self, user: str, partner: str) -> bool:
+        """Is this the user (at this partner) the case named? Acting on behalf of the named
+        user does not make a colleague the director: the reader must be the named user."""
+        return self.user == user and self.partner == partner
+
+
+@dataclass(frozen=True, slots=True)
 class CaseState:
     """The case as far as policy needs it.
 
     ``decided_at`` is the triage decision time (required once the case left triage),
     ``closed_at`` the closing time (required when closed), ``erased_at`` the erasure time of an
     erased case (optional; without it the access-log retention of an erased case is unknown).
-    ``participants`` includes the partnership office ``zvh`` and the referring partner.
+    ``participants`` includes the partnership office ``zvh`` and, for a case a procesregisseur
+    opened, the referring partner. ``referrer`` is the partner whose melder referred the case
+    (``POST /v1/referrals``); that partner takes part only once it is invited.
+    ``casusregisseur`` and ``procesregisseur`` are the users the case names to direct it.
     """
 
     case_id: CaseId
@@ -192,6 +223,9 @@ class CaseState:
     erased_at: datetime | None = None
     legal_basis: str = ""
     notification: NotificationDecision | None = None
+    referrer: PartnerId | None = None
+    casusregisseur: Director | None = None
+    procesregisseur: Director | None = None
 
     def __post_init__(self) -> None:
         for name in ("opened_at", "decided_at", "closed_at", "erased_at"):

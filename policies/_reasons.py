@@ -23,6 +23,8 @@ class ReasonCode(StrEnum):
     allowed_owner                             yes      the reader's partner owns the fact
     allowed_sharing                           yes      sharing ``participants``; reader participates
     allowed_regie                             yes      sharing ``regie``; reader directs the case
+                                                       (office procesregisseur, named
+                                                       casusregisseur)
     allowed_named_partner                     yes      sharing ``partners``; reader's partner named
     allowed_consent                           yes      admitted, and a matching consent is in force
     allowed_participant                       yes      active participant (case data, writes)
@@ -67,6 +69,12 @@ class ReasonCode(StrEnum):
     erasure_request_expired                   no       the erasure request was not confirmed in time
     ground_not_for_scope                      no       this erasure ground does not fit this scope
     office_not_erasable                       no       the partnership office is never erased whole
+    director_role_not_held                    no       the named partner may not hold that role
+    director_not_participant                  no       the named casusregisseur's partner is no
+                                                       participant
+    allowed_referrer                          yes      the referring melder: its referral and the
+                                                       triage outcome, nothing else
+    goal_not_shared_with_participants         no       the shared goal is for every participant
     ========================================  =======  =============================================
 
     ``emergency_window_expired`` is no longer decided (grants end with ``emergency_expired``);
@@ -120,6 +128,10 @@ class ReasonCode(StrEnum):
     erasure_request_expired = "erasure_request_expired"
     ground_not_for_scope = "ground_not_for_scope"
     office_not_erasable = "office_not_erasable"
+    director_role_not_held = "director_role_not_held"
+    director_not_participant = "director_not_participant"
+    allowed_referrer = "allowed_referrer"
+    goal_not_shared_with_participants = "goal_not_shared_with_participants"
 
     @property
     def grants(self) -> bool:
@@ -149,6 +161,7 @@ _GRANTING = frozenset(
         ReasonCode.privacy_officer_metadata,
         ReasonCode.emergency_granted,
         ReasonCode.allowed_owner_metadata,
+        ReasonCode.allowed_referrer,
     }
 )
 
@@ -161,7 +174,7 @@ _R = ReasonCode
 _DESCRIPTIONS: dict[ReasonCode, str] = {
     _R.allowed_owner: "the reader's organisation contributed the fact and remains its owner",
     _R.allowed_sharing: "the owner shared it with every active participant",
-    _R.allowed_regie: "the owner shared it with the case and process directors",
+    _R.allowed_regie: "the owner shared it with the procesregisseur and the named casusregisseur",
     _R.allowed_named_partner: "the owner named the reader's organisation",
     _R.allowed_consent: "the person's consent for this reader and purpose is in force",
     _R.allowed_participant: "the reader's organisation is an active participant",
@@ -212,6 +225,14 @@ _DESCRIPTIONS: dict[ReasonCode, str] = {
     _R.erasure_request_expired: "the erasure request was not confirmed in time",
     _R.ground_not_for_scope: "this ground cannot justify erasing this scope",
     _R.office_not_erasable: "the partnership office itself cannot be erased as an owner",
+    _R.director_role_not_held: "the covenant does not let the named partner hold this role",
+    _R.director_not_participant: "the named casusregisseur's organisation does not take part",
+    _R.allowed_referrer: (
+        "the reader's organisation referred the case: its referral and the triage outcome only"
+    ),
+    _R.goal_not_shared_with_participants: (
+        "the shared goal is shared with every active participant (sharing participants)"
+    ),
 }
 
 

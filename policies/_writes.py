@@ -19,7 +19,9 @@ remove_participant    procesregisseur                             active        
 record_fact           as add_subject; the caller's partner owns   triage, active    participant
                       the fact; its terms are declared, its
                       purpose fits the case, special categories
-                      are shared with named partners only
+                      are shared with named partners only; the
+                      shared goal (policies._starting_point) by
+                      the procesregisseur, shared with participants
 correct_fact          the owner                                   triage, active    owner
 retract_fact          the owner, also after removal               triage, active    owner
 agree_action          procesregisseur, clerk                      active            role
@@ -56,6 +58,7 @@ from policies._errors import PolicyError
 from policies._identity import PartnerId, Principal
 from policies._inputs import CaseState, CaseStatus, FactMetadata, Role, SharingLevel, require_aware
 from policies._reasons import AccessDecision, ReasonCode, allow, deny
+from policies._starting_point import check_goal
 
 R = ReasonCode
 S = CaseStatus
@@ -188,27 +191,32 @@ def _contribution(
     ):
         return deny(R.case_not_active, f"{basis}; case in triage: melder and procesregisseur only")
     if action is A.record_fact:
-        denial = _recordable(covenant, principal, case, _need(action, fact))
+        denial = check_recordable(covenant, principal, case.purpose, _need(action, fact))
         if denial is not None:
             return denial
     return allow(R.allowed_participant, f"{basis}; {principal.partner} participates")
 
 
-def _recordable(
-    covenant: Covenant, principal: Principal, case: CaseState, fact: FactMetadata
+def check_recordable(
+    covenant: Covenant, principal: Principal, case_purpose: str, fact: FactMetadata
 ) -> AccessDecision | None:
+    """The caller's partner owns ``fact``, its terms are declared, its purpose fits the case's
+    and a special category is shared with named partners only (also for a referral)."""
     # DESIGN principle 1: the owner is the authenticated caller's partner, never the body's.
     if fact.owner != principal.partner:
         return deny(R.not_owner, "a fact is owned by the partner that records it")
     denial = (
         check_terms(covenant, fact)
         or check_purpose(covenant, fact.purpose)
-        or check_compatible(covenant, fact.purpose, case.purpose)
+        or check_compatible(covenant, fact.purpose, case_purpose)
     )
     if denial is not None:
         return denial
     if not all(covenant.is_partner(partner) for partner in fact.sharing.partners):
         return deny(R.undeclared_term, "sharing names a partner not declared")
+    denial = check_goal(covenant, principal, fact)
+    if denial is not None:
+        return denial
     special = any(map(covenant.is_special, fact.categories))
     # AVG art. 9 and 10: health and criminal facts only to partners the owner names.
     if special and fact.sharing.level in (SharingLevel.regie, SharingLevel.participants):

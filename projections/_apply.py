@@ -103,6 +103,33 @@ def _opened(ex: Executor, case_id: str, e: Any) -> None:
         )
 
 
+def _referred(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute(
+        "INSERT INTO cl_cases (case_id, status, phase, purpose, legal_basis, referred_by,"
+        " opened_by, opened_at, version, redacted_events) VALUES (?, 'triage', ?, ?, ?, ?, ?, ?,"
+        " 0, 0)",
+        (case_id, e.phase, e.purpose, e.legal_basis, e.partner, e.partner, _t(e.timestamp)),
+    )
+    # The office is the only participant; the referring partner takes part once invited.
+    ex.execute(
+        "INSERT INTO cl_participants (case_id, org, invited_at) VALUES (?, ?, ?)",
+        (case_id, e.office, _t(e.timestamp)),
+    )
+    ex.execute(
+        "INSERT INTO cl_referrals (case_id, org, melder, referred_at) VALUES (?, ?, ?, ?)",
+        (case_id, e.partner, e.actor, _t(e.timestamp)),
+    )
+
+
+def _director(ex: Executor, case_id: str, e: Any) -> None:
+    ex.execute("DELETE FROM cl_directors WHERE case_id = ? AND role = ?", (case_id, e.role))
+    ex.execute(
+        "INSERT INTO cl_directors (case_id, role, user_id, org, named_by, named_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (case_id, e.role, e.user, e.org, e.actor, _t(e.timestamp)),
+    )
+
+
 def _redacted(ex: Executor, case_id: str, e: Any, *, created: bool) -> None:
     if created:
         ex.execute(
@@ -150,7 +177,7 @@ def _fact(ex: Executor, case_id: str, e: Any) -> None:
     ex.execute(
         "INSERT INTO cl_facts (fact_id, case_id, owner, author, kind, categories, subjects,"
         " purpose, legal_basis, sharing_level, sharing_partners, recorded_at, body_version,"
-        " revisions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+        " revisions, recorded_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
         (
             e.fact_id,
             case_id,
@@ -165,6 +192,7 @@ def _fact(ex: Executor, case_id: str, e: Any) -> None:
             _j(e.sharing_partners),
             _t(e.timestamp),
             e.originator_version,
+            e.originator_version,  # recorded_version: the case version that recorded it
         ),
     )
     for subject in e.subjects:
@@ -351,4 +379,6 @@ _HANDLERS: dict[type[Any], Callable[[Executor, str, Any], None]] = {
     Case.NotificationReviewed: _notification_reviewed,
     Case.EmergencyAccessGranted: _emergency_granted,
     Case.EmergencyAccessReviewed: _emergency_reviewed,
+    Case.Referred: _referred,
+    Case.DirectorNamed: _director,
 }

@@ -19,6 +19,7 @@ from policies import (
     CaseStatus,
     ConsentId,
     ConsentState,
+    Director,
     FactId,
     FactMetadata,
     LegalHold,
@@ -29,6 +30,7 @@ from policies import (
     Sharing,
     SharingLevel,
     SubjectId,
+    UserId,
 )
 from projections._store import CaseViews
 
@@ -94,6 +96,14 @@ def load_snapshot(views: CaseViews, case_id: str) -> CaseSnapshot:
             (case_id,),
         )
     )
+    directors = {
+        str(role): Director(UserId(user), PartnerId(org), as_instant(named) or EPOCH)
+        for role, user, org, named in views.fetch(
+            "SELECT role, user_id, org, named_at FROM cl_directors WHERE case_id = ?",
+            (case_id,),
+        )
+    }
+    referrer = views.fetch("SELECT org FROM cl_referrals WHERE case_id = ?", (case_id,))
     state = CaseState(
         case_id=CaseId(case_id),
         status=CaseStatus(status),
@@ -107,6 +117,9 @@ def load_snapshot(views: CaseViews, case_id: str) -> CaseSnapshot:
         erased_at=as_instant(erased),
         legal_basis=str(basis),
         notification=_notification_decision(notification[0], notification[1]),
+        referrer=PartnerId(referrer[0][0]) if referrer else None,
+        casusregisseur=directors.get("casusregisseur"),
+        procesregisseur=directors.get("procesregisseur"),
     )
     subjects = [
         (str(s), str(r))

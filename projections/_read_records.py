@@ -12,13 +12,22 @@ from datetime import datetime
 from typing import Any
 
 from ledger import CaseNotFoundError
-from policies import Principal
+from policies import AccessDecision, Principal
 
 Clock = Callable[[], datetime]
 
 
 class ReadDeniedError(CaseNotFoundError):
     """The caller may not see this case; looks exactly like an unknown case (404)."""
+
+
+class ReadRefusedError(Exception):
+    """A refusal the caller may know of (nothing it may not see is revealed by it): the clerk
+    on a case's starting point, a listing no case could allow. ``decision`` is logged."""
+
+    def __init__(self, decision: AccessDecision) -> None:
+        super().__init__(str(decision.reason))
+        self.decision = decision
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +90,13 @@ class CaseOverview:
     withheld_by_reason: dict[str, int] = field(default_factory=dict)
     #: The reader's emergency grant in use: id and end of its time box.
     emergency_grant: dict[str, str] | None = None
+    #: Who directs the case, per role (left out of the referring melder's view).
+    direction: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: The referring partner of a referred case (``POST /v1/referrals``).
+    referred_by: str | None = None
+    #: The current shared starting point among the shown facts: ``pictures`` (owner and
+    #: fact id each) and ``goal`` (its fact id, or None).
+    starting_point: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,8 @@ TABLES = {
         subjects TEXT NOT NULL, purpose TEXT NOT NULL, legal_basis TEXT NOT NULL,
         sharing_level TEXT NOT NULL, sharing_partners TEXT NOT NULL, recorded_at TEXT NOT NULL,
         body_version INTEGER NOT NULL, revisions INTEGER NOT NULL, corrected_at TEXT,
-        retracted_at TEXT, erased_at TEXT, PRIMARY KEY (case_id, fact_id))""",
+        retracted_at TEXT, erased_at TEXT, recorded_version INTEGER NOT NULL,
+        PRIMARY KEY (case_id, fact_id))""",
     "cl_fact_subjects": """CREATE TABLE IF NOT EXISTS cl_fact_subjects (
         case_id TEXT NOT NULL, subject_id TEXT NOT NULL, fact_id TEXT NOT NULL,
         PRIMARY KEY (case_id, subject_id, fact_id)){without_rowid}""",
@@ -55,6 +56,14 @@ TABLES = {
         org TEXT NOT NULL, roles TEXT NOT NULL, started_at TEXT NOT NULL,
         ends_at TEXT NOT NULL, reviewed TEXT, reviewed_at TEXT, reviewed_by TEXT,
         inform TEXT)""",
+    # Who directs each case: the user named per role (casusregisseur, procesregisseur).
+    "cl_directors": """CREATE TABLE IF NOT EXISTS cl_directors (
+        case_id TEXT NOT NULL, role TEXT NOT NULL, user_id TEXT NOT NULL, org TEXT NOT NULL,
+        named_by TEXT NOT NULL, named_at TEXT NOT NULL, PRIMARY KEY (case_id, role))""",
+    # Cases a melder referred (POST /v1/referrals): the referring partner and melder.
+    "cl_referrals": """CREATE TABLE IF NOT EXISTS cl_referrals (
+        case_id TEXT PRIMARY KEY, org TEXT NOT NULL, melder TEXT NOT NULL,
+        referred_at TEXT NOT NULL)""",
 }
 INDEXES = [
     "CREATE INDEX IF NOT EXISTS cl_facts_by_case ON cl_facts (case_id, recorded_at)",
@@ -62,6 +71,7 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS cl_consents_by_case ON cl_consents (case_id)",
     "CREATE INDEX IF NOT EXISTS cl_participants_by_org ON cl_participants (org, case_id)",
     "CREATE INDEX IF NOT EXISTS cl_grants_by_case ON cl_emergency_grants (case_id, actor)",
+    "CREATE INDEX IF NOT EXISTS cl_referrals_by_org ON cl_referrals (org, case_id)",
 ]
 # Tables in a stable order, with the key used to order rows for content hashes.
 ORDERED_TABLES = {
@@ -75,4 +85,6 @@ ORDERED_TABLES = {
     "cl_erasures": "erasure_id, case_id",
     "cl_holds": "hold_id",
     "cl_emergency_grants": "grant_id",
+    "cl_directors": "case_id, role",
+    "cl_referrals": "case_id",
 }

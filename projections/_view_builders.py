@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from policies import AccessDecision, Disclosure, FactMetadata, ReasonCode, SharingLevel
+from policies import (
+    AccessDecision,
+    CaseState,
+    Director,
+    Disclosure,
+    FactMetadata,
+    ReasonCode,
+    SharingLevel,
+)
 from projections._case_state import CaseSnapshot
 from projections._read_records import ActionView, FactView
 from projections._store import CaseViews
@@ -70,4 +78,17 @@ def notification_view(snapshot: CaseSnapshot, reason: str | None) -> dict[str, A
         "decided_by": decided_by,
         "decided_at": decided_at,
         "reason": reason,
+    }
+
+
+def direction_view(state: CaseState) -> dict[str, dict[str, str]]:
+    """Who directs the case: the user (and partner) named per role, and since when."""
+    named: dict[str, Director | None] = {
+        "casusregisseur": state.casusregisseur,
+        "procesregisseur": state.procesregisseur,
+    }
+    return {
+        role: {"user": d.user, "org": d.partner, "named_at": d.named_at.isoformat()}
+        for role, d in named.items()
+        if d is not None
     }

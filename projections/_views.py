@@ -22,7 +22,9 @@ from policies import (
     Covenant,
     Disclosure,
     FactMetadata,
+    ReasonCode,
     SharingLevel,
+    decide_case_overview,
     decide_case_read,
     decide_case_sight,
     decide_fact_read,
@@ -30,6 +32,7 @@ from policies import (
     withheld_reason,
 )
 from projections._access_entries import case_entry, fact_entries
+from projections._action_list import ActionPage, ActionQuery, list_actions
 from projections._candidate_cache import CandidateCache
 from projections._case_state import CaseSnapshot, load_fact_candidates, load_snapshot
 from projections._glass import Glass, find_glass, grant_view, record_grant
@@ -42,7 +45,13 @@ from projections._read_records import (
     ReadRequest,
 )
 from projections._runner import ProjectionRunner
-from projections._view_builders import action_views, fact_view, notification_view
+from projections._starting_point import StartingPointView, read_starting_point, starting_point_refs
+from projections._view_builders import (
+    action_views,
+    direction_view,
+    fact_view,
+    notification_view,
+)
 
 
 class ReadService:
@@ -69,7 +78,7 @@ class ReadService:
     def case_overview(self, request: ReadRequest, case_id: str) -> CaseOverview:
         now = self.clock()
         snapshot = self.snapshot(case_id)
-        case_decision = decide_case_read(
+        case_decision = decide_case_overview(
             self.covenant, request.principal, request.purpose, snapshot.state, now
         )
         facts = self.fact_candidates(case_id, version=snapshot.version)
@@ -119,33 +128,49 @@ class ReadService:
             if d.allowed and d.disclosure is Disclosure.content
         ]
         metadata_only = sight.disclosure is Disclosure.metadata
+        # The referring melder sees its own referral and the triage outcome, nothing else.
+        referrer = sight.reason is ReasonCode.allowed_referrer
         bodies, actions_text, notification_reason = self._open(
-            case_id, content_ids, request.purpose, want_text=not metadata_only
+            case_id, content_ids, request.purpose, want_text=not (metadata_only or referrer)
         )
         visible = [fact_view(meta, d, bodies) for meta, d in decisions if d.allowed]
-        actions = action_views(self.views, case_id, actions_text, metadata_only=metadata_only)
+        actions = (
+            []
+            if referrer
+            else action_views(self.views, case_id, actions_text, metadata_only=metadata_only)
+        )
+        state = snapshot.state
+        concerned = {s for fact in visible for s in fact.subjects}
+        subjects = [(s, r) for s, r in snapshot.subjects if not referrer or s in concerned]
+        # The referring melder is not told how many other facts the case holds either.
         withheld = Counter(
             str(withheld_reason(d, owner_level=meta.sharing.level is SharingLevel.owner))
             for meta, d in decisions
-            if not d.allowed
+            if not d.allowed and not referrer
+        )
+        starting_point = starting_point_refs(
+            self, case_id, facts, {meta.fact_id: d for meta, d in decisions}
         )
         return CaseOverview(
             case_id=case_id,
             status=str(snapshot.state.status),
             phase=snapshot.phase,
             purpose=snapshot.state.purpose,
-            participants=tuple(
-                sorted(p for p, part in snapshot.state.participants.items() if part.is_active(now))
-            ),
-            subjects=tuple({"subject_id": s, "case_role": role} for s, role in snapshot.subjects),
+            participants=()
+            if referrer
+            else tuple(sorted(p for p, part in state.participants.items() if part.is_active(now))),
+            subjects=tuple({"subject_id": s, "case_role": role} for s, role in subjects),
             facts=tuple(visible),
             withheld=sum(withheld.values()),
             actions=tuple(actions),
             version=version,
-            notification=notification_view(snapshot, notification_reason),
+            notification=None if referrer else notification_view(snapshot, notification_reason),
             emergency=granted_by_glass,
             withheld_by_reason=dict(sorted(withheld.items())),
             emergency_grant=grant_view(glass) if granted_by_glass else None,
+            direction={} if referrer else direction_view(state),
+            referred_by=state.referrer,
+            starting_point=starting_point,
         )
 
     def action_list(self, request: ReadRequest, case_id: str) -> tuple[int, list[ActionView]]:
@@ -163,6 +188,14 @@ class ReadService:
         actions = action_views(self.views, case_id, texts, metadata_only=metadata_only)
         return snapshot.version, actions
 
+    def starting_point(self, request: ReadRequest, case_id: str) -> StartingPointView:
+        """The case's current shared starting point (``projections._starting_point``)."""
+        return read_starting_point(self, request, case_id)
+
+    def actions_across_cases(self, request: ReadRequest, query: ActionQuery) -> ActionPage:
+        """A page of the actions of every case the reader may see (``projections._action_list``)."""
+        return list_actions(self, request, query)
+
     def list_cases(self, request: ReadRequest) -> list[CaseSummary]:
         """Cases whose process data the caller may see, with phase and status."""
         now = self.clock()
@@ -170,16 +203,17 @@ class ReadService:
         if reads_beyond_participation(self.covenant, request.principal, request.purpose):
             rows = self.views.fetch("SELECT case_id FROM cl_cases ORDER BY opened_at, case_id")
         else:
-            # Nobody else can be allowed a case its partner does not take part in.
+            # Nobody else can be allowed a case its partner does not take part in, but for
+            # the referrer's view of the cases its partner referred.
             rows = self.views.fetch(
                 "SELECT case_id FROM cl_participants WHERE org = ? AND removed_at IS NULL"
-                " ORDER BY case_id",
-                (request.principal.partner,),
+                " UNION SELECT case_id FROM cl_referrals WHERE org = ? ORDER BY case_id",
+                (request.principal.partner, request.principal.partner),
             )
         summaries = []
         for (case_id,) in rows:
             snapshot = self.snapshot(str(case_id), catch_up=False)
-            decision = decide_case_read(
+            decision = decide_case_overview(
                 self.covenant, request.principal, request.purpose, snapshot.state, now
             )
             if decision.allowed:
@@ -265,6 +299,16 @@ class ReadService:
         texts = {aid: a.what for aid, a in case.actions.items()}
         reason = case.notification.reason if case.notification is not None else None
         return bodies, texts, reason
+
+    def open_fact_bodies(
+        self, case_id: str, fact_ids: Sequence[str], purpose: str
+    ) -> dict[str, Any]:
+        """Open admitted fact bodies for the decision's purpose (callers decided and logged)."""
+        return self._open(case_id, fact_ids, purpose, want_text=False)[0]
+
+    def open_action_texts(self, case_id: str) -> dict[str, str]:
+        """The case's action descriptions by action id (callers decided and logged)."""
+        return self._open(case_id, [], "", want_text=True)[1]
 
     def open_for_subject_access(
         self, case_id: str, subject_id: str, fact_ids: Sequence[str]

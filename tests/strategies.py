@@ -22,6 +22,7 @@ from policies import (
     ConsentId,
     ConsentState,
     Covenant,
+    Director,
     EmergencyRequest,
     FactId,
     FactMetadata,
@@ -63,6 +64,11 @@ def at(days: float = 0, hours: float = 0) -> datetime:
 
 def reader(partner: str, *roles: str) -> Principal:
     return Principal(UserId(f"user_{partner}"), PartnerId(partner), frozenset(map(RoleId, roles)))
+
+
+def directed_by(c: CaseState, who: Principal, since: datetime = T0) -> CaseState:
+    """``c`` with ``who`` named as its casusregisseur (``PUT .../casusregisseur``)."""
+    return replace(c, casusregisseur=Director(who.user, who.partner, since))
 
 
 def shared(level: str, *partners: str) -> Sharing:
@@ -294,7 +300,16 @@ def case_states(draw: st.DrawFn) -> CaseState:
     decided = draw(instants)
     closed = decided + timedelta(hours=draw(st.integers(0, 300 * 24)))
     partners = draw(st.frozensets(st.sampled_from(vocab().partners), max_size=6))
-    return case(
+    # Sometimes a named casusregisseur: the random reader ("user_x") or somebody else.
+    director = draw(
+        st.none()
+        | st.builds(
+            lambda user, partner: Director(UserId(user), PartnerId(partner), T0),
+            st.sampled_from(["user_x", "user_y"]),
+            st.sampled_from(vocab().partners),
+        )
+    )
+    state = case(
         status,
         purpose=draw(purposes),
         participants={PartnerId(p): draw(participations(p)) for p in sorted(partners)},
@@ -304,6 +319,7 @@ def case_states(draw: st.DrawFn) -> CaseState:
         closed_at=closed if status is CaseStatus.closed else draw(st.none() | st.just(closed)),
         erased_at=draw(optional_instants),
     )
+    return replace(state, casusregisseur=director)
 
 
 random_reads = st.builds(
@@ -378,7 +394,10 @@ def allowed_reads(draw: st.DrawFn) -> ReadScenario:
         recorded_at=recorded,
     )
     the_case = case(purpose=fact_purpose, participants=participants, consents=agreed)
-    return ReadScenario(reader(partner, role), purpose, None, the_fact, the_case, now)
+    who = reader(partner, role)
+    if level is SharingLevel.regie:  # regie opens to the casusregisseur the case names
+        the_case = directed_by(the_case, who)
+    return ReadScenario(who, purpose, None, the_fact, the_case, now)
 
 
 def _participants(

@@ -5,16 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.routes import (
+    action_overview,
     actions,
     audit,
     cases,
     consents,
+    direction,
     erasures,
     facts,
     health,
     meetings,
     members,
     privacy,
+    referrals,
+    starting_point,
 )
 
 
@@ -32,5 +36,9 @@ def build_routers() -> list[APIRouter]:
         audit.build_router(),
         erasures.build_router(),
         privacy.build_router(),
+        direction.build_router(),
+        referrals.build_router(),
+        starting_point.build_router(),
+        action_overview.build_router(),
         meetings.build_router(),
     ]

@@ -16,6 +16,7 @@ from api._responses import (
     CaseSummaryPublic,
     FactPublic,
     SharingPublic,
+    StartingPointRefs,
     SubjectPublic,
     WriteAck,
 )
@@ -37,7 +38,7 @@ from api.routes._common import (
     require_declared,
 )
 from policies import WriteAction
-from projections import ActionView, CaseOverview
+from projections import ActionView, CaseOverview, FactView
 
 A = WriteAction
 
@@ -91,36 +92,14 @@ def get_case(
 
 
 def case_public(view: CaseOverview) -> CasePublic:
-    facts = []
-    for f in view.facts:
-        sharing = SharingPublic(level=str(f.sharing["level"]))
-        if "partners" in f.sharing:
-            sharing.partners = list(f.sharing["partners"])
-        fact = FactPublic(
-            fact_id=f.fact_id,
-            kind=f.kind,
-            owner=f.owner,
-            subjects=list(f.subjects),
-            categories=list(f.categories),
-            purpose=f.purpose,
-            legal_basis=f.legal_basis,
-            sharing=sharing,
-            recorded_at=f.recorded_at,
-            emergency=f.emergency,
-        )
-        if f.status is not None:
-            fact.status = f.status
-        if f.has_body:
-            fact.body = f.body
-        facts.append(fact)
-    return CasePublic(
+    case = CasePublic(
         case_id=view.case_id,
         status=view.status,
         phase=view.phase,
         purpose=view.purpose,
         participants=list(view.participants),
         subjects=[SubjectPublic(**s) for s in view.subjects],
-        facts=facts,
+        facts=[fact_public(f) for f in view.facts],
         withheld=view.withheld,
         actions=[action_public(a) for a in view.actions],
         version=view.version,
@@ -128,7 +107,36 @@ def case_public(view: CaseOverview) -> CasePublic:
         emergency=view.emergency,
         withheld_by_reason=view.withheld_by_reason,
         emergency_grant=view.emergency_grant,
+        direction=view.direction,
+        referred_by=view.referred_by,
     )
+    if view.starting_point is not None:
+        case.starting_point = StartingPointRefs.model_validate(view.starting_point)
+    return case
+
+
+def fact_public(f: FactView) -> FactPublic:
+    """A fact as shown; ``body`` only where its content was disclosed and opened."""
+    sharing = SharingPublic(level=str(f.sharing["level"]))
+    if "partners" in f.sharing:
+        sharing.partners = list(f.sharing["partners"])
+    fact = FactPublic(
+        fact_id=f.fact_id,
+        kind=f.kind,
+        owner=f.owner,
+        subjects=list(f.subjects),
+        categories=list(f.categories),
+        purpose=f.purpose,
+        legal_basis=f.legal_basis,
+        sharing=sharing,
+        recorded_at=f.recorded_at,
+        emergency=f.emergency,
+    )
+    if f.status is not None:
+        fact.status = f.status
+    if f.has_body:
+        fact.body = f.body
+    return fact
 
 
 def action_public(action: ActionView) -> ActionPublic:

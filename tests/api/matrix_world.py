@@ -2,7 +2,8 @@
 
 Cases: A (active), C (closed), T (in triage), K (active, to be closed). A, C and K have the
 participants zvh (office), politie (referrer), ggz, woningcorporatie and ggd; reclassering was
-invited and removed; gemeente never took part. Every fact body is a canary.
+invited and removed; gemeente never took part. A, C and K name woningcorporatie's
+casusregisseur. Every fact body is a canary.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class World:
     gone: set[str] = field(default_factory=set)  # retracted or erased fact ids
     pools: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
     actions: dict[str, str] = field(default_factory=dict)
+    directors: dict[str, str] = field(default_factory=dict)  # case key -> casusregisseur's org
     erasure_id: str = ""
 
     # -- building -------------------------------------------------------------------------
@@ -81,6 +83,10 @@ class World:
         self.subjects[key] = self.post(PR, f"{base}/subjects", {"case_role": "client"}, 201)[
             "subject_id"
         ]
+        # Regie facts open to the casusregisseur the case names (and the procesregisseur).
+        director = {"user": "woningcorporatie-casusregisseur", "org": "woningcorporatie"}
+        ok(self.client.put(f"{base}/casusregisseur", json=director, headers=self.auth.headers(PR)))
+        self.directors[key] = "woningcorporatie"
         if key == "K":
             self.client.delete(f"{base}/participants/reclassering", headers=self.auth.headers(PR))
             return

@@ -120,8 +120,9 @@ def may_read(who: Who, purpose: str, world: World, fact_id: str) -> bool:
         return False
     if info.owner == org or info.level == "participants":
         return True
-    if info.level == "regie":
-        return role in ("procesregisseur", "casusregisseur")
+    if info.level == "regie":  # the procesregisseur and the casusregisseur the case names
+        named = world.directors.get(info.case)
+        return role == "procesregisseur" or (role == "casusregisseur" and org == named)
     return info.level == "partners" and org in info.partners
 
 

@@ -10,6 +10,8 @@ from fastapi.testclient import TestClient
 
 from api._problems import (
     BAD_BODY,
+    DIRECTOR_PARTNER,
+    DIRECTOR_ROLE,
     FOUR_EYES,
     OPENS_NO_CASES,
     PROBLEM_JSON,
@@ -146,7 +148,8 @@ class TestDocumentedStatuses:
     def test_every_denial_of_the_guard_is_documented(self) -> None:
         """A denial maps to a problem of the denial bundle, or to one of the types that the
         routes raising them document themselves."""
-        own = {OPENS_NO_CASES, FOUR_EYES, REQUEST_EXPIRED}
+        # The direction routes document the two refusals of a named director themselves.
+        own = {OPENS_NO_CASES, FOUR_EYES, REQUEST_EXPIRED, DIRECTOR_ROLE, DIRECTOR_PARTNER}
         for reason in ReasonCode:
             if reason.grants:
                 continue

@@ -107,7 +107,13 @@ def broken_rules(s: ReadScenario) -> set[str]:
         broken.add("special")
     admitted = {
         SharingLevel.owner: False,
-        SharingLevel.regie: bool(p.roles & {Role.procesregisseur, Role.casusregisseur}),
+        # The office's procesregisseur, or exactly the casusregisseur the case names.
+        SharingLevel.regie: (p.has_role(Role.procesregisseur) and p.partner == "zvh")
+        or (
+            p.has_role(Role.casusregisseur)
+            and c.casusregisseur is not None
+            and (c.casusregisseur.user, c.casusregisseur.partner) == (p.user, p.partner)
+        ),
         SharingLevel.participants: True,
         SharingLevel.partners: p.partner in f.sharing.partners,
     }[level]

@@ -110,6 +110,13 @@ class TestPolicyExplain:
         assert code == 0
         assert out.startswith(first)
 
+    def test_regie_needs_the_named_casusregisseur(self, cli: typer.Typer) -> None:
+        reader = (*self.base, "--role", "casusregisseur", "--partner", "ggd", "--sharing", "regie")
+        _, unnamed, _ = run(cli, *reader)
+        assert unnamed.startswith("denied: sharing_excludes_reader")
+        _, named, _ = run(cli, *reader, "--named-casusregisseur")
+        assert named.startswith("allowed: allowed_regie")
+
     def test_privacy_officer(self, cli: typer.Typer) -> None:
         _, out, _ = run(
             cli,

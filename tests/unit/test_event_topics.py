@@ -33,6 +33,8 @@ CASE_EVENTS = [
     "HoldPlaced",
     "HoldLifted",
     "Redacted",
+    "Referred",
+    "DirectorNamed",
 ]
 
 

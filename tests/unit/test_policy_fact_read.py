@@ -29,6 +29,7 @@ from tests.strategies import (
     at,
     case,
     consent,
+    directed_by,
     fact,
     hold,
     members,
@@ -222,7 +223,8 @@ class TestCaseAndParticipation:
 
     def test_regie_admits_the_casusregisseur_of_a_participant(self) -> None:
         director = reader("woningcorporatie", "casusregisseur")
-        assert read(director, fact(sharing=shared("regie"))).reason is R.allowed_regie
+        named = directed_by(case(), director)
+        assert read(director, fact(sharing=shared("regie")), named).reason is R.allowed_regie
 
     def test_basis_names_sharing_and_legal_basis(self) -> None:
         f = fact(sharing=shared("partners", "woningcorporatie", "reclassering"))

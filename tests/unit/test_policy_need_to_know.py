@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from policies import (
     CaseState,
+    Director,
     Disclosure,
     Participation,
     PartnerId,
@@ -18,11 +21,13 @@ from tests.strategies import at, case, fact, members, reader, sample, shared
 R = ReasonCode
 
 #: reader -> (partner, role). The fact is owned by ggz; partners-level sharing names
-#: reclassering; brandweer was removed from the case; om was never invited.
+#: reclassering; brandweer was removed from the case; om was never invited. The case names
+#: gemeente's casusregisseur; woningcorporatie's holds the role but directs another case.
 READERS = {
     "owner": ("ggz", "deelnemer"),
     "procesregisseur": ("zvh", "procesregisseur"),
     "casusregisseur": ("gemeente", "casusregisseur"),
+    "unnamed_casusregisseur": ("woningcorporatie", "casusregisseur"),
     "active_participant": ("woningcorporatie", "deelnemer"),
     "named_partner": ("reclassering", "deelnemer"),
     "unnamed_participant": ("politie", "deelnemer"),
@@ -42,6 +47,7 @@ TABLE: dict[tuple[str, str], tuple[ReasonCode, ReasonCode]] = {
     ("owner", "owner"): (R.allowed_owner, R.allowed_owner),
     ("owner", "procesregisseur"): (EXCLUDED, EXCLUDED),
     ("owner", "casusregisseur"): (EXCLUDED, EXCLUDED),
+    ("owner", "unnamed_casusregisseur"): (EXCLUDED, EXCLUDED),
     ("owner", "active_participant"): (EXCLUDED, EXCLUDED),
     ("owner", "named_partner"): (EXCLUDED, EXCLUDED),
     ("owner", "unnamed_participant"): (EXCLUDED, EXCLUDED),
@@ -49,10 +55,12 @@ TABLE: dict[tuple[str, str], tuple[ReasonCode, ReasonCode]] = {
     ("owner", "non_participant"): (R.not_participant, R.not_participant),
     ("owner", "clerk"): (R.role_excludes_facts, R.role_excludes_facts),
     ("owner", "privacy_officer"): (R.privacy_officer_metadata, R.privacy_officer_metadata),
-    # regie: procesregisseur and casusregisseur; special categories need named partners
+    # regie: the office's procesregisseur and the casusregisseur the case names (holding the
+    # role for another case admits nothing); special categories need named partners
     ("regie", "owner"): (R.allowed_owner, R.allowed_owner),
     ("regie", "procesregisseur"): (R.allowed_regie, SPECIAL),
     ("regie", "casusregisseur"): (R.allowed_regie, SPECIAL),
+    ("regie", "unnamed_casusregisseur"): (EXCLUDED, SPECIAL),
     ("regie", "active_participant"): (EXCLUDED, SPECIAL),
     ("regie", "named_partner"): (EXCLUDED, SPECIAL),
     ("regie", "unnamed_participant"): (EXCLUDED, SPECIAL),
@@ -64,6 +72,7 @@ TABLE: dict[tuple[str, str], tuple[ReasonCode, ReasonCode]] = {
     ("participants", "owner"): (R.allowed_owner, R.allowed_owner),
     ("participants", "procesregisseur"): (R.allowed_sharing, SPECIAL),
     ("participants", "casusregisseur"): (R.allowed_sharing, SPECIAL),
+    ("participants", "unnamed_casusregisseur"): (R.allowed_sharing, SPECIAL),
     ("participants", "active_participant"): (R.allowed_sharing, SPECIAL),
     ("participants", "named_partner"): (R.allowed_sharing, SPECIAL),
     ("participants", "unnamed_participant"): (R.allowed_sharing, SPECIAL),
@@ -75,6 +84,7 @@ TABLE: dict[tuple[str, str], tuple[ReasonCode, ReasonCode]] = {
     ("partners", "owner"): (R.allowed_owner, R.allowed_owner),
     ("partners", "procesregisseur"): (EXCLUDED, EXCLUDED),
     ("partners", "casusregisseur"): (EXCLUDED, EXCLUDED),
+    ("partners", "unnamed_casusregisseur"): (EXCLUDED, EXCLUDED),
     ("partners", "active_participant"): (EXCLUDED, EXCLUDED),
     ("partners", "named_partner"): (R.allowed_named_partner, R.allowed_named_partner),
     ("partners", "unnamed_participant"): (EXCLUDED, EXCLUDED),
@@ -101,7 +111,11 @@ def the_case() -> CaseState:
     participants = members("zvh", "ggz", "gemeente", "woningcorporatie", "reclassering", "politie")
     brandweer = PartnerId("brandweer")
     participants[brandweer] = Participation(brandweer, at(0), removed_at=at(days=1))
-    return case(participants=participants)
+    named = reader(*READERS["casusregisseur"])
+    return replace(
+        case(participants=participants),
+        casusregisseur=Director(named.user, named.partner, at(0)),
+    )
 
 
 class TestNeedToKnowTable:
