@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from demo._conference import conference
 from demo._play import CLERK, JOINT, PO, PR, Play
 
 
@@ -245,4 +246,4 @@ def sc5_closure(play: Play) -> None:
     play.echo(f"  who saw this case (still answerable): {', '.join(who_saw)}")
 
 
-SCENARIOS = [sc1_intake, sc2_deferred, sc3_pollution, sc4_aftercare, sc5_closure]
+SCENARIOS = [sc1_intake, sc2_deferred, sc3_pollution, sc4_aftercare, sc5_closure, conference]

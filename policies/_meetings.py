@@ -33,8 +33,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from policies._checks import check_participant, check_principal
+from policies._checks import (
+    check_compatible,
+    check_participant,
+    check_principal,
+    check_purpose,
+)
 from policies._covenant import Covenant
+from policies._fact_read import metadata_view
 from policies._identity import PartnerId, Principal, UserId
 from policies._inputs import CaseState, CaseStatus, Role, require_aware
 from policies._reasons import AccessDecision, ReasonCode, allow, deny
@@ -133,24 +139,32 @@ class MinutesMetadata:
 def decide_minutes_read(
     covenant: Covenant,
     principal: Principal,
+    purpose: str,
     case: CaseState,
     minutes: MinutesMetadata,
     now: datetime,
     *,
     drafts_visible: bool = False,
 ) -> AccessDecision:
-    """May ``principal`` read this version of a case's minutes at ``now``?
+    """May ``principal`` read this version of a case's minutes for ``purpose`` at ``now``?
 
-    ``drafts_visible``: the covenant lets participants read minutes before the chair approved
-    them (default: hidden until approved).
+    Minutes serve the case's purpose: another purpose reads them only where the covenant
+    declares it compatible, and a metadata purpose (the privacy officer's) shows that they
+    exist, never their text. ``drafts_visible``: the covenant lets participants read minutes
+    before the chair approved them (default: hidden until approved).
     """
     require_aware("now", now)
-    denial = check_principal(covenant, principal)
+    denial = check_principal(covenant, principal) or check_purpose(covenant, purpose)
     if denial is not None:
         return denial
     basis = f"minutes={minutes.minutes_id}; version={minutes.version}"
     if case.status is CaseStatus.erased:
         return deny(R.erased, basis)
+    if covenant.discloses_metadata_only(purpose):
+        return metadata_view(principal, purpose, basis)
+    denial = check_compatible(covenant, case.purpose, purpose)
+    if denial is not None:
+        return denial
     if principal.partner == OFFICE and principal.roles & _OFFICE_READERS:
         return allow(R.allowed_owner, f"{basis}; owner={OFFICE}")
     if case.status is CaseStatus.closed:

@@ -27,6 +27,7 @@ from ledger import (
 from policies import (
     AccessDecision,
     CaseState,
+    Disclosure,
     MinutesMetadata,
     PartnerId,
     decide_case_read,
@@ -198,6 +199,7 @@ class MeetingReads:
                         decision = decide_minutes_read(
                             self.reads.covenant,
                             request.principal,
+                            request.purpose,
                             snapshot.state,
                             meta,
                             now,
@@ -211,7 +213,10 @@ class MeetingReads:
             raise ReadDeniedError("case not found")
         entries += self._entries(request, case_id, found)
         self.reads.access_log.append(entries, now=now)  # log before reveal
-        return [self._open(meeting_id, m, v) for meeting_id, m, v, _ in allowed]
+        return [
+            self._open(meeting_id, m, v, content=d.disclosure is Disclosure.content)
+            for meeting_id, m, v, d in allowed
+        ]
 
     def _entries(
         self,
@@ -246,10 +251,15 @@ class MeetingReads:
             for (subject, allowed, reason), ids in groups.items()
         ]
 
-    def _open(self, meeting_id: str, minutes: MinutesState, version: MinutesVersion) -> MinutesRead:
-        context = minutes_context(meeting_id, minutes.minutes_id, version.version)
-        # None when a key was destroyed; an unreachable key provider raises (fail closed).
-        (raw,) = self.ledger.keys.open_bodies([(version.sealed_body, context)])
+    def _open(
+        self, meeting_id: str, minutes: MinutesState, version: MinutesVersion, *, content: bool
+    ) -> MinutesRead:
+        """The minutes as read; their text only where the decision disclosed content."""
+        raw: bytes | None = None
+        if content:
+            context = minutes_context(meeting_id, minutes.minutes_id, version.version)
+            # None when a key was destroyed; an unreachable key provider raises (fail closed).
+            (raw,) = self.ledger.keys.open_bodies([(version.sealed_body, context)])
         return MinutesRead(
             minutes_id=minutes.minutes_id,
             meeting_id=meeting_id,

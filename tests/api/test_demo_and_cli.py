@@ -38,6 +38,21 @@ class TestDemo:
         assert "diagnosis" not in corporation
         assert "arrests" not in corporation
         assert "debt reads by gemeente after the withdrawal: 0" in text
+        conference = lines[lines.index(next(x for x in lines if x.startswith("Casusoverleg"))) :]
+
+        def said(who: str, what: str) -> str:
+            return next(x for x in conference if x.split()[:2] == [who, what])
+
+        # Each partner sees the agenda item of its own case only; the other is a count.
+        assert "case 2" not in said("woningcorporatie/deelnemer", "meeting:")
+        assert "items not shown 1" in said("woningcorporatie/deelnemer", "meeting:")
+        assert "case 1" not in said("gemeente/deelnemer", "meeting:")
+        assert "minutes (draft): 0 shown" in said("woningcorporatie/deelnemer", "minutes")
+        assert "1 shown, 1 with their text" in said("ggz/deelnemer", "minutes")
+        # The privacy officer sees that minutes exist, never their text.
+        assert "1 shown, 0 with their text" in said("zvh/privacy_officer", "minutes")
+        assert "refused 403" in said("zvh/administratief_medewerker", "starting")
+        assert "Huisbezoek plannen" in said("woningcorporatie/deelnemer", "own")
         assert text.endswith("total plaintext occurrences on disk: 0")
 
     def test_demo_refuses_a_foreign_directory(self, tmp_path: Path) -> None:

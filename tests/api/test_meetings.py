@@ -178,6 +178,28 @@ class TestMinutes:
         )["entries"]
         assert any(f"{minutes_id}:2" in e["fact_ids"] for e in entries)
 
+    def test_purpose_binds_minutes(self, client: TestClient, auth: Auth) -> None:
+        c = conference(client, auth)
+        item_url = f"/v1/meetings/{c['meeting']}/agenda/{c['item_1']}"
+        present = {"partners": ["ggz", "zvh"]}
+        ok(client.post(f"{item_url}/attendance", json=present, headers=auth.headers(CLERK)))
+        text = canary("minutes-purpose")
+        minutes_id = write_minutes(client, auth, c, {"body": {"text": text}})
+        ok(client.post(f"{item_url}/minutes/{minutes_id}/approve", headers=auth.headers(PR)))
+        # The privacy officer (a metadata purpose) sees that the minutes exist, not their text.
+        officer = minutes_of(client, auth, c["case_1"], PO)
+        assert [(m["minutes_id"], m["status"], m["body"]) for m in officer] == [
+            (minutes_id, "final", None)
+        ]
+        assert text not in str(officer)
+        # A purpose the covenant does not declare compatible with the case's reads nothing.
+        other = client.get(
+            f"/v1/cases/{c['case_1']}/minutes",
+            headers=auth.headers(GGZ, "criminal_investigation"),
+        )
+        assert text not in other.text
+        assert other.status_code == 404 or other.json()["minutes"] == []
+
     def test_subject_erasure_and_case_close(self, client: TestClient, auth: Auth) -> None:
         c = conference(client, auth)
         item_url = f"/v1/meetings/{c['meeting']}/agenda/{c['item_1']}"
