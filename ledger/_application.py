@@ -16,9 +16,6 @@ persistence are in ``_ledger_base``.
 from __future__ import annotations
 
 import uuid
-from typing import Any
-
-from eventsourcing.persistence import IntegrityError, RecordConflictError
 
 from ledger._case import Case
 from ledger._case_state import FactState
@@ -65,21 +62,7 @@ class CaseLedger(DirectionCommands, ReviewedCommands, MeetingCommands):
         # Keys first: commit the case-level scope keys before any event sealed with them.
         self.keys.scope_key(partner, case.case_id)
         result = WriteResult(case.case_id, case.version, case.case_id)
-        pending: list[Any] = [case]
-        if call is not None:
-            record = self._idempotency.record(
-                call, result.as_dict(), case_id=case.case_id, partner=partner
-            )
-            pending.append(record)
-        try:
-            self.save(*pending)
-        except (RecordConflictError, IntegrityError):
-            if call is not None:
-                replay = self._pipeline.replay(call)
-                if replay is not None:
-                    return replay
-            raise
-        return result
+        return self._save_created(case, result, call, record_scope=(partner, case.case_id))
 
     def triage(
         self,

@@ -12,8 +12,6 @@ import dataclasses
 import uuid
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError, RecordConflictError
-
 from ledger._bodies import encode_body, fact_arguments
 from ledger._case import Case
 from ledger._command_data import NewFact, RequestContext, WriteResult
@@ -115,18 +113,4 @@ class DirectionCommands(FactCommands):
         about = dataclasses.replace(unbound, subjects=(subject_id,))
         self._record_on(case, ctx, [(fact_id, about, body)])
         result = WriteResult(case.case_id, case.version, f"{subject_id},{fact_id}")
-        pending: list[Any] = [case]
-        if call is not None:
-            record = self._idempotency.record(
-                call, result.as_dict(), case_id=case.case_id, partner=partner
-            )
-            pending.append(record)
-        try:
-            self.save(*pending)
-        except (RecordConflictError, IntegrityError):
-            if call is not None:
-                replay = self._pipeline.replay(call)
-                if replay is not None:
-                    return replay
-            raise
-        return result
+        return self._save_created(case, result, call, record_scope=(partner, case.case_id))

@@ -13,16 +13,23 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import EventStore, JSONTranscoder, Mapper, Transcoding
+from eventsourcing.persistence import (
+    EventStore,
+    IntegrityError,
+    JSONTranscoder,
+    Mapper,
+    RecordConflictError,
+    Transcoding,
+)
 
 from ledger._bodies import open_current_bodies
 from ledger._case import Case
 from ledger._case_cache import CaseCache
 from ledger._case_state import FactState, case_uuid
-from ledger._command_data import OpenedBody, PurposeRule, SamePurposeOnly
+from ledger._command_data import OpenedBody, PurposeRule, SamePurposeOnly, WriteResult
 from ledger._commit import GroupCommitter
 from ledger._errors import KeysChangedError, PurposeMismatchError
-from ledger._idempotency import IdempotencyRecords
+from ledger._idempotency import IdempotencyRecords, IdempotentCall
 from ledger._interprocess import case_stripes, sqlite_writer_lock
 from ledger._keys import KeyManager
 from ledger._mapper import BatchSealingEventStore, SealingMapper
@@ -122,6 +129,34 @@ class LedgerBase(Application[UUID]):
         uid = case_uuid(case_id)
         with self._cache.lock(uid):
             return self._cache.load(uid)
+
+    def _save_created(
+        self,
+        aggregate: Any,
+        result: WriteResult,
+        call: IdempotentCall | None,
+        *,
+        record_scope: tuple[str, str],
+    ) -> WriteResult:
+        """Store a new aggregate and, for a keyed call, its idempotency record in one commit.
+
+        ``record_scope`` (owner, case or meeting id) names the keys the record is sealed
+        under. A commit that loses against another attempt of the same call answers with
+        that attempt's result; any other conflict propagates.
+        """
+        pending: list[Any] = [aggregate]
+        if call is not None:
+            owner, scope = record_scope
+            record = self._idempotency.record(call, result.as_dict(), case_id=scope, partner=owner)
+            pending.append(record)
+        try:
+            self.save(*pending)
+        except (RecordConflictError, IntegrityError):
+            replay = self._pipeline.replay(call) if call is not None else None
+            if replay is not None:
+                return replay
+            raise
+        return result
 
     # -- reading sealed bodies ------------------------------------------------------------
 

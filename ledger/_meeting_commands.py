@@ -411,23 +411,14 @@ class MeetingCommands(ErasureCommands):
     ) -> WriteResult:
         meeting_id = meeting.meeting_id
         result = WriteResult(meeting_id, meeting.version, created)
-        pending: list[Any] = [meeting]
         if call is not None:
             # The record (ids and versions, no case data) is sealed under the ledger's own
             # key of the meeting: never a partner's, so a partner's erasure never meets a
             # meeting id among its cases.
             self.keys.scope_key(REGISTRY_OWNER, meeting_id)
-            pending.append(
-                self._idempotency.record(
-                    call, result.as_dict(), case_id=meeting_id, partner=REGISTRY_OWNER
-                )
-            )
         try:
-            self.save(*pending)
+            return self._save_created(
+                meeting, result, call, record_scope=(REGISTRY_OWNER, meeting_id)
+            )
         except (RecordConflictError, IntegrityError):
-            if call is not None:
-                replay = self._pipeline.replay(call)
-                if replay is not None:
-                    return replay
             raise ConcurrencyConflictError(meeting_id, None) from None
-        return result
