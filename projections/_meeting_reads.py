@@ -214,7 +214,12 @@ class MeetingReads:
         entries += self._entries(request, case_id, found)
         self.reads.access_log.append(entries, now=now)  # log before reveal
         return [
-            self._open(meeting_id, m, v, content=d.disclosure is Disclosure.content)
+            self._open(
+                meeting_id,
+                m,
+                v,
+                purpose=request.purpose if d.disclosure is Disclosure.content else None,
+            )
             for meeting_id, m, v, d in allowed
         ]
 
@@ -252,14 +257,22 @@ class MeetingReads:
         ]
 
     def _open(
-        self, meeting_id: str, minutes: MinutesState, version: MinutesVersion, *, content: bool
+        self,
+        meeting_id: str,
+        minutes: MinutesState,
+        version: MinutesVersion,
+        *,
+        purpose: str | None,
     ) -> MinutesRead:
-        """The minutes as read; their text only where the decision disclosed content."""
+        """The minutes as read; their text only where the decision disclosed content, opened
+        for the ``purpose`` it admitted (None: metadata only)."""
         raw: bytes | None = None
-        if content:
+        if purpose is not None:
             context = minutes_context(meeting_id, minutes.minutes_id, version.version)
             # None when a key was destroyed; an unreachable key provider raises (fail closed).
-            (raw,) = self.ledger.keys.open_bodies([(version.sealed_body, context)])
+            raw = self.ledger.open_minutes_body(
+                minutes.case_id, version.sealed_body, context, purpose=purpose
+            )
         return MinutesRead(
             minutes_id=minutes.minutes_id,
             meeting_id=meeting_id,

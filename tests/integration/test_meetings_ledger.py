@@ -15,6 +15,7 @@ from ledger import (
     InvalidCommandError,
     Meeting,
     MeetingNotFoundError,
+    PurposeMismatchError,
     StoreConfig,
     minutes_context,
     open_ledger,
@@ -111,6 +112,25 @@ def test_minutes_versions_approval_and_subject_erasure(ledger: CaseLedger) -> No
     assert after.items[item_id].minutes == {}
     assert after.items[item_id].case_id == case_id
     assert after.redacted_events == 2  # both versions
+
+
+def test_minutes_open_only_for_their_cases_purpose(ledger: CaseLedger) -> None:
+    """Defence in depth: a caller that skips the policy still cannot open minutes for a
+    purpose the covenant does not declare compatible with the case's."""
+    case_id = open_active_case(ledger, invite=())
+    meeting_id, item_id = _meeting_with_item(ledger, case_id, [])
+    minutes_id = ledger.write_minutes(CLERK, meeting_id, item_id, body={"text": "m"}).created_id
+    assert minutes_id is not None
+    version = ledger.get_meeting(meeting_id).items[item_id].minutes[minutes_id].current
+    context = minutes_context(meeting_id, minutes_id, version.version)
+    case_purpose = ledger.get_case(case_id).purpose
+    raw = ledger.open_minutes_body(case_id, version.sealed_body, context, purpose=case_purpose)
+    assert raw is not None
+    assert json.loads(raw) == {"text": "m"}
+    with pytest.raises(PurposeMismatchError):
+        ledger.open_minutes_body(
+            case_id, version.sealed_body, context, purpose="criminal_investigation"
+        )
 
 
 def test_case_erasure_redacts_the_item_but_keeps_its_place(ledger: CaseLedger) -> None:
