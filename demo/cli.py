@@ -34,8 +34,9 @@ def demo(
     """Play scenarios SC1-SC5 over HTTP against a server it starts; show what each role saw.
 
     Starts a server on a loopback port over a fresh data dir, plays the docs/domain.md scenarios
-    SC1-SC5 as the partners' users, prints for each role what it saw and what it was refused,
-    and ends with a scan of the data dir showing no plaintext on disk.
+    SC1-SC5 and a case conference (two cases on one agenda) as the partners' users, prints for
+    each role what it saw and what it was refused, and ends with a scan of the data dir showing
+    no plaintext on disk.
     """
     raise typer.Exit(run_demo(data_dir, typer.echo))
 
