@@ -62,7 +62,7 @@ class CaseLedger(DirectionCommands, ReviewedCommands, MeetingCommands):
         # Keys first: commit the case-level scope keys before any event sealed with them.
         self.keys.scope_key(partner, case.case_id)
         result = WriteResult(case.case_id, case.version, case.case_id)
-        return self._save_created(case, result, call, record_scope=(partner, case.case_id))
+        return self._save_with_record(case, result, call, record_scope=(partner, case.case_id))
 
     def triage(
         self,

@@ -113,4 +113,4 @@ class DirectionCommands(FactCommands):
         about = dataclasses.replace(unbound, subjects=(subject_id,))
         self._record_on(case, ctx, [(fact_id, about, body)])
         result = WriteResult(case.case_id, case.version, f"{subject_id},{fact_id}")
-        return self._save_created(case, result, call, record_scope=(partner, case.case_id))
+        return self._save_with_record(case, result, call, record_scope=(partner, case.case_id))

@@ -130,7 +130,7 @@ class LedgerBase(Application[UUID]):
         with self._cache.lock(uid):
             return self._cache.load(uid)
 
-    def _save_created(
+    def _save_with_record(
         self,
         aggregate: Any,
         result: WriteResult,
@@ -138,7 +138,8 @@ class LedgerBase(Application[UUID]):
         *,
         record_scope: tuple[str, str],
     ) -> WriteResult:
-        """Store a new aggregate and, for a keyed call, its idempotency record in one commit.
+        """Store an aggregate's pending events (a new case, a meeting) and, for a keyed call,
+        its idempotency record in one commit.
 
         ``record_scope`` (owner, case or meeting id) names the keys the record is sealed
         under. A commit that loses against another attempt of the same call answers with

@@ -128,7 +128,7 @@ class MeetingCommands(ErasureCommands):
     ) -> WriteResult:
         def decide(meeting: Meeting) -> None:
             meeting.require_status("planned")
-            self._trigger(
+            self._pipeline.trigger(
                 meeting, ctx, Meeting.Rescheduled, scheduled_at=scheduled_at, reason=reason
             )
 
@@ -162,8 +162,8 @@ class MeetingCommands(ErasureCommands):
         def decide(meeting: Meeting) -> str:
             meeting.require_status("planned", "held")
             order = len(meeting.items) + 1
-            self._trigger(meeting, ctx, Meeting.ItemPlaced, item_id=item_id, order=order)
-            self._trigger(
+            self._pipeline.trigger(meeting, ctx, Meeting.ItemPlaced, item_id=item_id, order=order)
+            self._pipeline.trigger(
                 meeting,
                 ctx,
                 Meeting.ItemAssigned,
@@ -193,7 +193,7 @@ class MeetingCommands(ErasureCommands):
         def decide(meeting: Meeting) -> None:
             meeting.require_status("planned", "held")
             item = self._live_item(meeting, item_id)
-            self._trigger(
+            self._pipeline.trigger(
                 meeting,
                 ctx,
                 Meeting.AttendanceRecorded,
@@ -257,7 +257,7 @@ class MeetingCommands(ErasureCommands):
                 plaintext,
                 minutes_context(meeting_id, new_id, version),
             )
-            self._trigger(
+            self._pipeline.trigger(
                 meeting,
                 ctx,
                 Meeting.MinutesWritten,
@@ -300,7 +300,7 @@ class MeetingCommands(ErasureCommands):
             current = minutes.current
             if current.approved_at is not None:
                 raise CaseStatusError("already approved", code="minutes_approved")
-            self._trigger(
+            self._pipeline.trigger(
                 meeting,
                 ctx,
                 Meeting.MinutesApproved,
@@ -323,7 +323,7 @@ class MeetingCommands(ErasureCommands):
     ) -> WriteResult:
         def decide(meeting: Meeting) -> None:
             meeting.require_status("planned", "held")
-            self._trigger(meeting, ctx, Meeting.Closed, next_at=next_at)
+            self._pipeline.trigger(meeting, ctx, Meeting.Closed, next_at=next_at)
 
         arguments = {"next_at": next_at.isoformat() if next_at else None}
         return self._run_meeting(ctx, meeting_id, "close", arguments, decide, idempotency_key)
@@ -338,7 +338,7 @@ class MeetingCommands(ErasureCommands):
     ) -> WriteResult:
         def decide(meeting: Meeting) -> None:
             meeting.require_status("planned")
-            self._trigger(meeting, ctx, Meeting.Cancelled, reason=reason)
+            self._pipeline.trigger(meeting, ctx, Meeting.Cancelled, reason=reason)
 
         return self._run_meeting(
             ctx, meeting_id, "cancel", {"reason": reason}, decide, idempotency_key
@@ -373,11 +373,6 @@ class MeetingCommands(ErasureCommands):
         if item.case_id is None:
             raise CaseStatusError("the item's case was erased", code="case_erased")
         return item
-
-    def _trigger(
-        self, meeting: Meeting, ctx: RequestContext, event: type[Any], **fields: Any
-    ) -> None:
-        meeting.trigger_event(event, **self._pipeline.metadata(ctx), **fields)
 
     def _run_meeting(
         self,
@@ -417,7 +412,7 @@ class MeetingCommands(ErasureCommands):
             # meeting id among its cases.
             self.keys.scope_key(REGISTRY_OWNER, meeting_id)
         try:
-            return self._save_created(
+            return self._save_with_record(
                 meeting, result, call, record_scope=(REGISTRY_OWNER, meeting_id)
             )
         except (RecordConflictError, IntegrityError):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import EventStore, RecordConflictError
 
 from ledger._case import Case
@@ -86,9 +87,11 @@ class CommandPipeline:
             "timestamp": self._clock(),
         }
 
-    def trigger(self, case: Case, ctx: RequestContext, event: type[Any], **fields: Any) -> None:
-        """Trigger ``event`` on ``case`` with the metadata of ``ctx``."""
-        case.trigger_event(event, **self.metadata(ctx), **fields)
+    def trigger(
+        self, aggregate: Aggregate, ctx: RequestContext, event: type[Any], **fields: Any
+    ) -> None:
+        """Trigger ``event`` on ``aggregate`` (a case or a meeting) with the metadata of ``ctx``."""
+        aggregate.trigger_event(event, **self.metadata(ctx), **fields)
 
     # -- running a command ----------------------------------------------------------------
 
