@@ -49,13 +49,30 @@ def fact_entries(
     pseudonym: Callable[[str], str],
     glass: Glass | None = None,
 ) -> list[AccessEntry]:
-    """One entry per (subject, decision, reason): who saw or was refused what."""
+    """One entry per (subject, decision, reason): who saw or was refused which facts."""
+    read = ((meta.fact_id, meta.subjects, decision) for meta, decision in decisions)
+    return subject_entries(request, case_id, read, covenant, pseudonym, glass=glass)
+
+
+def subject_entries(
+    request: ReadRequest,
+    case_id: str,
+    read: Iterable[tuple[str, Iterable[str], AccessDecision]],
+    covenant: Covenant,
+    pseudonym: Callable[[str], str],
+    *,
+    glass: Glass | None = None,
+    note: str = "",
+) -> list[AccessEntry]:
+    """One entry per (subject, decision, reason) over ``read`` (id, subjects, decision) of
+    what was read (facts, or minutes versions with ``note`` "minutes"): ids and a subject's
+    pseudonym, never content."""
     groups: dict[tuple[str, bool, str, bool], list[str]] = defaultdict(list)
-    for meta, decision in decisions:
-        subjects: Iterable[str] = sorted(meta.subjects) or [""]
+    for item_id, item_subjects, decision in read:
+        subjects: Iterable[str] = sorted(item_subjects) or [""]
         for subject in subjects:
             key = (subject, decision.allowed, str(decision.reason), decision.emergency)
-            groups[key].append(meta.fact_id)
+            groups[key].append(item_id)
     return [
         AccessEntry(
             actor=request.principal.user,
@@ -65,13 +82,13 @@ def fact_entries(
             case_id=case_id,
             decision="allowed" if allowed else "denied",
             reason=reason,
-            fact_ids=tuple(fact_ids),
+            fact_ids=tuple(ids),
             subject=pseudonym(subject),
             on_behalf_of=request.principal.on_behalf_of or "",
             emergency=emergency,
             trace_id=request.trace_id,
-            note=glass_note(glass) if emergency else "",
+            note=glass_note(glass) if emergency else note,
             covenant=covenant.reference,
         )
-        for (subject, allowed, reason, emergency), fact_ids in groups.items()
+        for (subject, allowed, reason, emergency), ids in groups.items()
     ]

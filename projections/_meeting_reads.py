@@ -10,7 +10,6 @@ appended (fail closed), then the bodies opened.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +33,7 @@ from policies import (
     decide_minutes_read,
     sees_item,
 )
+from projections._access_entries import subject_entries
 from projections._read_records import ReadDeniedError, ReadRequest
 from projections._views import ReadService
 
@@ -229,32 +229,19 @@ class MeetingReads:
         case_id: str,
         found: list[tuple[str, MinutesState, MinutesVersion, AccessDecision]],
     ) -> list[AccessEntry]:
-        """One entry per (subject, decision, reason), naming minutes ids, never content."""
-        groups: dict[tuple[str, bool, str], list[str]] = defaultdict(list)
-        for _, minutes, version, decision in found:
-            for subject in sorted(minutes.subjects) or [""]:
-                key = (subject, decision.allowed, str(decision.reason))
-                groups[key].append(f"{minutes.minutes_id}:{version.version}")
-        pseudonym = self.reads.access_log.pseudonym
-        principal = request.principal
-        return [
-            AccessEntry(
-                actor=principal.user,
-                org=principal.partner,
-                role=request.role,
-                purpose=request.purpose,
-                case_id=case_id,
-                decision="allowed" if allowed else "denied",
-                reason=reason,
-                fact_ids=tuple(ids),
-                subject=pseudonym(subject),
-                on_behalf_of=principal.on_behalf_of or "",
-                trace_id=request.trace_id,
-                note="minutes",
-                covenant=self.reads.covenant.reference,
-            )
-            for (subject, allowed, reason), ids in groups.items()
-        ]
+        """One entry per (subject, decision, reason), naming minutes versions, never content."""
+        read = (
+            (f"{minutes.minutes_id}:{version.version}", minutes.subjects, decision)
+            for _, minutes, version, decision in found
+        )
+        return subject_entries(
+            request,
+            case_id,
+            read,
+            self.reads.covenant,
+            self.reads.access_log.pseudonym,
+            note="minutes",
+        )
 
     def _open(
         self,
