@@ -181,19 +181,19 @@ class LedgerBase(Application[UUID]):
             raise PurposeMismatchError("an access report opens facts about its subject only")
         return self._open(case, facts)
 
-    def open_minutes_body(
-        self, case_id: str, sealed_body: bytes, context: bytes, *, purpose: str
-    ) -> bytes | None:
-        """Open one version of a case's minutes for ``purpose`` (callers decide policy and log
-        first). Minutes serve their case's purpose: any other purpose the covenant does not
-        declare compatible raises ``PurposeMismatchError`` and nothing is opened, as for
-        facts. None when its keys were destroyed."""
+    def open_minutes_bodies(
+        self, case_id: str, items: Sequence[tuple[bytes, bytes]], *, purpose: str
+    ) -> list[bytes | None]:
+        """Open versions of one case's minutes, each ``(sealed body, associated data)``, for
+        ``purpose`` (callers decide policy and log first). Minutes serve their case's
+        purpose: any other purpose the covenant does not declare compatible raises
+        ``PurposeMismatchError`` and nothing is opened, as for facts. None for a version
+        whose keys were destroyed."""
         if not self._admits(self.get_case(case_id).purpose, purpose):
             raise PurposeMismatchError(f"minutes of case {case_id} not for purpose {purpose}")
         # An erasure in another process must win over keys cached here.
         self._pipeline.sync()
-        (raw,) = self.keys.open_bodies([(sealed_body, context)])
-        return raw
+        return self.keys.open_bodies(items)
 
     def _admits(self, fact_purpose: str, purpose: str) -> bool:
         return fact_purpose == purpose or self.purposes.is_compatible(fact_purpose, purpose)

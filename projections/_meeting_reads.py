@@ -213,15 +213,35 @@ class MeetingReads:
             raise ReadDeniedError("case not found")
         entries += self._entries(request, case_id, found)
         self.reads.access_log.append(entries, now=now)  # log before reveal
+        opened = self._open_shown(request, case_id, allowed)
         return [
-            self._open(
-                meeting_id,
-                m,
-                v,
-                purpose=request.purpose if d.disclosure is Disclosure.content else None,
-            )
-            for meeting_id, m, v, d in allowed
+            _minutes_read(meeting_id, m, v, opened.get((m.minutes_id, v.version)))
+            for meeting_id, m, v, _ in allowed
         ]
+
+    def _open_shown(
+        self,
+        request: ReadRequest,
+        case_id: str,
+        allowed: list[tuple[str, MinutesState, MinutesVersion, AccessDecision]],
+    ) -> dict[tuple[str, int], bytes | None]:
+        """The text of the versions whose decision disclosed content, opened in one call for
+        the purpose the decisions admitted; None where a key was destroyed (an unreachable
+        key provider raises: fail closed)."""
+        shown = [(m_id, m, v) for m_id, m, v, d in allowed if d.disclosure is Disclosure.content]
+        if not shown:
+            return {}
+        bodies = self.ledger.open_minutes_bodies(
+            case_id,
+            [
+                (v.sealed_body, minutes_context(m_id, m.minutes_id, v.version))
+                for m_id, m, v in shown
+            ],
+            purpose=request.purpose,
+        )
+        return {
+            (m.minutes_id, v.version): raw for (_, m, v), raw in zip(shown, bodies, strict=True)
+        }
 
     def _entries(
         self,
@@ -243,34 +263,22 @@ class MeetingReads:
             note="minutes",
         )
 
-    def _open(
-        self,
-        meeting_id: str,
-        minutes: MinutesState,
-        version: MinutesVersion,
-        *,
-        purpose: str | None,
-    ) -> MinutesRead:
-        """The minutes as read; their text only where the decision disclosed content, opened
-        for the ``purpose`` it admitted (None: metadata only)."""
-        raw: bytes | None = None
-        if purpose is not None:
-            context = minutes_context(meeting_id, minutes.minutes_id, version.version)
-            # None when a key was destroyed; an unreachable key provider raises (fail closed).
-            raw = self.ledger.open_minutes_body(
-                minutes.case_id, version.sealed_body, context, purpose=purpose
-            )
-        return MinutesRead(
-            minutes_id=minutes.minutes_id,
-            meeting_id=meeting_id,
-            item_id=minutes.item_id,
-            version=version.version,
-            status=_status(version),
-            subjects=minutes.subjects,
-            sharing=minutes.sharing_partners,
-            written_at=version.written_at.isoformat(),
-            body=None if raw is None else json.loads(raw),
-        )
+
+def _minutes_read(
+    meeting_id: str, minutes: MinutesState, version: MinutesVersion, raw: bytes | None
+) -> MinutesRead:
+    """The minutes as read; ``raw`` is the opened text, None for metadata only."""
+    return MinutesRead(
+        minutes_id=minutes.minutes_id,
+        meeting_id=meeting_id,
+        item_id=minutes.item_id,
+        version=version.version,
+        status=_status(version),
+        subjects=minutes.subjects,
+        sharing=minutes.sharing_partners,
+        written_at=version.written_at.isoformat(),
+        body=None if raw is None else json.loads(raw),
+    )
 
 
 def _status(version: MinutesVersion) -> str:

@@ -124,12 +124,14 @@ def test_minutes_open_only_for_their_cases_purpose(ledger: CaseLedger) -> None:
     version = ledger.get_meeting(meeting_id).items[item_id].minutes[minutes_id].current
     context = minutes_context(meeting_id, minutes_id, version.version)
     case_purpose = ledger.get_case(case_id).purpose
-    raw = ledger.open_minutes_body(case_id, version.sealed_body, context, purpose=case_purpose)
+    (raw,) = ledger.open_minutes_bodies(
+        case_id, [(version.sealed_body, context)], purpose=case_purpose
+    )
     assert raw is not None
     assert json.loads(raw) == {"text": "m"}
     with pytest.raises(PurposeMismatchError):
-        ledger.open_minutes_body(
-            case_id, version.sealed_body, context, purpose="criminal_investigation"
+        ledger.open_minutes_bodies(
+            case_id, [(version.sealed_body, context)], purpose="criminal_investigation"
         )
 
 
