@@ -215,6 +215,11 @@ _COMMAND_PROBLEMS: dict[str, tuple[int, str, str]] = {
         "The meeting has no such agenda item for this case.",
     ),
     "subject_unknown": (422, "Unknown subject", "A subject id is not a subject of this case."),
+    "starting_point_body": (
+        422,
+        "Starting point body",
+        'A picture is {"picture", "chances", "threats"}; the shared goal is {"goal"}.',
+    ),
 }
 
 

@@ -57,6 +57,11 @@ def conference(play: Play) -> None:
         "Beeld GGZ: kansen en bedreigingen (invented-SP1)",
         "participants",
         kind="shared_starting_point",
+        content={
+            "picture": "Beeld GGZ: kansen en bedreigingen (invented-SP1)",
+            "chances": ["Netwerk van familie (invented-SP1a)"],
+            "threats": ["Schulden lopen op (invented-SP1b)"],
+        },
     )
     play.fact(
         PR,
@@ -65,6 +70,7 @@ def conference(play: Play) -> None:
         ["plan"],
         "Gedeeld doel: rust in huis (invented-SP2)",
         kind="shared_starting_point",
+        content={"goal": "Gedeeld doel: rust in huis (invented-SP2)"},
     )
     play.do(
         CLERK,

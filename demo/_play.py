@@ -80,6 +80,7 @@ class Play:
         partners: tuple[str, ...] = (),
         basis: str = "wgs",
         kind: str = "observation",
+        content: dict[str, Any] | None = None,
     ) -> str:
         share: dict[str, Any] = {"level": sharing}
         if partners:
@@ -91,11 +92,12 @@ class Play:
             "purpose": self.purpose,
             "legal_basis": basis,
             "sharing": share,
-            "body": {"text": text},
+            "body": content if content is not None else {"text": text},
         }
         fact_id = str(self.do(who, self.path("/facts"), body)["fact_id"])
         self.labels[fact_id] = label
         self.plaintexts.append(text)
+        self.plaintexts.extend(_texts_in(content))
         return fact_id
 
     def show(self, who: Who, note: str = "") -> None:
@@ -126,3 +128,12 @@ class Play:
         reason = f" ({problem['reason']})" if "reason" in problem else ""
         outcome = f"{response.status_code} {problem.get('title', 'ALLOWED?!')}{reason}"
         self.echo(f"  {who[0] + '/' + who[1]:<34} tries to {attempt}: {outcome}")
+
+
+def _texts_in(content: dict[str, Any] | None) -> list[str]:
+    """Every text of a structured body (its strings and the strings of its lists)."""
+    texts: list[str] = []
+    for value in (content or {}).values():
+        values = value if isinstance(value, list) else [value]
+        texts.extend(v for v in values if isinstance(v, str))
+    return texts

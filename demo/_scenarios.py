@@ -54,6 +54,7 @@ def sc1_intake(play: Play) -> None:
         ["plan"],
         "Gedeeld doel: stabiel wonen",
         kind="shared_starting_point",
+        content={"goal": "Gedeeld doel: stabiel wonen"},
     )
     play.do(
         CLERK,

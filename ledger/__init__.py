@@ -53,7 +53,14 @@ from ledger._errors import (
 from ledger._interprocess import WriterLock, sqlite_writer_lock
 from ledger._keyring import KeyEncryptionProvider, LocalKeyring
 from ledger._lru import trim_lru
-from ledger._meeting import AgendaItem, Meeting, MeetingNotFoundError, MinutesState, MinutesVersion
+from ledger._meeting import (
+    OFFICE,
+    AgendaItem,
+    Meeting,
+    MeetingNotFoundError,
+    MinutesState,
+    MinutesVersion,
+)
 from ledger._meeting_commands import minutes_context
 from ledger._pkcs11 import Pkcs11Config
 from ledger._replay import RestoreReport, restore_backup
@@ -62,6 +69,7 @@ from ledger._stores import StoreConfig, ensure_schema, postgres_env, startup_loc
 from ledger._uuids import text_of
 
 __all__ = [
+    "OFFICE",
     "AccessEntry",
     "AccessLog",
     "AccessLogError",

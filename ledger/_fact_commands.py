@@ -16,6 +16,7 @@ from ledger._case import Case
 from ledger._command_data import NewFact, RequestContext, WriteResult
 from ledger._errors import CaseStatusError, InvalidCommandError
 from ledger._ledger_base import LedgerBase
+from ledger._starting_point_body import check_starting_point_body
 
 
 class FactCommands(LedgerBase):
@@ -114,6 +115,8 @@ class FactCommands(LedgerBase):
     ) -> WriteResult:
         """Record several facts in one transaction (bulk import); ids joined by commas."""
         owner = ctx.principal.partner
+        for fact in facts:
+            check_starting_point_body(fact.kind, owner, fact.body)
         prepared = [(uuid.uuid4().hex, fact.validated(), encode_body(fact.body)) for fact in facts]
         if not prepared:
             raise InvalidCommandError("no facts to record", code="no_facts")
@@ -187,6 +190,7 @@ class FactCommands(LedgerBase):
             case.require_open_for_facts()
             fact = case.require_owned_fact(fact_id, owner)
             case.require_participant(owner)
+            check_starting_point_body(fact.kind, owner, body)
             version = case.version + 1
             sealed = self.keys.seal_body(
                 owner,

@@ -3,8 +3,8 @@
 A meeting is its own aggregate (it spans cases). Each command loads it fresh from the event
 store (meetings are small and never cached: an erasure must take effect on the next load),
 lets it check its invariants, and saves its events, with an idempotency record when the
-caller gave a key. Inviting the partners an item needs goes through the case's own invite
-command, so the same rules apply as on the invite route.
+caller gave a key. Putting a case on the agenda invites the partners the item needs to the
+case by the invite rule (an active case, invited once), in the same commit as the item.
 """
 
 from __future__ import annotations
@@ -13,15 +13,14 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, RecordConflictError
-from eventsourcing.utils import get_topic
 
 from ledger import _erasure
 from ledger._bodies import encode_body
-from ledger._case import REGISTRY_OWNER
+from ledger._case import REGISTRY_OWNER, Case
 from ledger._command_data import ErasureReport, RequestContext, WriteResult
 from ledger._erasure_commands import ErasureCommands
 from ledger._errors import CaseStatusError, ConcurrencyConflictError, InvalidCommandError
@@ -35,12 +34,6 @@ from ledger._meeting import (
 )
 
 MeetingDecide = Callable[[Meeting], str | None]
-
-
-class _Inviter(Protocol):
-    """The case's invite command (``CaseLedger.invite_participant``)."""
-
-    def invite_participant(self, ctx: RequestContext, case_id: str, *, org: str) -> WriteResult: ...
 
 
 def minutes_context(meeting_id: str, minutes_id: str, version: int) -> bytes:
@@ -76,18 +69,6 @@ class MeetingCommands(ErasureCommands):
             raise InvalidCommandError(
                 "no such agenda item for this case", code="item_not_for_case"
             ) from None
-
-    def meeting_ids(self) -> list[str]:
-        """Every meeting's id, in the order they were planned."""
-        topic = get_topic(Meeting.Scheduled)
-        ids: list[str] = []
-        start = 1
-        while True:
-            page = self.recorder.select_notifications(start, 500, topics=[topic])
-            ids.extend(str(n.originator_id) for n in page)
-            if len(page) < 500:
-                return ids
-            start = page[-1].id + 1
 
     # -- commands -------------------------------------------------------------------------
 
@@ -144,22 +125,29 @@ class MeetingCommands(ErasureCommands):
         invited: Sequence[str],
         idempotency_key: str | None = None,
     ) -> WriteResult:
-        """Put a case on the agenda; each invited partner that does not take part in the
-        case yet is invited to it (the case's invite command). ``created_id``: the item id."""
+        """Put a case on the agenda and invite to the case each invited partner that does
+        not take part in it yet (as the invite route would), in one commit: the item and
+        the invitations are stored together or not at all. ``created_id``: the item id."""
         partners = sorted(set(invited))
-        self.get_meeting(meeting_id).require_status("planned", "held")
-        case = self.get_case(case_id)
-        case.require_status("active")
-        for org in partners:
-            if not case.is_active_participant(org):
-                cast(_Inviter, self).invite_participant(ctx, case_id, org=org)
+        self.get_meeting(meeting_id).require_status("planned", "held")  # unknown: 404 first
         # The office's keys (of the case, of this meeting in it) before any event sealed
         # with them.
         self.keys.scope_key(OFFICE, case_id)
         self.keys.scope_key(OFFICE, case_id, meeting_key_subject(meeting_id))
         item_id = uuid.uuid4().hex
+        arguments = {"case_id": case_id, "invited": partners}
+        call = IdempotentCall.of(
+            ctx.principal.partner, meeting_id, idempotency_key, "agenda", arguments
+        )
+        if call is not None:
+            self.keys.scope_key(REGISTRY_OWNER, meeting_id)
 
-        def decide(meeting: Meeting) -> str:
+        def decide(case: Case) -> tuple[Meeting, str]:
+            case.require_status("active")
+            for org in partners:
+                if not case.is_active_participant(org):
+                    self._pipeline.trigger(case, ctx, Case.ParticipantInvited, org=org)
+            meeting = self.get_meeting(meeting_id)
             meeting.require_status("planned", "held")
             order = len(meeting.items) + 1
             self._pipeline.trigger(meeting, ctx, Meeting.ItemPlaced, item_id=item_id, order=order)
@@ -171,10 +159,12 @@ class MeetingCommands(ErasureCommands):
                 case_id=case_id,
                 invited=partners,
             )
-            return item_id
+            return meeting, item_id
 
-        arguments = {"case_id": case_id, "invited": partners}
-        return self._run_meeting(ctx, meeting_id, "agenda", arguments, decide, idempotency_key)
+        with self._meeting_lock:  # then the case's lock: the only place both are held
+            return self._pipeline.run_with(
+                ctx, case_id, decide, call=call, record_scope=(REGISTRY_OWNER, meeting_id)
+            )
 
     def record_attendance(
         self,

@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import EventStore, RecordConflictError
+from eventsourcing.persistence import EventStore, IntegrityError, RecordConflictError
 
 from ledger._case import Case
 from ledger._case_cache import CaseCache
@@ -30,6 +30,8 @@ from ledger._keys import KeyManager
 Clock = Callable[[], datetime]
 Decide = Callable[[Case], str | None]
 """Checks the case's invariants and triggers its events; returns the id it created, if any."""
+DecideWith = Callable[[Case], tuple[Aggregate, str | None]]
+"""As ``Decide``, for a command that also triggers events on another aggregate (returned)."""
 
 # A command runs again after an erasure elsewhere invalidated its cached keys; this many
 # times at most (each erasure takes one), then the caller gets a concurrency conflict.
@@ -118,17 +120,57 @@ class CommandPipeline:
             replay = self.replay(call)
             if replay is not None:
                 return replay
-        # No erasure check up front: the commit stores the events only if the key store is
-        # still at the generation the cached keys belong to (see CaseLedger._save_many). If
-        # an erasure came between, nothing was stored; the caches are dropped and the
-        # command runs again.
+        return self._under_case_lock(
+            uid,
+            case_id,
+            lambda generation: self._decide_and_commit(
+                ctx, uid, case_id, decide, expected_version, generation, call
+            ),
+        )
+
+    def run_with(
+        self,
+        ctx: RequestContext,
+        case_id: str,
+        decide: DecideWith,
+        *,
+        call: IdempotentCall | None,
+        record_scope: tuple[str, str],
+    ) -> WriteResult:
+        """Run a command whose events go to the case and to one other aggregate (the meeting
+        a case is put on the agenda of), committed in one transaction with the idempotency
+        record (sealed under ``record_scope``: owner, scope id): all of them or nothing.
+
+        ``decide`` checks both aggregates' invariants and triggers their events; it loads
+        the other aggregate itself, under whatever lock serialises it, and returns it with
+        the id it created. The result names the other aggregate.
+        """
+        if call is not None:
+            replay = self.replay(call)
+            if replay is not None:
+                return replay
+        uid = case_uuid(case_id)
+        return self._under_case_lock(
+            uid,
+            case_id,
+            lambda generation: self._commit_with(uid, decide, generation, call, record_scope),
+        )
+
+    def _under_case_lock(
+        self, uid: UUID, case_id: str, attempt: Callable[[int | None], WriteResult]
+    ) -> WriteResult:
+        """Run ``attempt`` holding the case's lock and stripe, again after an erasure.
+
+        No erasure check up front: the commit stores the events only if the key store is
+        still at the generation the cached keys belong to (see CaseLedger._save_many). If
+        an erasure came between, nothing was stored; the caches are dropped and the
+        command runs again.
+        """
         for _ in range(KEY_CHANGE_ATTEMPTS):
             key_generation = self.keys.generation
             try:
                 with self.cases.lock(uid), self.stripes.hold(uid.bytes):
-                    return self._decide_and_commit(
-                        ctx, uid, case_id, decide, expected_version, key_generation, call
-                    )
+                    return attempt(key_generation)
             except KeysChangedError:
                 self.sync()
         raise ConcurrencyConflictError(case_id, None)
@@ -180,6 +222,45 @@ class CommandPipeline:
             raise ConcurrencyConflictError(case_id, self.current_version(uid)) from None
         except BaseException:
             # The command may have mutated the cached aggregate before failing.
+            self.cases.drop(uid)
+            raise
+        return result
+
+    def _commit_with(
+        self,
+        uid: UUID,
+        decide: DecideWith,
+        key_generation: int | None,
+        call: IdempotentCall | None,
+        record_scope: tuple[str, str],
+    ) -> WriteResult:
+        """Run ``decide`` and commit the case's and the other aggregate's events together
+        (the caller holds the case lock)."""
+        case = self.cases.load(uid)
+        try:
+            other, created = decide(case)
+        except BaseException:
+            self.cases.drop(uid)  # the command may have mutated the cached case
+            raise
+        other_id = str(other.id)
+        if not case.pending_events and not other.pending_events:
+            return WriteResult(other_id, other.version, created, unchanged=True)
+        result = WriteResult(other_id, other.version, created)
+        pending: list[Any] = [case, other]
+        if call is not None:
+            owner, scope = record_scope
+            pending.append(
+                self.idempotency.record(call, result.as_dict(), case_id=scope, partner=owner)
+            )
+        try:
+            self.committer.save(pending, key_generation=key_generation)
+        except (RecordConflictError, IntegrityError):
+            self.cases.drop(uid)
+            replay = self.replay(call) if call is not None else None
+            if replay is not None:
+                return replay
+            raise ConcurrencyConflictError(other_id, None) from None
+        except BaseException:
             self.cases.drop(uid)
             raise
         return result

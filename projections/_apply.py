@@ -12,7 +12,8 @@ from datetime import datetime
 from json.encoder import encode_basestring_ascii
 from typing import Any, Protocol
 
-from ledger import Case, LedgerError, text_of
+from ledger import Case, LedgerError, Meeting, text_of
+from projections._meeting_apply import apply_meeting_event, forget_agenda_cases
 from projections._schema import ORDERED_TABLES
 
 
@@ -55,12 +56,14 @@ def case_ids_of(events: Iterable[Any]) -> set[str]:
 
 
 def apply_event(ex: Executor, event: Any, history: CaseHistory | None) -> bool:
-    """Apply one event; False when it was already applied (redelivery) or not a case event.
+    """Apply one event; False when it was already applied (redelivery) or not projected.
 
     An ``Erased`` event first re-derives the case's rows from its history as it decodes now
     (events whose keys were destroyed come back redacted), so the live projection after an
     erasure is exactly what a rebuild from zero produces.
     """
+    if isinstance(event, Meeting.Event):
+        return apply_meeting_event(ex, event)
     if not isinstance(event, Case.Event):
         return False
     case_id = text_of(event.originator_id)
@@ -343,6 +346,7 @@ def _erased(ex: Executor, case_id: str, e: Any) -> None:
             "UPDATE cl_cases SET status = 'erased', erased_at = ? WHERE case_id = ?",
             (at, case_id),
         )
+    forget_agenda_cases(ex, case_id, e.scope, e.target_id)
 
 
 def _hold(ex: Executor, case_id: str, e: Any) -> None:

@@ -34,6 +34,7 @@ from policies import (
     sees_item,
 )
 from projections._access_entries import subject_entries
+from projections._meeting_apply import utc_text
 from projections._read_records import ReadDeniedError, ReadRequest
 from projections._views import ReadService
 
@@ -71,37 +72,67 @@ class MeetingReads:
         self, request: ReadRequest, start: datetime | None, end: datetime | None
     ) -> list[dict[str, Any]]:
         """Meetings scheduled in [start, end) that show the reader at least one item, or
-        that its partner chairs; by scheduled time."""
+        that it chairs; by scheduled time.
+
+        The meeting tables narrow the meetings to load to those in the window that the
+        reader chairs or that have an item about a case its partner was ever invited to;
+        what shows of each is decided per item on the meeting as it decodes now.
+        """
         self.reads.runner.catch_up()
         now = self.reads.clock()
+        principal = request.principal
         found = []
-        for meeting_id in self.ledger.meeting_ids():
+        for meeting_id in self._candidate_meetings(start, end, principal.user, principal.partner):
             meeting = self.ledger.get_meeting(meeting_id)
-            when = meeting.scheduled_at
-            if when is None or (start and when < start) or (end and when >= end):
-                continue
             view = self._view(request, meeting, now)
-            if view["items"] or request.principal.user == meeting.chair:
+            if view["items"] or principal.user == meeting.chair:
                 found.append(view)
         return sorted(found, key=lambda v: (v["scheduled_at"], v["meeting_id"]))
 
+    def _candidate_meetings(
+        self, start: datetime | None, end: datetime | None, user: str, partner: str
+    ) -> list[str]:
+        window = ""
+        params: list[Any] = [user, partner]
+        if start is not None:
+            window += " AND m.scheduled_at >= ?"
+            params.append(utc_text(start))
+        if end is not None:
+            window += " AND m.scheduled_at < ?"
+            params.append(utc_text(end))
+        rows = self.reads.views.fetch(
+            "SELECT m.meeting_id FROM cl_meetings m WHERE (m.chair = ? OR EXISTS ("  # noqa: S608
+            " SELECT 1 FROM cl_agenda a JOIN cl_participants p ON p.case_id = a.case_id"
+            " WHERE a.meeting_id = m.meeting_id AND p.org = ?))" + window,
+            params,
+        )
+        return [str(r[0]) for r in rows]
+
     def due_cases(self, request: ReadRequest) -> list[dict[str, Any]]:
         """The active cases the caller may see that no planned meeting has on its agenda
-        from now on: due for a meeting (the procesregisseur's overview)."""
+        from now on: due for a meeting (the procesregisseur's overview), each with the time
+        of its last meeting held (UTC), if any."""
         now = self.reads.clock()
         cases = [c for c in self.reads.list_cases(request) if c.status == "active"]
-        planned: set[str] = set()
-        last: dict[str, datetime] = {}
-        for meeting_id in self.ledger.meeting_ids():
-            meeting = self.ledger.get_meeting(meeting_id)
-            when = meeting.scheduled_at
-            for item in meeting.items.values():
-                if item.case_id is None or when is None:
-                    continue
-                if meeting.status == "planned" and when >= now:
-                    planned.add(item.case_id)
-                elif meeting.status in ("held", "closed"):
-                    last[item.case_id] = max(when, last.get(item.case_id, when))
+        on_agenda = (
+            " FROM cl_agenda a JOIN cl_meetings m ON m.meeting_id = a.meeting_id"
+            " WHERE a.case_id IS NOT NULL AND "
+        )
+        planned = {
+            str(r[0])
+            for r in self.reads.views.fetch(
+                "SELECT DISTINCT a.case_id" + on_agenda + "m.status = 'planned'"
+                " AND m.scheduled_at >= ?",
+                (utc_text(now),),
+            )
+        }
+        last = {
+            str(case_id): datetime.fromisoformat(str(when))
+            for case_id, when in self.reads.views.fetch(
+                "SELECT a.case_id, MAX(m.scheduled_at)" + on_agenda + "m.status IN"
+                " ('held', 'closed') GROUP BY a.case_id"
+            )
+        }
         return [
             {"case_id": c.case_id, "phase": c.phase, "last_meeting_at": _iso(last.get(c.case_id))}
             for c in cases
@@ -181,7 +212,7 @@ class MeetingReads:
         )
         drafts_visible = self.reads.covenant.meetings.drafts_visible_to_participants
         found: list[tuple[str, MinutesState, MinutesVersion, AccessDecision]] = []
-        for meeting_id in self.ledger.meeting_ids():
+        for meeting_id in self._meetings_of_case(case_id):
             meeting = self.ledger.get_meeting(meeting_id)
             for item in meeting.items.values():
                 if item.case_id != case_id:
@@ -218,6 +249,16 @@ class MeetingReads:
             _minutes_read(meeting_id, m, v, opened.get((m.minutes_id, v.version)))
             for meeting_id, m, v, _ in allowed
         ]
+
+    def _meetings_of_case(self, case_id: str) -> list[str]:
+        """The meetings with an item about the case, in the order they were planned."""
+        rows = self.reads.views.fetch(
+            "SELECT DISTINCT m.meeting_id, m.planned_at FROM cl_agenda a"
+            " JOIN cl_meetings m ON m.meeting_id = a.meeting_id WHERE a.case_id = ?"
+            " ORDER BY m.planned_at, m.meeting_id",
+            (case_id,),
+        )
+        return [str(r[0]) for r in rows]
 
     def _open_shown(
         self,

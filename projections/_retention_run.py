@@ -117,18 +117,24 @@ class RetentionRuns(PrivacyDesk):
         """Cancelled meetings past their rule that still hold readable case data, unless a
         case on their agenda is on hold (or is being erased whole anyway)."""
         found = []
-        for meeting_id in self.ledger.meeting_ids():
-            meeting = self.ledger.get_meeting(meeting_id)
-            if meeting.status != "cancelled" or meeting.closed_at is None:
+        cancelled = self.reads.views.fetch(
+            "SELECT meeting_id, closed_at FROM cl_meetings WHERE status = 'cancelled'"
+            " ORDER BY planned_at, meeting_id"
+        )
+        for meeting_id, closed_at in cancelled:
+            if now < cancelled_meeting_deadline(self.covenant, datetime.fromisoformat(closed_at)):
                 continue
-            if now < cancelled_meeting_deadline(self.covenant, meeting.closed_at):
-                continue
-            case_ids = {i.case_id for i in meeting.items.values() if i.case_id} - set(erased)
+            rows = self.reads.views.fetch(
+                "SELECT DISTINCT case_id FROM cl_agenda WHERE meeting_id = ?"
+                " AND case_id IS NOT NULL",
+                (meeting_id,),
+            )
+            case_ids = {str(r[0]) for r in rows} - set(erased)
             held = any(
                 is_on_hold(self.reads.snapshot(c, catch_up=False).state, now) for c in case_ids
             )
             if case_ids and not held:
-                found.append(meeting_id)
+                found.append(str(meeting_id))
         return found
 
 

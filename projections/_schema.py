@@ -64,6 +64,15 @@ TABLES = {
     "cl_referrals": """CREATE TABLE IF NOT EXISTS cl_referrals (
         case_id TEXT PRIMARY KEY, org TEXT NOT NULL, melder TEXT NOT NULL,
         referred_at TEXT NOT NULL)""",
+    # Meetings (case conferences) and their agenda: times, status and which case an item is
+    # about, so meeting reads load only the meetings they concern. An item's case is NULL
+    # once the keys that sealed it were destroyed (the case or the meeting's data erased).
+    "cl_meetings": """CREATE TABLE IF NOT EXISTS cl_meetings (
+        meeting_id TEXT PRIMARY KEY, planned_at TEXT NOT NULL, scheduled_at TEXT NOT NULL,
+        chair TEXT NOT NULL, status TEXT NOT NULL, closed_at TEXT, version INTEGER NOT NULL)""",
+    "cl_agenda": """CREATE TABLE IF NOT EXISTS cl_agenda (
+        meeting_id TEXT NOT NULL, item_id TEXT NOT NULL, item_order INTEGER NOT NULL,
+        case_id TEXT, PRIMARY KEY (meeting_id, item_id))""",
 }
 INDEXES = [
     "CREATE INDEX IF NOT EXISTS cl_facts_by_case ON cl_facts (case_id, recorded_at)",
@@ -72,8 +81,11 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS cl_participants_by_org ON cl_participants (org, case_id)",
     "CREATE INDEX IF NOT EXISTS cl_grants_by_case ON cl_emergency_grants (case_id, actor)",
     "CREATE INDEX IF NOT EXISTS cl_referrals_by_org ON cl_referrals (org, case_id)",
+    "CREATE INDEX IF NOT EXISTS cl_meetings_by_time ON cl_meetings (scheduled_at)",
+    "CREATE INDEX IF NOT EXISTS cl_agenda_by_case ON cl_agenda (case_id, meeting_id)",
 ]
-# Tables in a stable order, with the key used to order rows for content hashes.
+# The tables of one case's rows, in a stable order, with the key used to order rows for
+# content hashes (an erasure re-derives exactly these from the case's history).
 ORDERED_TABLES = {
     "cl_cases": "case_id",
     "cl_participants": "case_id, org",
@@ -87,4 +99,10 @@ ORDERED_TABLES = {
     "cl_emergency_grants": "grant_id",
     "cl_directors": "case_id, role",
     "cl_referrals": "case_id",
+}
+# Every table for content hashes: the case tables and the meeting tables.
+HASHED_TABLES = {
+    **ORDERED_TABLES,
+    "cl_meetings": "meeting_id",
+    "cl_agenda": "meeting_id, item_id",
 }

@@ -25,7 +25,7 @@ from ledger import (
     startup_lock,
 )
 from projections._apply import CaseHistory, apply_event, case_ids_of
-from projections._schema import INDEXES, ORDERED_TABLES, TABLES
+from projections._schema import HASHED_TABLES, INDEXES, TABLES
 
 _VERSION_CHUNK = 500  # case ids per version query (well under every parameter limit)
 
@@ -222,7 +222,7 @@ class CaseViewsMixin:
         """SHA-256 over every view row in a stable order (rebuild == live checks)."""
         digest = hashlib.sha256()
         with self._transaction(commit=False) as ex:
-            for table, order in ORDERED_TABLES.items():
+            for table, order in HASHED_TABLES.items():
                 digest.update(table.encode())
                 for row in ex.fetch(f"SELECT * FROM {table} ORDER BY {order}"):  # noqa: S608
                     digest.update(repr(tuple(row)).encode())

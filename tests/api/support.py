@@ -141,7 +141,10 @@ def fact_body(
     partners: tuple[str, ...] = (),
     text: str = "invented",
     kind: str = "observation",
+    owner: str = "",
 ) -> dict[str, Any]:
+    """A fact's request body; a starting-point fact gets the goal's shape when ``owner`` is
+    the partnership office, a picture's otherwise."""
     sharing: dict[str, Any] = {"level": level}
     if partners:
         sharing["partners"] = list(partners)
@@ -152,8 +155,15 @@ def fact_body(
         "purpose": PURPOSE,
         "legal_basis": "wgs",
         "sharing": sharing,
-        "body": {"text": text},
+        "body": shaped_body(kind, owner, text),
     }
+
+
+def shaped_body(kind: str, owner: str, text: str) -> dict[str, Any]:
+    """A fact body holding ``text``, in the shape its kind needs."""
+    if kind != "shared_starting_point":
+        return {"text": text}
+    return {"goal": text} if owner == "zvh" else {"picture": text}
 
 
 def record(
@@ -166,7 +176,7 @@ def record(
 ) -> str:
     """Record a fact with a canary body as ``who``; remembers id and canary under ``label``."""
     secret = canary(label)
-    body = fact_body(setup.subject_id, text=secret, **kwargs)
+    body = fact_body(setup.subject_id, text=secret, owner=who[0], **kwargs)
     created = ok(
         client.post(f"/v1/cases/{setup.case_id}/facts", json=body, headers=auth.headers(who)), 201
     )

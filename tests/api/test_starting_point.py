@@ -37,9 +37,9 @@ class TestStartingPoint:
         assert [(p["owner"], p["fact_id"]) for p in seen["pictures"]] == [
             ("woningcorporatie", corp)
         ]
-        assert seen["pictures"][0]["body"] == {"text": setup.canaries["corp new"]}
+        assert seen["pictures"][0]["body"] == {"picture": setup.canaries["corp new"]}
         assert seen["goal"]["fact_id"] == goal
-        assert seen["goal"]["body"] == {"text": setup.canaries["goal"]}
+        assert seen["goal"]["body"] == {"goal": setup.canaries["goal"]}
         assert seen["withheld"] == 1
         assert seen["withheld_by_reason"] == {"not_shared": 1}
         assert setup.canaries["corp old"] not in str(seen)
@@ -136,6 +136,43 @@ class TestStartingPoint:
         problem(client.get(malformed, headers=auth.headers(GGZ)), 404, "not-found")
         problem(client.get(url, headers={"X-Purpose": "zvh_joint_approach"}), 401,
                 "unauthenticated")  # fmt: skip
+
+    def test_bodies_must_have_the_starting_point_shape(
+        self, client: TestClient, auth: Auth
+    ) -> None:
+        setup = active_case(client, auth)
+        facts = f"/v1/cases/{setup.case_id}/facts"
+        base = {"kind": SP, "subjects": [], "categories": ["plan"],
+                "purpose": "zvh_joint_approach", "legal_basis": "wgs",
+                "sharing": {"level": "participants"}}  # fmt: skip
+        bad_pictures = [
+            {"text": "invented"},  # not a picture's field
+            {"picture": ""},
+            {"picture": "invented", "chances": "one text"},
+            {"picture": "invented", "threats": [1]},
+            {"picture": "invented", "goal": "a picture is no goal"},
+            ["invented"],
+        ]
+        for bad in bad_pictures:
+            refused = client.post(facts, json={**base, "body": bad}, headers=auth.headers(CORP))
+            found = problem(refused, 422, "starting-point-body")
+            assert "invented" not in refused.text  # the refusal never repeats the content
+            assert found["code"] == "starting_point_body"
+        problem(client.post(facts, json={**base, "body": {"picture": "invented"}},
+                            headers=auth.headers(PR)), 422, "starting-point-body")  # fmt: skip
+        picture_id = ok(client.post(
+            facts, json={**base, "body": {"picture": "invented", "chances": ["c"], "threats": []}},
+            headers=auth.headers(CORP)), 201)["fact_id"]  # fmt: skip
+        ok(client.post(facts, json={**base, "body": {"goal": "invented goal"}},
+                       headers=auth.headers(PR)), 201)  # fmt: skip
+        correction = f"{facts}/{picture_id}/corrections"
+        problem(client.post(correction, json={"body": {"goal": "x"}}, headers=auth.headers(CORP)),
+                422, "starting-point-body")  # fmt: skip
+        ok(client.post(correction, json={"body": {"picture": "invented, corrected"}},
+                       headers=auth.headers(CORP)))  # fmt: skip
+        seen = starting_point(client, auth, setup.case_id, CORP)
+        assert seen["pictures"][0]["body"] == {"picture": "invented, corrected"}
+        assert seen["goal"]["body"] == {"goal": "invented goal"}
 
     def test_closed_case_shows_nothing(self, client: TestClient, auth: Auth) -> None:
         setup = active_case(client, auth)

@@ -127,7 +127,7 @@ def record_sc1(ledger: CaseLedger) -> RecordedScenario:
         ["plan"],
         "participants",
         [],
-        {"text": "Gedeeld doel: stabiel wonen, behandeling, geen nieuwe delicten"},
+        {"goal": "Gedeeld doel: stabiel wonen, behandeling, geen nieuwe delicten"},
     )
     ledger.agree_action(
         REGIE,

@@ -12,6 +12,7 @@ from ledger import (
     Case,
     CaseLedger,
     CaseStatusError,
+    ConcurrencyConflictError,
     InvalidCommandError,
     Meeting,
     MeetingNotFoundError,
@@ -66,7 +67,48 @@ def test_an_invited_partner_joins_the_case_and_the_agenda_keeps_order(ledger: Ca
     assert [meeting.items[first].order, meeting.items[str(second)].order] == [1, 2]
     assert meeting.items[first].case_id == case_a
     assert meeting.chair == REGIE.principal.user
-    assert meeting_id in ledger.meeting_ids()
+
+
+def test_an_item_and_its_invitations_commit_together_or_not_at_all(
+    ledger: CaseLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case_id = open_active_case(ledger, invite=())
+    meeting_id = ledger.schedule_meeting(REGIE, scheduled_at=WHEN, place="room 2").case_id
+    load = ledger.get_meeting
+
+    def moved_on_after_loading(loaded_id: str) -> Meeting:
+        meeting = load(loaded_id)
+        # Another process stores an event of the meeting between this load and the commit.
+        elsewhere = load(loaded_id)
+        ledger._pipeline.trigger(
+            elsewhere, REGIE, Meeting.Rescheduled, scheduled_at=WHEN, reason="elsewhere"
+        )
+        ledger.save(elsewhere)
+        return meeting
+
+    monkeypatch.setattr(ledger, "get_meeting", moved_on_after_loading)
+    with pytest.raises(ConcurrencyConflictError):
+        ledger.add_agenda_item(REGIE, meeting_id, case_id=case_id, invited=["ggz", "woonstad"])
+    monkeypatch.undo()
+    ledger._cache.clear()  # from the store, not the cache
+    case = ledger.get_case(case_id)
+    assert not case.is_active_participant("ggz")
+    assert not case.is_active_participant("woonstad")
+    assert ledger.get_meeting(meeting_id).items == {}
+    retried = ledger.add_agenda_item(
+        REGIE, meeting_id, case_id=case_id, invited=["ggz", "woonstad"], idempotency_key="k-1"
+    )
+    again = ledger.add_agenda_item(
+        REGIE, meeting_id, case_id=case_id, invited=["ggz", "woonstad"], idempotency_key="k-1"
+    )
+    assert again.created_id == retried.created_id
+    ledger._cache.clear()
+    case = ledger.get_case(case_id)
+    assert case.is_active_participant("ggz")
+    assert case.is_active_participant("woonstad")
+    invitations = [e for e in ledger.events.get(case.id) if isinstance(e, Case.ParticipantInvited)]
+    assert sorted(e.org for e in invitations) == ["ggz", "woonstad"]
+    assert list(ledger.get_meeting(meeting_id).items) == [retried.created_id]
 
 
 def test_reschedule_is_an_event_and_only_while_planned(ledger: CaseLedger) -> None:

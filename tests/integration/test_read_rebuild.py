@@ -210,7 +210,7 @@ class TestSQLiteClear:
                 )
                 for n in range(100)
             ]
-            for _ in range(4):  # enough rows for the fact tables to span many pages
+            for _ in range(8):  # enough rows for the fact tables to span many pages
                 stack.ledger.record_facts(POLICE, history.sc1.case_id, facts)
             stack.runner.catch_up()
             fresh_pages = fresh.fetch("PRAGMA page_count")[0][0]

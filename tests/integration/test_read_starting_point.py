@@ -48,7 +48,11 @@ class World:
         partners: tuple[str, ...] = (),
         subjects: tuple[str, ...] = (),
     ) -> str:
-        body = {"picture": text, "chances": [f"{text} chance"], "threats": [f"{text} threat"]}
+        body: dict[str, Any] = (
+            {"goal": text}
+            if who.principal.partner == "zvh"
+            else {"picture": text, "chances": [f"{text} chance"], "threats": [f"{text} threat"]}
+        )
         fact_id = self.stack.ledger.record_fact(
             who,
             self.case_id,

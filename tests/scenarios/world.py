@@ -25,7 +25,7 @@ from api.bootstrap import Services
 from policies import PartnerId, Principal, RoleId, UserId
 from projections import ReadRequest
 from projections._privacy import PrivacyOffice
-from tests.api.support import SECOND_PO_SUB, Auth
+from tests.api.support import SECOND_PO_SUB, Auth, shaped_body
 
 Who = tuple[str, str]
 JOINT = "zvh_joint_approach"
@@ -277,7 +277,7 @@ class Http:
             "purpose": case.purpose,
             "legal_basis": basis,
             "sharing": sharing,
-            "body": {"text": text},
+            "body": shaped_body(kind, who[0], text),
         }
         created = self.do(who, case.path("/facts"), body, purpose=case.purpose)
         case.facts[label] = str(created["fact_id"])
