@@ -98,8 +98,10 @@ class Guard:
         action_id: str | None = None,
         consent_id: str | None = None,
         case_purpose: str | None = None,
+        fresh: bool = False,
     ) -> Permit:
-        """``case_purpose``: for ``open_case``, the purpose the new case is for."""
+        """``case_purpose``: for ``open_case``, the purpose the new case is for. ``fresh``:
+        decide on the current projection only (never on a remembered, lagging state)."""
         now = self.services.clock()
         principal = caller.principal
         if case_id is None:
@@ -110,7 +112,9 @@ class Guard:
             if not first.allowed:
                 raise from_denial(first, visible=True, required_roles=required_roles(action))
             return Permit(None, None, now)
-        if action in _STALE_SAFE:
+        if fresh:
+            self._stale.pop(case_id, None)
+        elif action in _STALE_SAFE:
             # A possibly stale view may only ever grant what the aggregate re-checks anyway.
             stale = self._stale_state(case_id)
             if stale is not None:

@@ -10,7 +10,7 @@ from api._responses import WriteAck
 from api._schemas import CorrectionCreate, FactCreate, RetractionCreate
 from api._writes import Write
 from api.routes._common import CasePath, FactPath, add_write
-from ledger import NewFact, WriteResult
+from ledger import InvariantViolationError, NewFact, WriteResult
 from policies import WriteAction
 
 A = WriteAction
@@ -23,7 +23,7 @@ async def record_fact(case: CasePath, body: FactCreate, write: Write) -> WriteAc
     sharing = body.sharing
     caller, guard, services = write.caller, write.guard, write.services
 
-    def authorise() -> Permit:
+    def authorise(*, fresh: bool = False) -> Permit:
         meta = new_fact(
             caller,
             case,
@@ -36,7 +36,13 @@ async def record_fact(case: CasePath, body: FactCreate, write: Write) -> WriteAc
             partners=sharing.partners,
             now=services.clock(),
         )
-        return guard.require(caller, A.record_fact, case, fact=meta)
+        return guard.require(caller, A.record_fact, case, fact=meta, fresh=fresh)
+
+    def refused_after_a_lagging_grant() -> None:
+        """The aggregate refused a grant that may have been made on a lagging view (a case
+        closed a moment ago): answer with the refusal a decision on fresh state gives (a
+        hidden case stays hidden); if that still grants, the aggregate's refusal stands."""
+        authorise(fresh=True)
 
     fact = NewFact(
         body.kind,
@@ -59,13 +65,21 @@ async def record_fact(case: CasePath, body: FactCreate, write: Write) -> WriteAc
                 authorise()  # policy only
             else:
                 await run_in_threadpool(authorise)  # reads the projections
-            return await group.record(caller.context, case, fact)
+            try:
+                return await group.record(caller.context, case, fact)
+            except InvariantViolationError:
+                await run_in_threadpool(refused_after_a_lagging_grant)
+                raise
 
         result = await write.perform(commit)
         return write.ack(result, fact_id=result.created_id)
 
     def run(_: Permit) -> WriteAck:
-        result = services.ledger.record_facts(caller.context, case, [fact], **write.conditions)
+        try:
+            result = services.ledger.record_facts(caller.context, case, [fact], **write.conditions)
+        except InvariantViolationError:
+            refused_after_a_lagging_grant()
+            raise
         return write.ack(result, fact_id=result.created_id)
 
     return await write.run(authorise, run)
