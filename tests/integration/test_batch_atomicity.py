@@ -115,6 +115,18 @@ def _erase_case(ledger: CaseLedger) -> Command:
     )
 
 
+def _erase_subject(ledger: CaseLedger) -> Command:
+    case_id = open_active_case(ledger, invite=("politie",))
+    subject = add_subject(ledger, case_id)
+    record(ledger, POLITIE, case_id, {"about": "subject"}, subjects=[subject])
+    return Command(
+        2,
+        lambda key: ledger.erase_subject(
+            PRIVACY_OFFICER, case_id, subject, ground="art17", idempotency_key=key
+        ),
+    )
+
+
 COMMANDS: dict[str, Callable[[CaseLedger], Command]] = {
     "record_facts": _record_facts,
     "close_case": _close_case,
@@ -122,6 +134,7 @@ COMMANDS: dict[str, Callable[[CaseLedger], Command]] = {
     "close_meeting": _close_meeting,
     "refer_case": _refer_case,
     "erase_case": _erase_case,
+    "erase_subject": _erase_subject,
 }
 
 
@@ -177,7 +190,19 @@ def _every_insert_point(stack: ReadStack, name: str) -> list[tuple[int, int]]:
         nth += 1
 
 
-@pytest.mark.parametrize("name", sorted(COMMANDS))
+SUBJECT_ERASURE_RETRY = pytest.mark.xfail(
+    strict=True,
+    reason="defect: erase_subject destroys the subject's keys before its Erased record commits;"
+    " if that commit fails, the retry no longer finds the subject (its SubjectAdded event is"
+    " redacted now) and answers SubjectNotFoundError, so the erasure is never recorded",
+)
+NAMES = [
+    pytest.param(n, marks=SUBJECT_ERASURE_RETRY) if n == "erase_subject" else n
+    for n in sorted(COMMANDS)
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
 class TestFailedCommitStoresNothing:
     """A commit failing at any insert point leaves no trace; the retry succeeds exactly once."""
 
