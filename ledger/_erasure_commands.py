@@ -28,11 +28,14 @@ from ledger._errors import (
     IdempotencyKeyReusedError,
     SubjectNotFoundError,
 )
-from ledger._idempotency import IdempotentCall, record_id
+from ledger._idempotency import IdempotencyRecord, IdempotentCall, record_id
 from ledger._ledger_base import LedgerBase
 
 #: An erasure's record is appended to its case however busy the case is: this many tries.
 ERASED_RECORD_ATTEMPTS = 20
+
+#: Builds the idempotency record of an erasure from its report (a fresh one at each try).
+RecordFor = Callable[[ErasureReport], IdempotencyRecord]
 
 
 class ErasureCommands(LedgerBase):
@@ -216,7 +219,7 @@ class ErasureCommands(LedgerBase):
     ) -> ErasureReport:
         """Erase ``target_id`` of one case: the facts it makes unreadable, then its keys."""
 
-        def run() -> ErasureReport:
+        def run(record_for: RecordFor | None) -> ErasureReport:
             case = self.get_case(case_id)
             fact_ids = facts_of(case)
             with self._writer.hold():  # no commit checks the key store meanwhile (SQLite)
@@ -231,6 +234,7 @@ class ErasureCommands(LedgerBase):
                 {case_id: fact_ids},
                 {case_id: case.purpose},
                 erasure_id,
+                record_for,
             )
 
         request = {"scope": scope, "case_id": case_id, "target_id": target_id, "ground": ground}
@@ -245,7 +249,7 @@ class ErasureCommands(LedgerBase):
         idempotency_key: str | None = None,
         erasure_id: str | None = None,
     ) -> ErasureReport:
-        def run() -> ErasureReport:
+        def run(record_for: RecordFor | None) -> ErasureReport:
             case_ids = self._cases_with_keys_of(owner)
             facts: dict[str, list[str]] = {}
             purposes: dict[str, str] = {}
@@ -256,7 +260,16 @@ class ErasureCommands(LedgerBase):
             with self._writer.hold():  # no commit checks the key store meanwhile (SQLite)
                 destroyed = _erasure.destroy_owner(self.keys, owner)
             return self._finish_erasure(
-                ctx, case_ids, "owner", owner, ground, destroyed, facts, purposes, erasure_id
+                ctx,
+                case_ids,
+                "owner",
+                owner,
+                ground,
+                destroyed,
+                facts,
+                purposes,
+                erasure_id,
+                record_for,
             )
 
         request = {"scope": "owner", "owner": owner, "ground": ground}
@@ -267,31 +280,45 @@ class ErasureCommands(LedgerBase):
         ctx: RequestContext,
         idempotency_key: str | None,
         request: dict[str, str],
-        run: Callable[[], ErasureReport],
+        run: Callable[[RecordFor | None], ErasureReport],
     ) -> ErasureReport:
         """Run an erasure once per idempotency key: a retry gets the first report back.
 
         The record is kept under the registry's keys, not the erased scope's, so it stays
         readable after the erasure it describes. Retries in this process wait for the first
         attempt; a retry racing it from another process erases nothing more (the keys are
-        gone) but adds a second record of the erasure, and gets its own report.
+        gone) but adds a second record of the erasure, and gets its own report. The record
+        commits with the (last) case's ``Erased`` event: a failed commit leaves neither, so
+        a retry records the erasure once, not twice.
         """
         call = IdempotentCall.of(
             ctx.principal.partner, "erasure", idempotency_key, "erase", request
         )
         if call is None:
-            return run()
+            return run(None)
+
+        def record_for(report: ErasureReport) -> IdempotencyRecord:
+            return self._idempotency.record(
+                call, {"report": report.as_dict()}, case_id="", partner=REGISTRY_OWNER
+            )
+
         with self._cache.lock(call.record_id):
             earlier = self._idempotency.earlier(call)
             if earlier is not None:
                 return ErasureReport.replayed_from(earlier["report"])
-            report = run()
-            record = self._idempotency.record(
-                call, {"report": report.as_dict()}, case_id="", partner=REGISTRY_OWNER
-            )
-            with contextlib.suppress(RecordConflictError):
-                self.save(record)  # lost to another process's retry: its record stands
+            report = run(record_for)
+            if not self._has_record(call.record_id):
+                # No case carried the record (an owner without cases): it goes alone.
+                with contextlib.suppress(RecordConflictError):
+                    self.save(record_for(report))  # lost to another process's retry
             return report
+
+    def _has_record(self, uid: UUID) -> bool:
+        try:
+            self.repository.get(uid)
+        except AggregateNotFoundError:
+            return False
+        return True
 
     def rotate_keys(self, owners: Sequence[str]) -> _erasure.EpochReport:
         """A KEK rotation epoch for these owners (``caseledger keys rotate``)."""
@@ -318,12 +345,26 @@ class ErasureCommands(LedgerBase):
         fact_ids: dict[str, list[str]],
         purposes: dict[str, str],
         erasure_id: str | None = None,
+        record_for: RecordFor | None = None,
     ) -> ErasureReport:
+        """Run the epoch, then append the ``Erased`` record to every case; the idempotency
+        record (``record_for``) commits with the last case's."""
         epoch = _erasure.run_epoch(self.keys, destroyed)
         self._cache.clear()
         erasure_id = erasure_id or uuid.uuid4().hex
         erased_at = self._clock()
-        for case_id in case_ids:
+        report = ErasureReport(
+            erasure_id=erasure_id,
+            scope=scope,
+            target_id=target_id,
+            ground=ground,
+            erased_at=erased_at,
+            scope_key_ids=tuple(destroyed.scope_key_ids),
+            fact_key_ids=tuple(destroyed.fact_key_ids),
+            fact_ids=tuple(f for ids in fact_ids.values() for f in ids),
+            epoch=epoch,
+        )
+        for n, case_id in enumerate(case_ids, start=1):
             self._append_erased(
                 ctx,
                 case_id,
@@ -335,18 +376,9 @@ class ErasureCommands(LedgerBase):
                 fact_ids.get(case_id, []),
                 epoch,
                 purposes.get(case_id, ""),
+                None if record_for is None or n < len(case_ids) else lambda: record_for(report),
             )
-        return ErasureReport(
-            erasure_id=erasure_id,
-            scope=scope,
-            target_id=target_id,
-            ground=ground,
-            erased_at=erased_at,
-            scope_key_ids=tuple(destroyed.scope_key_ids),
-            fact_key_ids=tuple(destroyed.fact_key_ids),
-            fact_ids=tuple(f for ids in fact_ids.values() for f in ids),
-            epoch=epoch,
-        )
+        return report
 
     def _append_erased(
         self,
@@ -360,9 +392,12 @@ class ErasureCommands(LedgerBase):
         fact_ids: list[str],
         epoch: _erasure.EpochReport,
         case_purpose: str,
+        record: Callable[[], IdempotencyRecord] | None,
     ) -> None:
         # Erasure must be recorded even against concurrent writers: retry on conflicts.
         for _ in range(ERASED_RECORD_ATTEMPTS):
+            # Built afresh at each try: a failed save has drained its pending event.
+            with_record = [] if record is None else [record()]
             uid = case_uuid(case_id)
             with self._cache.lock(uid):
                 case = self._cache.load(uid)
@@ -382,10 +417,12 @@ class ErasureCommands(LedgerBase):
                     case_purpose=case_purpose,
                 )
                 try:
-                    self.save(case)
+                    self.save(case, *with_record)
                     return
                 except RecordConflictError:
                     self._cache.drop(uid)
+                    if with_record and self._has_record(with_record[0].id):
+                        record = None  # another process's retry recorded it: its record stands
                 except BaseException:
                     self._cache.drop(uid)
                     raise

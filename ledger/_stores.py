@@ -30,6 +30,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from ledger._erasure_journal import ERASURE_JOURNAL, JOURNAL_FILE
 from ledger._errors import KeysChangedError
+from ledger._faults import armed_fault
 from ledger._keyring import KEK_PROVIDER_TOPIC, KEYRING_PATH
 from ledger._keystore import KEYSTORE_LOCK_ID
 from ledger._pkcs11 import Pkcs11Config
@@ -212,6 +213,16 @@ class _DerivedConnectionPool(_PinnedPragmaPool):
 class _InterningRecorder(SQLiteApplicationRecorder):
     """The library's recorder, handing out one shared UUID object per aggregate id."""
 
+    def _insert_events(
+        self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        plan = armed_fault()
+        fail_after = None if plan is None else plan.fail_after(stored_events)
+        if fail_after is None:
+            return super()._insert_events(c, stored_events, **kwargs)
+        super()._insert_events(c, stored_events[:fail_after], **kwargs)
+        raise sqlite3.DataError("injected fault")  # tests only (ledger._faults)
+
     def convert_originator_id(self, originator_id: str) -> UUID | str:
         if self.datastore.originator_id_type == "uuid":
             return uuid_of(originator_id)
@@ -304,6 +315,10 @@ class _ColumnArrayRecorder(PostgresApplicationRecorder):
     ) -> None:
         self._lock_table(curs)
         self._notify_channel(curs)
+        plan = armed_fault()
+        fail_after = None if plan is None else plan.fail_after(stored_events)
+        if fail_after is not None:  # tests only (ledger._faults)
+            stored_events = stored_events[:fail_after]
         columns = (
             [e.originator_id for e in stored_events],
             [e.originator_version for e in stored_events],
@@ -312,11 +327,15 @@ class _ColumnArrayRecorder(PostgresApplicationRecorder):
         )
         if key_generation is None or self._guarded_insert is None:
             curs.execute(self._column_insert, columns)
+            if fail_after is not None:
+                curs.execute("SELECT 1 / 0")
             return
         # A statement of its own: the guarded insert's snapshot must be taken after the lock
         # is granted, so that it sees an erasure that held the lock meanwhile.
         curs.execute("SELECT pg_advisory_xact_lock_shared(%s)", (KEYSTORE_LOCK_ID,))
         curs.execute(self._guarded_insert, (*columns, key_generation))
+        if fail_after is not None:
+            curs.execute("SELECT 1 / 0")
 
     def _fetch_ids_after_insert_events(
         self,
