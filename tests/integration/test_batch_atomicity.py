@@ -6,14 +6,14 @@ its retry with the same idempotency key succeeds once (a second retry replays, s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
 from eventsourcing.persistence import PersistenceError
 
-from ledger import CaseLedger, ErasureReport, NewFact, StoreConfig, WriteResult
+from ledger import CaseLedger, ErasureReport, NewFact, WriteResult
 from ledger._faults import FaultPlan, installed
 from tests.integration._ledger_support import (
     POLITIE,
@@ -25,19 +25,10 @@ from tests.integration._ledger_support import (
     record,
     stored_event_count,
 )
-from tests.integration.read_helpers import ReadStack, open_stack
+from tests.integration.read_helpers import ReadStack
 
 WHEN = datetime(2031, 5, 4, 14, 0, tzinfo=UTC)
 PURPOSE = "zvh_joint_approach"
-
-
-@pytest.fixture
-def stack(store_config: StoreConfig) -> Iterator[ReadStack]:
-    stack = open_stack(store_config)
-    try:
-        yield stack
-    finally:
-        stack.close()
 
 
 @dataclass(frozen=True)

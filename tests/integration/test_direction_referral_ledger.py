@@ -4,28 +4,15 @@ its referring partner's contribution (its opening is sealed under the office's k
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from ledger import NewFact, StoreConfig
+from ledger import NewFact
 from projections import ReadRequest
 from tests.conftest import ctx
-from tests.integration.read_helpers import ReadStack, open_stack
+from tests.integration.read_helpers import ReadStack
 
 REGIE = ctx("zvh", "procesregisseur")
 MELDER = ctx("politie", "melder", user="politie-melder-1")
 PRIVACY_OFFICER = ctx("zvh", "privacy_officer", "accountability")
 PURPOSE = "zvh_joint_approach"
-
-
-@pytest.fixture
-def stack(store_config: StoreConfig) -> Iterator[ReadStack]:
-    stack = open_stack(store_config)
-    try:
-        yield stack
-    finally:
-        stack.close()
 
 
 def referral(text: str) -> NewFact:

@@ -4,29 +4,18 @@ the meetings it concerns."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ledger import StoreConfig
 from projections import MeetingReads, ReadRequest
 from tests.conftest import ctx
 from tests.integration._ledger_support import PRIVACY_OFFICER, REGIE, open_active_case
-from tests.integration.read_helpers import ReadStack, open_stack
+from tests.integration.read_helpers import ReadStack
 
 WHEN = datetime(2031, 5, 4, 14, 0, tzinfo=UTC)
 PURPOSE = "zvh_joint_approach"
 OFFICE_READER = ReadRequest(REGIE.principal, PURPOSE)
-
-
-@pytest.fixture
-def stack(store_config: StoreConfig) -> Iterator[ReadStack]:
-    stack = open_stack(store_config)
-    try:
-        yield stack
-    finally:
-        stack.close()
 
 
 def _rows(stack: ReadStack) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,15 +99,6 @@ def crashing_on(views: CaseViews, batch: int) -> CaseViews:
 
     views._insert_tracking = insert_tracking  # type: ignore[method-assign]
     return views
-
-
-@pytest.fixture
-def stack(store_config: StoreConfig) -> Iterator[ReadStack]:
-    stack = open_stack(store_config)
-    try:
-        yield stack
-    finally:
-        stack.close()
 
 
 def open_cases(stack: ReadStack) -> list[str]:

@@ -30,15 +30,6 @@ CADENCES = ["after_every_command", "background_runner", "once_at_the_end"]
 
 
 @pytest.fixture
-def stack(store_config: StoreConfig) -> Iterator[ReadStack]:
-    stack = open_stack(store_config)
-    try:
-        yield stack
-    finally:
-        stack.close()
-
-
-@pytest.fixture
 def other_views(store_config: StoreConfig) -> Iterator[Callable[[], CaseViews]]:
     """Opens a second, empty projection store next to the live one."""
     opened: list[CaseViews] = []
