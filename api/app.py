@@ -7,6 +7,7 @@ Run with ``uvicorn --factory api.app:create_app_from_env`` (or ``caseledger serv
 from __future__ import annotations
 
 import gc
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -19,7 +20,7 @@ from api._covenant_reload import install_hangup_reload
 from api._guard import Guard
 from api._handlers import install_handlers
 from api._hygiene import HygieneMiddleware
-from api._logging import RequestLogMiddleware, configure_logging
+from api._logging import LOGGER_NAME, RequestLogMiddleware, configure_logging
 from api._openapi import build_openapi
 from api._writes import FactCommitter
 from api.bootstrap import Clock, build_services, utcnow
@@ -65,6 +66,13 @@ def create_app(
         services = build_services(settings, clock=clock or utcnow)
         committer: FactCommitter | None = None
         try:
+            # An erasure whose keys are gone but whose records did not all commit (its
+            # process failed in between) is finished before anything is served.
+            resumed = services.ledger.resume_erasures()
+            if resumed:
+                logging.getLogger(LOGGER_NAME).warning(
+                    "erasures_resumed", extra={"fields": {"count": len(resumed)}}
+                )
             services.runner.catch_up()
             services.runner.start()
             app.state.services = services

@@ -11,6 +11,7 @@ Reports carry ids and counts only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,11 @@ class Destroyed:
     retired_owner: str | None = None
     erased_case: str | None = None
     kek_versions_destroyed: dict[str, list[int]] = field(default_factory=dict)
+
+
+#: Called by a destroy step inside its key-store transaction, with what it destroyed: keeps
+#: the erasure's plan in the same transaction (``ledger._erasure_plans``).
+PlanWriter = Callable[[KeyStoreTransaction, Destroyed], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +115,9 @@ def _live_key_ids(
     return live
 
 
-def destroy_fact_keys(keys: KeyManager, fact_key_ids: list[str]) -> Destroyed:
+def destroy_fact_keys(
+    keys: KeyManager, fact_key_ids: list[str], plan: PlanWriter | None = None
+) -> Destroyed:
     """Erase one fact (all its revisions): overwrite its fact keys in their blocks."""
     destroyed = Destroyed()
     by_block: dict[str, list[tuple[str, int]]] = {}
@@ -136,12 +144,16 @@ def destroy_fact_keys(keys: KeyManager, fact_key_ids: list[str]) -> Destroyed:
             destroyed.owners.add(row.owner)
             destroyed.rekey.add((row.owner, row.case_id))
         keys.store.record_destroyed(tx, destroyed.scope_key_ids, destroyed.fact_key_ids)
+        if plan is not None:
+            plan(tx, destroyed)
         generation = keys.store.bump_generation(tx)
     _settle(keys, generation, destroyed)
     return destroyed
 
 
-def destroy_subject(keys: KeyManager, case_id: str, subject_id: str) -> Destroyed:
+def destroy_subject(
+    keys: KeyManager, case_id: str, subject_id: str, plan: PlanWriter | None = None
+) -> Destroyed:
     """Erase everything about one subject in a case: every owner's keys for that subject."""
     destroyed = Destroyed()
     with keys.store.transaction(write=True) as tx:
@@ -157,12 +169,14 @@ def destroy_subject(keys: KeyManager, case_id: str, subject_id: str) -> Destroye
         )
         keys.store.tombstone(tx, "*", case_id, subject_id)
         keys.store.record_destroyed(tx, destroyed.scope_key_ids, destroyed.fact_key_ids)
+        if plan is not None:
+            plan(tx, destroyed)
         generation = keys.store.bump_generation(tx)
     _settle(keys, generation, destroyed)
     return destroyed
 
 
-def destroy_case(keys: KeyManager, case_id: str) -> Destroyed:
+def destroy_case(keys: KeyManager, case_id: str, plan: PlanWriter | None = None) -> Destroyed:
     """Erase a whole case: all its scope keys and fact keys, of every owner."""
     destroyed = Destroyed(erased_case=case_id)
     with keys.store.transaction(write=True) as tx:
@@ -176,12 +190,14 @@ def destroy_case(keys: KeyManager, case_id: str) -> Destroyed:
         tx.execute("DELETE FROM scope_keys WHERE case_id = ?", (case_id,))
         keys.store.tombstone(tx, "*", case_id, "*")
         keys.store.record_destroyed(tx, destroyed.scope_key_ids, destroyed.fact_key_ids)
+        if plan is not None:
+            plan(tx, destroyed)
         generation = keys.store.bump_generation(tx)
     _settle(keys, generation, destroyed)
     return destroyed
 
 
-def destroy_owner(keys: KeyManager, owner: str) -> Destroyed:
+def destroy_owner(keys: KeyManager, owner: str, plan: PlanWriter | None = None) -> Destroyed:
     """Erase everything one partner contributed: retire its KEK and drop its key rows."""
     destroyed = Destroyed(retired_owner=owner)
     with keys.store.transaction(write=True) as tx:
@@ -193,6 +209,8 @@ def destroy_owner(keys: KeyManager, owner: str) -> Destroyed:
         tx.execute("DELETE FROM scope_keys WHERE owner = ?", (owner,))
         keys.store.tombstone(tx, owner, "*", "*")
         keys.store.record_destroyed(tx, destroyed.scope_key_ids, destroyed.fact_key_ids)
+        if plan is not None:
+            plan(tx, destroyed)
         generation = keys.store.bump_generation(tx)
     destroyed.kek_versions_destroyed[owner] = keys.keyring.retire(owner)
     _settle(keys, generation, destroyed)

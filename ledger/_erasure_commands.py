@@ -2,7 +2,9 @@
 
 An erasure destroys keys (crypto-shredding, ``ledger._erasure``), runs an epoch that makes
 the destruction final, and then records what it destroyed on every case it touched. Those
-records are sealed under the registry's key, which survives the erasure they describe.
+records are sealed under the registry's key, which survives the erasure they describe. The
+destruction writes the erasure's plan in its own transaction (``ledger._erasure_plans``), so a
+failure before the records commit is finished by a retry (``ledger._erasure_records``).
 """
 
 from __future__ import annotations
@@ -17,28 +19,22 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, RecordConflictError
 
 from ledger import _erasure
-from ledger._case import REGISTRY_OWNER, Case
-from ledger._case_state import case_uuid
+from ledger._case import Case
 from ledger._command_data import ErasureReport, RequestContext
+from ledger._erasure import PlanWriter
+from ledger._erasure_plans import plan_key
+from ledger._erasure_records import ErasureRecords, erasure_call
 from ledger._erasure_requests import ErasureRequest
 from ledger._errors import (
     CaseStatusError,
-    ConcurrencyConflictError,
     ErasureRequestNotFoundError,
     IdempotencyKeyReusedError,
     SubjectNotFoundError,
 )
-from ledger._idempotency import IdempotencyRecord, IdempotentCall, record_id
-from ledger._ledger_base import LedgerBase
-
-#: An erasure's record is appended to its case however busy the case is: this many tries.
-ERASED_RECORD_ATTEMPTS = 20
-
-#: Builds the idempotency record of an erasure from its report (a fresh one at each try).
-RecordFor = Callable[[ErasureReport], IdempotencyRecord]
+from ledger._idempotency import record_id
 
 
-class ErasureCommands(LedgerBase):
+class ErasureCommands(ErasureRecords):
     """Erasure requests and erasures of a fact, subject, case or owner (``CaseLedger``)."""
 
     def request_erasure(
@@ -112,8 +108,8 @@ class ErasureCommands(LedgerBase):
 
     def confirm_erasure(self, ctx: RequestContext, request_id: str) -> ErasureReport:
         """Record the second officer's confirmation, then carry the erasure out under the
-        request's id. Confirmed first: if carrying out fails, a retry carries it out (the
-        erasure primitives may run again; keys already destroyed stay destroyed)."""
+        request's id. Confirmed first: if carrying out fails, a retry carries it out (from the
+        erasure's plan when its keys were already destroyed)."""
         request = self.get_erasure_request(request_id)
         if request.executed_at is not None:
             raise CaseStatusError(
@@ -150,9 +146,9 @@ class ErasureCommands(LedgerBase):
         ground: str,
         idempotency_key: str | None = None,
     ) -> ErasureReport:
-        def destroy(case: Case) -> _erasure.Destroyed:
+        def destroy(case: Case, plan: PlanWriter) -> None:
             revisions = [r.fact_key_id for r in case.get_fact(fact_id).revisions]
-            return _erasure.destroy_fact_keys(self.keys, revisions)
+            _erasure.destroy_fact_keys(self.keys, revisions, plan)
 
         return self._erase_in_case(
             ctx, case_id, "fact", fact_id, ground, idempotency_key, lambda _: [fact_id], destroy
@@ -172,15 +168,11 @@ class ErasureCommands(LedgerBase):
                 raise SubjectNotFoundError(f"subject {subject_id} not in case {case_id}")
             return [f.fact_id for f in case.facts.values() if subject_id in f.subjects]
 
+        def destroy(_: Case, plan: PlanWriter) -> None:
+            _erasure.destroy_subject(self.keys, case_id, subject_id, plan)
+
         return self._erase_in_case(
-            ctx,
-            case_id,
-            "subject",
-            subject_id,
-            ground,
-            idempotency_key,
-            facts_of,
-            lambda _: _erasure.destroy_subject(self.keys, case_id, subject_id),
+            ctx, case_id, "subject", subject_id, ground, idempotency_key, facts_of, destroy
         )
 
     def erase_case(
@@ -192,6 +184,9 @@ class ErasureCommands(LedgerBase):
         idempotency_key: str | None = None,
         erasure_id: str | None = None,
     ) -> ErasureReport:
+        def destroy(_: Case, plan: PlanWriter) -> None:
+            _erasure.destroy_case(self.keys, case_id, plan)
+
         return self._erase_in_case(
             ctx,
             case_id,
@@ -200,7 +195,7 @@ class ErasureCommands(LedgerBase):
             ground,
             idempotency_key,
             lambda case: list(case.facts),
-            lambda _: _erasure.destroy_case(self.keys, case_id),
+            destroy,
             erasure_id=erasure_id,
         )
 
@@ -213,31 +208,35 @@ class ErasureCommands(LedgerBase):
         ground: str,
         idempotency_key: str | None,
         facts_of: Callable[[Case], list[str]],
-        destroy: Callable[[Case], _erasure.Destroyed],
+        destroy: Callable[[Case, PlanWriter], object],
         *,
         erasure_id: str | None = None,
     ) -> ErasureReport:
-        """Erase ``target_id`` of one case: the facts it makes unreadable, then its keys."""
+        """Erase ``target_id`` of one case: the facts it makes unreadable, then its keys.
 
-        def run(record_for: RecordFor | None) -> ErasureReport:
-            case = self.get_case(case_id)
-            fact_ids = facts_of(case)
-            with self._writer.hold():  # no commit checks the key store meanwhile (SQLite)
-                destroyed = destroy(case)
-            return self._finish_erasure(
-                ctx,
-                [case_id],
-                scope,
-                target_id,
-                ground,
-                destroyed,
-                {case_id: fact_ids},
-                {case_id: case.purpose},
-                erasure_id,
-                record_for,
-            )
-
+        An erasure of this target whose keys are gone but whose record is missing (a failed
+        commit) is finished instead: its plan knows what the case no longer shows."""
         request = {"scope": scope, "case_id": case_id, "target_id": target_id, "ground": ground}
+
+        def run() -> ErasureReport:
+            plan = self._plans.pending(plan_key(scope, case_id, target_id))
+            if plan is None:
+                case = self.get_case(case_id)
+                plan = self._new_plan(
+                    ctx,
+                    scope=scope,
+                    target_id=target_id,
+                    ground=ground,
+                    fact_ids={case_id: facts_of(case)},
+                    purposes={case_id: case.purpose},
+                    idempotency_key=idempotency_key,
+                    request=request,
+                    erasure_id=erasure_id,
+                )
+                with self._writer.hold():  # no commit checks the key store meanwhile (SQLite)
+                    destroy(case, self._plans.writer(plan))
+            return self._finish_erasure(plan)
+
         return self._idempotent_erasure(ctx, idempotency_key, request, run)
 
     def erase_owner(
@@ -249,30 +248,32 @@ class ErasureCommands(LedgerBase):
         idempotency_key: str | None = None,
         erasure_id: str | None = None,
     ) -> ErasureReport:
-        def run(record_for: RecordFor | None) -> ErasureReport:
-            case_ids = self._cases_with_keys_of(owner)
-            facts: dict[str, list[str]] = {}
-            purposes: dict[str, str] = {}
-            for case_id in case_ids:
-                case = self.get_case(case_id)
-                facts[case_id] = [f.fact_id for f in case.facts.values() if f.owner == owner]
-                purposes[case_id] = case.purpose
-            with self._writer.hold():  # no commit checks the key store meanwhile (SQLite)
-                destroyed = _erasure.destroy_owner(self.keys, owner)
-            return self._finish_erasure(
-                ctx,
-                case_ids,
-                "owner",
-                owner,
-                ground,
-                destroyed,
-                facts,
-                purposes,
-                erasure_id,
-                record_for,
-            )
-
         request = {"scope": "owner", "owner": owner, "ground": ground}
+
+        def run() -> ErasureReport:
+            plan = self._plans.pending(plan_key("owner", "", owner))
+            if plan is None:
+                facts: dict[str, list[str]] = {}
+                purposes: dict[str, str] = {}
+                for case_id in self._cases_with_keys_of(owner):
+                    case = self.get_case(case_id)
+                    facts[case_id] = [f.fact_id for f in case.facts.values() if f.owner == owner]
+                    purposes[case_id] = case.purpose
+                plan = self._new_plan(
+                    ctx,
+                    scope="owner",
+                    target_id=owner,
+                    ground=ground,
+                    fact_ids=facts,
+                    purposes=purposes,
+                    idempotency_key=idempotency_key,
+                    request=request,
+                    erasure_id=erasure_id,
+                )
+                with self._writer.hold():  # no commit checks the key store meanwhile (SQLite)
+                    _erasure.destroy_owner(self.keys, owner, self._plans.writer(plan))
+            return self._finish_erasure(plan)
+
         return self._idempotent_erasure(ctx, idempotency_key, request, run)
 
     def _idempotent_erasure(
@@ -280,7 +281,7 @@ class ErasureCommands(LedgerBase):
         ctx: RequestContext,
         idempotency_key: str | None,
         request: dict[str, str],
-        run: Callable[[RecordFor | None], ErasureReport],
+        run: Callable[[], ErasureReport],
     ) -> ErasureReport:
         """Run an erasure once per idempotency key: a retry gets the first report back.
 
@@ -288,37 +289,23 @@ class ErasureCommands(LedgerBase):
         readable after the erasure it describes. Retries in this process wait for the first
         attempt; a retry racing it from another process erases nothing more (the keys are
         gone) but adds a second record of the erasure, and gets its own report. The record
-        commits with the (last) case's ``Erased`` event: a failed commit leaves neither, so
-        a retry records the erasure once, not twice.
+        commits with the (last) case's ``Erased`` event: a failed commit leaves neither, and
+        the erasure's plan lets the retry record it once, as it was carried out.
         """
-        call = IdempotentCall.of(
-            ctx.principal.partner, "erasure", idempotency_key, "erase", request
-        )
+        call = erasure_call(ctx.principal.partner, idempotency_key, request)
         if call is None:
-            return run(None)
-
-        def record_for(report: ErasureReport) -> IdempotencyRecord:
-            return self._idempotency.record(
-                call, {"report": report.as_dict()}, case_id="", partner=REGISTRY_OWNER
-            )
-
+            return run()
         with self._cache.lock(call.record_id):
             earlier = self._idempotency.earlier(call)
             if earlier is not None:
                 return ErasureReport.replayed_from(earlier["report"])
-            report = run(record_for)
+            report = run()
             if not self._has_record(call.record_id):
-                # No case carried the record (an owner without cases): it goes alone.
+                # The plan finished was another call's (a retry under a new key): this
+                # call's record goes alone.
                 with contextlib.suppress(RecordConflictError):
-                    self.save(record_for(report))  # lost to another process's retry
+                    self.save(self._erasure_record(call, report))  # lost to another's retry
             return report
-
-    def _has_record(self, uid: UUID) -> bool:
-        try:
-            self.repository.get(uid)
-        except AggregateNotFoundError:
-            return False
-        return True
 
     def rotate_keys(self, owners: Sequence[str]) -> _erasure.EpochReport:
         """A KEK rotation epoch for these owners (``caseledger keys rotate``)."""
@@ -333,100 +320,6 @@ class ErasureCommands(LedgerBase):
                 (owner,),
             )
         return sorted(str(r[0]) for r in rows)
-
-    def _finish_erasure(
-        self,
-        ctx: RequestContext,
-        case_ids: Sequence[str],
-        scope: str,
-        target_id: str,
-        ground: str,
-        destroyed: _erasure.Destroyed,
-        fact_ids: dict[str, list[str]],
-        purposes: dict[str, str],
-        erasure_id: str | None = None,
-        record_for: RecordFor | None = None,
-    ) -> ErasureReport:
-        """Run the epoch, then append the ``Erased`` record to every case; the idempotency
-        record (``record_for``) commits with the last case's."""
-        epoch = _erasure.run_epoch(self.keys, destroyed)
-        self._cache.clear()
-        erasure_id = erasure_id or uuid.uuid4().hex
-        erased_at = self._clock()
-        report = ErasureReport(
-            erasure_id=erasure_id,
-            scope=scope,
-            target_id=target_id,
-            ground=ground,
-            erased_at=erased_at,
-            scope_key_ids=tuple(destroyed.scope_key_ids),
-            fact_key_ids=tuple(destroyed.fact_key_ids),
-            fact_ids=tuple(f for ids in fact_ids.values() for f in ids),
-            epoch=epoch,
-        )
-        for n, case_id in enumerate(case_ids, start=1):
-            self._append_erased(
-                ctx,
-                case_id,
-                erasure_id,
-                scope,
-                target_id,
-                ground,
-                destroyed,
-                fact_ids.get(case_id, []),
-                epoch,
-                purposes.get(case_id, ""),
-                None if record_for is None or n < len(case_ids) else lambda: record_for(report),
-            )
-        return report
-
-    def _append_erased(
-        self,
-        ctx: RequestContext,
-        case_id: str,
-        erasure_id: str,
-        scope: str,
-        target_id: str,
-        ground: str,
-        destroyed: _erasure.Destroyed,
-        fact_ids: list[str],
-        epoch: _erasure.EpochReport,
-        case_purpose: str,
-        record: Callable[[], IdempotencyRecord] | None,
-    ) -> None:
-        # Erasure must be recorded even against concurrent writers: retry on conflicts.
-        for _ in range(ERASED_RECORD_ATTEMPTS):
-            # Built afresh at each try: a failed save has drained its pending event.
-            with_record = [] if record is None else [record()]
-            uid = case_uuid(case_id)
-            with self._cache.lock(uid):
-                case = self._cache.load(uid)
-                case.trigger_event(
-                    Case.Erased,
-                    **self._pipeline.metadata(ctx, partner=REGISTRY_OWNER),
-                    erasure_id=erasure_id,
-                    scope=scope,
-                    target_id=target_id,
-                    ground=ground,
-                    destroyed_scope_keys=len(destroyed.scope_key_ids),
-                    destroyed_fact_keys=len(destroyed.fact_key_ids),
-                    fact_ids=fact_ids,
-                    scope_key_ids=list(destroyed.scope_key_ids),
-                    fact_key_ids=list(destroyed.fact_key_ids),
-                    epoch=epoch.as_dict(),
-                    case_purpose=case_purpose,
-                )
-                try:
-                    self.save(case, *with_record)
-                    return
-                except RecordConflictError:
-                    self._cache.drop(uid)
-                    if with_record and self._has_record(with_record[0].id):
-                        record = None  # another process's retry recorded it: its record stands
-                except BaseException:
-                    self._cache.drop(uid)
-                    raise
-        raise ConcurrencyConflictError(case_id, None)
 
 
 def _same_request(request: ErasureRequest, terms: dict[str, str]) -> ErasureRequest:

@@ -81,6 +81,12 @@ _SCHEMA = [
     # Ids of destroyed keys (random ids only): a missing key that is not listed here was
     # never ours, so the data pointing at it was tampered with and must fail loudly.
     "CREATE TABLE IF NOT EXISTS destroyed_keys (key_id TEXT PRIMARY KEY)",
+    # Erasures whose keys are destroyed and whose records are not all committed yet
+    # (``ledger._erasure_plans``): ids, codes and counts only.
+    """CREATE TABLE IF NOT EXISTS erasure_plans (
+        plan_key TEXT PRIMARY KEY,
+        erasure_id TEXT NOT NULL,
+        plan TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS generation (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         value BIGINT NOT NULL)""",

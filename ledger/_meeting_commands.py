@@ -22,6 +22,7 @@ from ledger import _erasure
 from ledger._bodies import encode_body
 from ledger._case import REGISTRY_OWNER, Case
 from ledger._command_data import ErasureReport, RequestContext, WriteResult
+from ledger._erasure import PlanWriter
 from ledger._erasure_commands import ErasureCommands
 from ledger._errors import CaseStatusError, ConcurrencyConflictError, InvalidCommandError
 from ledger._idempotency import IdempotentCall
@@ -343,8 +344,8 @@ class MeetingCommands(ErasureCommands):
         meeting = self.get_meeting(meeting_id)
         subject = meeting_key_subject(meeting_id)
 
-        def destroy_in(case_id: str) -> Callable[[Any], _erasure.Destroyed]:
-            return lambda _: _erasure.destroy_subject(self.keys, case_id, subject)
+        def destroy_in(case_id: str) -> Callable[[Any, PlanWriter], object]:
+            return lambda _, plan: _erasure.destroy_subject(self.keys, case_id, subject, plan)
 
         case_ids = sorted({i.case_id for i in meeting.items.values() if i.case_id})
         return [

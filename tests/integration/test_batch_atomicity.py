@@ -181,19 +181,7 @@ def _every_insert_point(stack: ReadStack, name: str) -> list[tuple[int, int]]:
         nth += 1
 
 
-SUBJECT_ERASURE_RETRY = pytest.mark.xfail(
-    strict=True,
-    reason="defect: erase_subject destroys the subject's keys before its Erased record commits;"
-    " if that commit fails, the retry no longer finds the subject (its SubjectAdded event is"
-    " redacted now) and answers SubjectNotFoundError, so the erasure is never recorded",
-)
-NAMES = [
-    pytest.param(n, marks=SUBJECT_ERASURE_RETRY) if n == "erase_subject" else n
-    for n in sorted(COMMANDS)
-]
-
-
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", sorted(COMMANDS))
 class TestFailedCommitStoresNothing:
     """A commit failing at any insert point leaves no trace; the retry succeeds exactly once."""
 
