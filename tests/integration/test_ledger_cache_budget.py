@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from uuid import UUID
 
@@ -76,3 +77,36 @@ def test_fact_metadata_cache_has_a_fact_budget(
         assert len(overview.facts) == 3  # reloaded, not lost
     finally:
         services.close()
+
+
+def test_parallel_commands_on_many_cases_share_the_cache_safely(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Threads loading, evicting and dropping cases at once (as the HTTP server's worker
+    threads do) never see the LRU mid-change, and no per-case lock outlives its users."""
+    monkeypatch.setattr(case_cache, "CASE_CACHE_SIZE", 3)
+    with opened(StoreConfig(data_dir=tmp_path / "data")) as ledger:
+        cases = [open_active_case(ledger) for _ in range(8)]
+        failures: list[BaseException] = []
+
+        def churn(offset: int) -> None:
+            try:
+                for n in range(300):
+                    case_id = cases[(offset + n) % len(cases)]
+                    ledger.get_case(case_id)
+                    if n % 7 == 0:
+                        ledger._cache.drop(UUID(case_id))
+                    list(ledger._cache)
+            except BaseException as error:  # the assertion below names it
+                failures.append(error)
+
+        threads = [threading.Thread(target=churn, args=(k,)) for k in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert failures == []
+        assert len(ledger._cache) <= 3
+        assert ledger._cache.lock_count() == 0
+        assert all(len(ledger.get_case(c).facts) == 0 for c in cases)
